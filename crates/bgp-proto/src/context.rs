@@ -1,0 +1,66 @@
+//! What a session negotiated, as the codec needs it: passed explicitly to every decode and
+//! encode call, never held in globals.
+
+use crate::family::{Family, FamilySet};
+
+/// The largest message without RFC 8654 extended messages (RFC 4271 §4.1).
+pub const MAX_MESSAGE_LEN: usize = 4096;
+
+/// The largest message with RFC 8654 extended messages negotiated.
+pub const MAX_EXTENDED_MESSAGE_LEN: usize = 65535;
+
+/// The negotiated settings that change the wire format of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionContext {
+    /// Both sides advertised the 4-octet AS capability (RFC 6793): AS_PATH and AGGREGATOR carry
+    /// 4-octet AS numbers.
+    pub four_octet_as: bool,
+    /// Both sides advertised extended messages (RFC 8654): messages up to 65535 octets.
+    pub extended_message: bool,
+    /// The peer is in our AS (iBGP): LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST are accepted.
+    pub ibgp: bool,
+    /// Families whose received NLRI carry ADD-PATH path identifiers (RFC 7911 §4: we can receive
+    /// and the peer can send).
+    pub add_path_rx: FamilySet,
+    /// Families whose sent NLRI carry path identifiers (we can send and the peer can receive).
+    pub add_path_tx: FamilySet,
+}
+
+impl SessionContext {
+    /// The context of a session between two modern speakers: 4-octet AS, no extended messages,
+    /// no ADD-PATH, eBGP.
+    pub const fn modern_ebgp() -> Self {
+        Self {
+            four_octet_as: true,
+            extended_message: false,
+            ibgp: false,
+            add_path_rx: FamilySet::EMPTY,
+            add_path_tx: FamilySet::EMPTY,
+        }
+    }
+
+    /// The largest message this session may carry.
+    pub fn max_message_len(&self) -> usize {
+        if self.extended_message {
+            MAX_EXTENDED_MESSAGE_LEN
+        } else {
+            MAX_MESSAGE_LEN
+        }
+    }
+
+    /// Whether received NLRI of `family` carry path identifiers.
+    pub fn receives_path_ids(&self, family: Family) -> bool {
+        self.add_path_rx.contains(family)
+    }
+
+    /// Whether sent NLRI of `family` carry path identifiers.
+    pub fn sends_path_ids(&self, family: Family) -> bool {
+        self.add_path_tx.contains(family)
+    }
+}
+
+impl Default for SessionContext {
+    fn default() -> Self {
+        Self::modern_ebgp()
+    }
+}
