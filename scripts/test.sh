@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The project's test command (README, CI): installs what the tests need, then runs formatting,
+# lints, every test (real peers in network namespaces included) and bounded fuzzing.
+# Run as root on Debian 12. Fails loudly when a dependency cannot be installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_root() {
+    if [ "$(id -u)" != 0 ]; then
+        echo "scripts/test.sh: run as root (the tests create network namespaces and install packages)" >&2
+        exit 1
+    fi
+}
+need_root
+
+# Debian packages the tests use: real BGP peers, the MRT reference decoder, capture tools.
+packages=(bird2 gobgpd frr bgpdump tcpdump tshark iproute2 iputils-ping python3)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+for bin in bird birdc gobgpd gobgp bgpdump tshark; do
+    command -v "$bin" >/dev/null || { echo "scripts/test.sh: $bin is missing after install" >&2; exit 1; }
+done
+[ -x /usr/lib/frr/bgpd ] || { echo "scripts/test.sh: /usr/lib/frr/bgpd is missing" >&2; exit 1; }
+[ -d ../shared/testdata/mrt ] || { echo "scripts/test.sh: ../shared/testdata/mrt is missing" >&2; exit 1; }
+
+if ! command -v cargo-nextest >/dev/null; then
+    echo "==> installing cargo-nextest"
+    cargo install --locked cargo-nextest
+fi
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "==> tests"
+cargo nextest run --workspace --no-fail-fast
+echo "==> doc tests"
+cargo test --workspace --doc
+echo "==> bounded fuzzing"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
