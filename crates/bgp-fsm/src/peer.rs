@@ -1,0 +1,276 @@
+//! One neighbour's connections and their collision detection (RFC 4271 §6.8).
+//!
+//! A neighbour may have two connections at once: the one we opened and the one it opened. The
+//! [`Peer`] runs a [`Session`] for each, and as soon as one of them has the peer's OPEN (and so
+//! its BGP Identifier) while the other is past Connect/Active, it keeps the connection opened by
+//! the side with the higher BGP Identifier and closes the other with Cease 6/7.
+//!
+//! A connection that arrives while a session is Established is refused, unless the peer
+//! negotiated graceful restart: then the new connection is the restarted peer, and once its OPEN
+//! arrives the old session goes down as a transport failure (so its routes are kept as stale,
+//! RFC 4724 §4.2) and the new one takes over.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use crate::config::SessionConfig;
+use crate::session::{Action, Event, Session, State, StopReason};
+
+/// Which of a neighbour's connections an event or action belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectionId {
+    /// The connection we open (absent for passive neighbours).
+    Outgoing,
+    /// The connection the neighbour opened.
+    Incoming,
+}
+
+/// An action of one of the neighbour's sessions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerAction {
+    /// The connection it is for.
+    pub connection: ConnectionId,
+    /// What to do.
+    pub action: Action,
+}
+
+/// A neighbour: up to two sessions and the collision resolution between them.
+#[derive(Debug)]
+pub struct Peer {
+    config: SessionConfig,
+    outgoing: Option<Session>,
+    incoming: Option<Session>,
+    actions: VecDeque<PeerAction>,
+    started: bool,
+    /// The outgoing session gave way to the incoming one and waits for it to end.
+    outgoing_yielded: bool,
+}
+
+impl Peer {
+    /// A stopped neighbour with this configuration.
+    pub fn new(config: SessionConfig) -> Self {
+        Self {
+            config,
+            outgoing: None,
+            incoming: None,
+            actions: VecDeque::new(),
+            started: false,
+            outgoing_yielded: false,
+        }
+    }
+
+    /// The session of a connection, if it exists.
+    pub fn session(&self, connection: ConnectionId) -> Option<&Session> {
+        match connection {
+            ConnectionId::Outgoing => self.outgoing.as_ref(),
+            ConnectionId::Incoming => self.incoming.as_ref(),
+        }
+    }
+
+    fn session_mut(&mut self, connection: ConnectionId) -> Option<&mut Session> {
+        match connection {
+            ConnectionId::Outgoing => self.outgoing.as_mut(),
+            ConnectionId::Incoming => self.incoming.as_mut(),
+        }
+    }
+
+    /// The connection whose session is Established, if any.
+    pub fn established(&self) -> Option<ConnectionId> {
+        [ConnectionId::Outgoing, ConnectionId::Incoming]
+            .into_iter()
+            .find(|c| {
+                self.session(*c)
+                    .is_some_and(|s| s.state() == State::Established)
+            })
+    }
+
+    /// The most advanced state of the neighbour's sessions (for status and metrics).
+    pub fn state(&self) -> State {
+        [self.outgoing.as_ref(), self.incoming.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(Session::state)
+            .max()
+            .unwrap_or(State::Idle)
+    }
+
+    /// ManualStart: opens the outgoing connection, unless the neighbour is passive.
+    pub fn start(&mut self, now: Instant) {
+        self.started = true;
+        if !self.config.passive {
+            let session = self
+                .outgoing
+                .get_or_insert_with(|| Session::new(self.config.clone()));
+            session.handle(Event::ManualStart, now);
+        }
+        self.collect(now);
+    }
+
+    /// ManualStop with an optional RFC 9003 message: Cease 6/2 on every connection.
+    pub fn stop(&mut self, message: Option<String>, now: Instant) {
+        self.started = false;
+        for connection in [ConnectionId::Outgoing, ConnectionId::Incoming] {
+            if let Some(s) = self.session_mut(connection) {
+                s.handle(Event::ManualStop(message.clone()), now);
+            }
+        }
+        self.collect(now);
+    }
+
+    /// The neighbour connected to us: `Some(Incoming)` when the connection is taken (the
+    /// session is in OpenSent already), `None` when it must be closed.
+    pub fn accept(&mut self, now: Instant) -> Option<ConnectionId> {
+        if !self.started
+            || self
+                .incoming
+                .as_ref()
+                .is_some_and(|s| s.state() != State::Idle)
+        {
+            return None;
+        }
+        if let Some(outgoing) = &self.outgoing {
+            if outgoing.state() == State::Established {
+                let graceful = outgoing
+                    .negotiated()
+                    .is_some_and(|n| n.peer_graceful_restart.is_some());
+                if !graceful {
+                    return None;
+                }
+            }
+        }
+        let mut config = self.config.clone();
+        config.passive = true;
+        config.automatic_restart = false;
+        let mut session = Session::new(config);
+        session.handle(Event::ManualStart, now);
+        session.handle(Event::TcpConnectionConfirmed, now);
+        self.incoming = Some(session);
+        self.resolve(now);
+        self.collect(now);
+        Some(ConnectionId::Incoming)
+    }
+
+    /// Feeds an event to one connection's session.
+    pub fn handle(&mut self, connection: ConnectionId, event: Event, now: Instant) {
+        if let Some(s) = self.session_mut(connection) {
+            s.handle(event, now);
+        }
+        self.resolve(now);
+        self.collect(now);
+    }
+
+    /// Fires expired timers of both sessions.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for connection in [ConnectionId::Outgoing, ConnectionId::Incoming] {
+            if let Some(s) = self.session_mut(connection) {
+                s.handle_timeout(now);
+            }
+        }
+        self.resolve(now);
+        self.collect(now);
+    }
+
+    /// The earliest deadline of both sessions.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.outgoing.as_ref(), self.incoming.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(Session::poll_timeout)
+            .min()
+    }
+
+    /// The next action of either session.
+    pub fn poll_action(&mut self) -> Option<PeerAction> {
+        self.actions.pop_front()
+    }
+
+    fn collect(&mut self, now: Instant) {
+        for connection in [ConnectionId::Outgoing, ConnectionId::Incoming] {
+            if let Some(s) = self.session_mut(connection) {
+                let drained: Vec<Action> = std::iter::from_fn(|| s.poll_action()).collect();
+                self.actions.extend(
+                    drained
+                        .into_iter()
+                        .map(|action| PeerAction { connection, action }),
+                );
+            }
+        }
+        if self
+            .incoming
+            .as_ref()
+            .is_some_and(|s| s.state() == State::Idle)
+        {
+            self.incoming = None;
+            if self.outgoing_yielded && self.started {
+                self.outgoing_yielded = false;
+                if let Some(s) = self.outgoing.as_mut() {
+                    s.handle(Event::AutomaticStart, now);
+                }
+            }
+        }
+    }
+
+    /// RFC 4271 §6.8: once one session knows the peer's BGP Identifier and both are past
+    /// Connect/Active, only one may live.
+    fn resolve(&mut self, now: Instant) {
+        let (Some(out), Some(inc)) = (&self.outgoing, &self.incoming) else {
+            return;
+        };
+        let (o, i) = (out.state(), inc.state());
+        let live = |s: State| s >= State::OpenSent;
+        let knows_id = |s: State| s >= State::OpenConfirm;
+        if !(live(o) && live(i) && (knows_id(o) || knows_id(i))) {
+            return;
+        }
+        let loser = if o == State::Established {
+            if i < State::OpenConfirm {
+                return;
+            }
+            let graceful = out
+                .negotiated()
+                .is_some_and(|n| n.peer_graceful_restart.is_some());
+            if graceful {
+                // The peer restarted: the old session ends as if its transport failed.
+                if let Some(s) = self.outgoing.as_mut() {
+                    s.handle(Event::TcpConnectionFails, now);
+                    s.handle(
+                        Event::AutomaticStop {
+                            reason: StopReason::ConnectionCollision,
+                            restart_after: None,
+                        },
+                        now,
+                    );
+                }
+                self.outgoing_yielded = true;
+                return;
+            }
+            ConnectionId::Incoming
+        } else if i == State::Established {
+            ConnectionId::Outgoing
+        } else {
+            let peer_id = out
+                .negotiated()
+                .or(inc.negotiated())
+                .map(|n| n.peer_id)
+                .unwrap_or(self.config.local_id);
+            // The connection opened by the side with the higher identifier survives.
+            if self.config.local_id < peer_id {
+                ConnectionId::Outgoing
+            } else {
+                ConnectionId::Incoming
+            }
+        };
+        if loser == ConnectionId::Outgoing {
+            self.outgoing_yielded = true;
+        }
+        if let Some(s) = self.session_mut(loser) {
+            s.handle(
+                Event::AutomaticStop {
+                    reason: StopReason::ConnectionCollision,
+                    restart_after: None,
+                },
+                now,
+            );
+        }
+    }
+}
