@@ -105,8 +105,11 @@ mkns() {   # mkns NAME
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1
 }
 
-veth() {   # veth NS1 IF1 NS2 IF2
-    ip link add "$2" netns "$NSPFX-$1" type veth peer name "$4" netns "$NSPFX-$3"
+VETH_N=0
+veth() {   # veth NS1 IF1 NS2 IF2   (fixed MACs => stable IPv6 link-local next hops)
+    VETH_N=$((VETH_N + 1))
+    ip link add "$2" netns "$NSPFX-$1" address "02:00:00:00:$(printf %02x $VETH_N):01" \
+        type veth peer name "$4" netns "$NSPFX-$3" address "02:00:00:00:$(printf %02x $VETH_N):02"
     ip -n "$NSPFX-$1" link set "$2" up
     ip -n "$NSPFX-$3" link set "$4" up
 }
@@ -171,7 +174,9 @@ bird_established() { birdc "$1" show protocols "$2" | grep -q Established; }
 
 # GoBGP: $1 ns, $2 dir containing gobgp.toml
 gobgpd_start() {
-    nsx "$1" "$GOBGPD" -f "$2/gobgp.toml" -p --api-hosts 127.0.0.1:50051 \
+    # own UTS namespace with a fixed hostname: GoBGP advertises it in the FQDN capability
+    nsx "$1" unshare --uts sh -c 'hostname "$0"; exec "$@"' "gobgp-$1" \
+        "$GOBGPD" -f "$2/gobgp.toml" -p --api-hosts 127.0.0.1:50051 \
         >"$2/gobgpd.log" 2>&1 &
 }
 gobgp() {   # gobgp NS ARGS...
@@ -185,11 +190,11 @@ frr_start() {
     local ns=$1 d=$2
     chmod 777 "$d"
     nsx "$ns" "$FRR_ZEBRA" -N "$NSPFX-$ns" --vty_socket "$d" -z "$d/zserv.api" \
-        -i "$d/zebra.pid" -u root -g root -P 0 -f /dev/null \
+        -i "$d/zebra.pid" -P 0 -f /dev/null \
         --log "file:$d/zebra.log" >"$d/zebra.out" 2>&1 &
     wait_for "zebra socket in $ns" 20 test -S "$d/zserv.api"
     nsx "$ns" "$FRR_BGPD" -N "$NSPFX-$ns" --vty_socket "$d" -z "$d/zserv.api" \
-        -i "$d/bgpd.pid" -u root -g root -P 0 -f "$d/frr.conf" -n \
+        -i "$d/bgpd.pid" -S -P 0 -f "$d/frr.conf" -n \
         --log "file:$d/bgpd.log" >"$d/bgpd.out" 2>&1 &
     wait_for "bgpd vty in $ns" 20 test -S "$d/bgpd.vty"
 }
@@ -421,11 +426,12 @@ EOF
     phase "BIRD: reload in gobgp1 (ROUTE-REFRESH to GoBGP)"
     q birdc "$B" reload in gobgp1
     sleep 3
-    phase "GoBGP: neighbor softresetin (ROUTE-REFRESH to BIRD)"
+    phase "GoBGP: neighbor softresetin (GoBGP re-filters its own Adj-RIB-In, sends no ROUTE-REFRESH)"
     q gobgp g neighbor 198.18.1.1 softresetin
     sleep 3
-    phase "GoBGP: neighbor disable with communication (Cease/2, RFC 9003)"
-    q gobgp g neighbor 198.18.1.1 disable --reason "gobgp maintenance: planned reboot"
+    # "disable --reason" sends Cease/2 without the text; the deprecated "shutdown" keeps it.
+    phase "GoBGP: neighbor shutdown with communication (Cease/2, RFC 9003)"
+    q gobgp g neighbor 198.18.1.1 shutdown --reason "gobgp maintenance: planned reboot"
     sleep 3
     phase "GoBGP re-enables the neighbor, session re-established"
     q gobgp g neighbor 198.18.1.1 enable
@@ -445,9 +451,10 @@ EOF
         echo "# GRACEFUL_SHUTDOWN 65535:0, NO_ADVERTISE), large communities, extended communities"
         echo "# (RT 4-octet-AS, RT 2-octet-AS, RoO IPv4), AS_PATH prepends, ORIGIN variants;"
         echo "# GoBGP announces its own prefixes (MED, communities, large communities, RT,"
-        echo "# AGGREGATOR, AS_PATH), withdraws one; both send ROUTE-REFRESH; both end the"
-        echo "# session with a Cease/Administrative Shutdown NOTIFICATION carrying an RFC 9003"
-        echo "# shutdown communication."
+        echo "# AGGREGATOR, AS_PATH), withdraws one; BIRD sends ROUTE-REFRESH and GoBGP answers"
+        echo "# by re-sending its routes (GoBGP's softresetin sends none); GoBGP then BIRD end the"
+        echo "# session with a Cease/2 Administrative Shutdown NOTIFICATION carrying an RFC 9003"
+        echo "# shutdown communication (GoBGP re-enables in between; the OPENs are identical)."
         versions_header
         echo "# Format: <sender> <type> <complete message hex>; '# --' lines mark test phases."
         echo "# Identical messages from the same sender are kept once."
@@ -581,7 +588,8 @@ EOF
         echo "# Families ipv6 unicast (MP_REACH_NLRI/MP_UNREACH_NLRI, next hop global + link-local)"
         echo "# and ipv4 unicast carried with an IPv6 next hop (RFC 8950 extended next hop"
         echo "# capability). BGP role capability + OTC attribute (RFC 9234), extended message"
-        echo "# capability, route refresh in both directions, FQDN capability from FRR,"
+        echo "# capability, route refresh in both directions answered with enhanced route refresh"
+        echo "# (ROUTE-REFRESH subtypes BoRR=1 / EoRR=2, RFC 7313), FQDN capability from FRR,"
         echo "# withdrawals, and FRR's Cease/2 with a shutdown communication."
         versions_header
         echo "# Format: <sender> <type> <complete message hex>; '# --' lines mark test phases."
@@ -589,6 +597,385 @@ EOF
         echo "#"
     } >"$d/header"
     extract "$d/cap.pcap" "$OUT/$SCEN.txt" "$d/header" 2001:db8:2::1=bird 2001:db8:2::2=frr
+}
+
+# ---------------------------------------------------------------------------
+# 3. BIRD <-> FRR, iBGP over IPv4 (same AS => LOCAL_PREF), ADD-PATH in both
+#    directions, graceful restart, enhanced route refresh, End-of-RIB,
+#    FRR aggregate-address summary-only (ATOMIC_AGGREGATE + AGGREGATOR).
+scenario_bird_frr_ibgp_addpath() {
+    local d="$WORK/$SCEN" B="$WORK/$SCEN/bird" F="$WORK/$SCEN/frr"
+    mkdir -p "$B" "$F"
+    mkns b; mkns f
+    veth b eth0 f eth0
+    addr b eth0 198.18.3.1/30
+    addr f eth0 198.18.3.2/30
+
+    # Two static protocols announce 10.247.1.0/24, so BIRD's table holds two
+    # paths for it and "add paths tx" sends both, with distinct path IDs.
+    cat >"$B/bird.conf" <<EOF
+log "$B/bird.log" all;
+router id 198.18.3.1;
+protocol device {}
+protocol static a1 {
+  ipv4;
+  route 10.247.1.0/24 blackhole;
+  route 10.247.2.0/24 blackhole;
+}
+protocol static a2 {
+  ipv4;
+  route 10.247.1.0/24 blackhole;
+  route 10.247.3.0/24 blackhole;
+}
+filter to_frr {
+  if proto = "a2" then {
+    bgp_local_pref = 50;
+    bgp_community.add((64512,2));
+  } else {
+    bgp_local_pref = 200;
+    bgp_med = 10;
+  }
+  accept;
+}
+protocol bgp frr1 {
+  local 198.18.3.1 as 4200000010;
+  neighbor 198.18.3.2 as 4200000010;
+  hold time 9; keepalive time 3; connect retry time 3;
+  graceful restart on;
+  long lived graceful restart on;
+  direct;
+  ipv4 { import all; export filter to_frr; add paths on; next hop self; };
+}
+EOF
+    cat >"$F/frr.conf" <<EOF
+frr defaults traditional
+hostname frr-r3
+log file $F/bgpd.log
+!
+route-map IBGP permit 10
+ set local-preference 300
+ set community 64514:1 additive
+ set extcommunity rt 64514:100
+ set origin incomplete
+!
+router bgp 4200000010
+ bgp router-id 198.18.3.2
+ bgp graceful-restart
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor 198.18.3.1 remote-as internal
+ neighbor 198.18.3.1 timers 3 9
+ neighbor 198.18.3.1 timers connect 3
+ !
+ address-family ipv4 unicast
+  network 10.247.101.0/24 route-map IBGP
+  network 10.247.102.0/24
+  network 10.247.97.0/24
+  network 10.247.98.0/24
+  aggregate-address 10.247.96.0/22 summary-only
+  neighbor 198.18.3.1 addpath-tx-all-paths
+ exit-address-family
+!
+EOF
+    start_capture b "$d/cap.pcap"
+    phase "session start: OPEN exchange (ADD-PATH, GR, LLGR, enhanced RR), UPDATEs with path IDs, End-of-RIB"
+    frr_start f "$F"
+    bird_start b "$B"
+    wait_for "bird established" 60 bird_established "$B" frr1
+    wait_for "frr established" 20 frr_established "$F" 198.18.3.1
+    sleep 4
+    phase "BIRD withdraws the a2 paths (one of two paths of 10.247.1.0/24, path-id withdrawal)"
+    q birdc "$B" disable a2
+    sleep 3
+    phase "FRR withdraws 10.247.102.0/24"
+    q vtysh "$F" -c 'configure terminal' -c 'router bgp 4200000010' \
+        -c 'address-family ipv4 unicast' -c 'no network 10.247.102.0/24'
+    sleep 3
+    phase "BIRD: reload in frr1 (ROUTE-REFRESH; FRR answers with BoRR ... EoRR)"
+    q birdc "$B" reload in frr1
+    sleep 4
+    phase "FRR: clear bgp soft in (ROUTE-REFRESH; BIRD answers with BoRR ... EoRR)"
+    q vtysh "$F" -c 'clear bgp ipv4 unicast 198.18.3.1 soft in'
+    sleep 4
+    phase "BIRD: disable frr1 without message (Cease/2 administrative shutdown)"
+    q birdc "$B" disable frr1
+    sleep 3
+    stop_capture b
+
+    {
+        echo "# BGP message test vectors captured from a real session: BIRD <-> FRR"
+        echo "# Scenario: iBGP over IPv4 (198.18.3.1 <-> 198.18.3.2), both AS 4200000010."
+        echo "#   bird = BIRD AS 4200000010 at 198.18.3.1"
+        echo "#   frr  = FRR  AS 4200000010 at 198.18.3.2 (hostname frr-r3)"
+        echo "# ADD-PATH send/receive for ipv4 unicast in both directions (every NLRI carries a"
+        echo "# 4-byte path identifier; BIRD sends two paths for 10.247.1.0/24), graceful restart"
+        echo "# and long-lived GR capabilities, enhanced route refresh (BoRR/EoRR), End-of-RIB"
+        echo "# markers, LOCAL_PREF, FRR aggregate 10.247.96.0/22 summary-only (ATOMIC_AGGREGATE +"
+        echo "# 8-byte AGGREGATOR), withdrawals with path IDs, BIRD's Cease/2 without data."
+        versions_header
+        echo "# Format: <sender> <type> <complete message hex>; '# --' lines mark test phases."
+        echo "# Identical messages from the same sender are kept once."
+        echo "#"
+    } >"$d/header"
+    extract "$d/cap.pcap" "$OUT/$SCEN.txt" "$d/header" 198.18.3.1=bird 198.18.3.2=frr
+}
+
+# ---------------------------------------------------------------------------
+# 4. iBGP route reflection: BIRD is the route reflector (cluster id
+#    198.18.4.1), GoBGP and FRR are its clients; reflected routes carry
+#    ORIGINATOR_ID and CLUSTER_LIST.  Captured on the reflector.
+scenario_bird_rr_ibgp() {
+    local d="$WORK/$SCEN" B="$WORK/$SCEN/bird" G="$WORK/$SCEN/gobgp" F="$WORK/$SCEN/frr"
+    mkdir -p "$B" "$G" "$F"
+    mkns r; mkns g; mkns f
+    veth r eth-g g eth0
+    veth r eth-f f eth0
+    addr r eth-g 198.18.4.1/30
+    addr g eth0  198.18.4.2/30
+    addr r eth-f 198.18.4.5/30
+    addr f eth0  198.18.4.6/30
+
+    cat >"$B/bird.conf" <<EOF
+log "$B/bird.log" all;
+router id 198.18.4.1;
+protocol device {}
+protocol static rr_own {
+  ipv4;
+  route 10.248.0.0/24 blackhole;
+}
+template bgp rrclient {
+  local as 4200000020;
+  direct;
+  rr client;
+  rr cluster id 198.18.4.1;
+  hold time 9; keepalive time 3; connect retry time 3;
+  ipv4 { import all; export all; next hop keep; };
+}
+protocol bgp gobgp1 from rrclient {
+  local 198.18.4.1;
+  neighbor 198.18.4.2 as 4200000020;
+}
+protocol bgp frr1 from rrclient {
+  local 198.18.4.5;
+  neighbor 198.18.4.6 as 4200000020;
+}
+EOF
+    cat >"$G/gobgp.toml" <<EOF
+[global.config]
+  as = 4200000020
+  router-id = "198.18.4.2"
+  port = 179
+  local-address-list = ["198.18.4.2"]
+
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "198.18.4.1"
+    peer-as = 4200000020
+  [neighbors.timers.config]
+    connect-retry = 3
+    hold-time = 9
+    keepalive-interval = 3
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+EOF
+    cat >"$F/frr.conf" <<EOF
+frr defaults traditional
+hostname frr-c2
+log file $F/bgpd.log
+!
+route-map LP permit 10
+ set local-preference 250
+ set large-community 4200000020:2:2
+!
+router bgp 4200000020
+ bgp router-id 198.18.4.6
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor 198.18.4.5 remote-as internal
+ neighbor 198.18.4.5 timers 3 9
+ neighbor 198.18.4.5 timers connect 3
+ !
+ address-family ipv4 unicast
+  network 10.248.2.0/24 route-map LP
+  network 10.248.3.0/24
+ exit-address-family
+!
+EOF
+    start_capture r "$d/cap.pcap"
+    phase "sessions start: BIRD (RR) <-> GoBGP and BIRD (RR) <-> FRR"
+    gobgpd_start g "$G"
+    wait_for "gobgp api" 20 gobgp g global
+    frr_start f "$F"
+    bird_start r "$B"
+    wait_for "bird-gobgp established" 60 bird_established "$B" gobgp1
+    wait_for "bird-frr established" 60 bird_established "$B" frr1
+    sleep 4
+    phase "GoBGP announces 10.248.1.0/24 and 10.248.4.0/24; BIRD reflects them to FRR"
+    q gobgp g global rib add -a ipv4 10.248.1.0/24 local-pref 150 med 15 community 64520:1
+    q gobgp g global rib add -a ipv4 10.248.4.0/24 origin egp
+    sleep 4
+    phase "GoBGP withdraws 10.248.4.0/24; BIRD reflects the withdrawal"
+    q gobgp g global rib del -a ipv4 10.248.4.0/24
+    sleep 3
+    phase "BIRD: disable both sessions"
+    q birdc "$B" disable gobgp1 '"route reflector maintenance"'
+    q birdc "$B" disable frr1
+    sleep 3
+    stop_capture r
+
+    {
+        echo "# BGP message test vectors captured from real sessions: BIRD route reflector"
+        echo "# with two iBGP clients, all AS 4200000020. Captured on the reflector."
+        echo "#   bird  = BIRD  route reflector, cluster id 198.18.4.1; 198.18.4.1 (to gobgp), 198.18.4.5 (to frr)"
+        echo "#   gobgp = GoBGP client at 198.18.4.2"
+        echo "#   frr   = FRR   client at 198.18.4.6 (hostname frr-c2)"
+        echo "# Routes from one client are reflected to the other with ORIGINATOR_ID and"
+        echo "# CLUSTER_LIST; LOCAL_PREF on every iBGP UPDATE; empty AS_PATH for locally"
+        echo "# originated routes; a reflected withdrawal; Cease/2 with and without text."
+        versions_header
+        echo "# Format: <sender> <type> <complete message hex>; '# --' lines mark test phases."
+        echo "# Identical messages from the same sender are kept once."
+        echo "#"
+    } >"$d/header"
+    extract "$d/cap.pcap" "$OUT/$SCEN.txt" "$d/header" \
+        198.18.4.1=bird 198.18.4.5=bird 198.18.4.2=gobgp 198.18.4.6=frr
+}
+
+# ---------------------------------------------------------------------------
+# 5. A 2-octet-AS-only speaker: BIRD (AS 65001, "enable as4 off") between
+#    GoBGP (AS 4200000002) and FRR (AS 4200000003).  The 4-octet speakers
+#    send AS_TRANS (23456) in OPEN and AS_PATH, plus AS4_PATH / AS4_AGGREGATOR;
+#    BIRD passes the routes on.  Captured on BIRD.
+scenario_bird_as2_as4() {
+    local d="$WORK/$SCEN" B="$WORK/$SCEN/bird" G="$WORK/$SCEN/gobgp" F="$WORK/$SCEN/frr"
+    mkdir -p "$B" "$G" "$F"
+    mkns b; mkns g; mkns f
+    veth b eth-g g eth0
+    veth b eth-f f eth0
+    addr b eth-g 198.18.5.1/30
+    addr g eth0  198.18.5.2/30
+    addr b eth-f 198.18.5.5/30
+    addr f eth0  198.18.5.6/30
+
+    cat >"$B/bird.conf" <<EOF
+log "$B/bird.log" all;
+router id 198.18.5.1;
+protocol device {}
+protocol static own {
+  ipv4;
+  route 10.244.50.0/24 blackhole;
+}
+filter as2_out {
+  if net = 10.244.50.0/24 then bgp_path.prepend(4200000050);
+  accept;
+}
+template bgp as2 {
+  local as 65001;
+  enable as4 off;
+  hold time 9; keepalive time 3; connect retry time 3;
+  ipv4 { import all; export filter as2_out; };
+}
+# "as 23456" is refused at OPEN time (BIRD reads the peer AS from the 4-octet AS
+# capability even with as4 off) and a 4-octet "as N" is refused by the config
+# parser, so the neighbors are declared "external" (any AS but our own).
+protocol bgp gobgp1 from as2 {
+  local 198.18.5.1;
+  neighbor 198.18.5.2 external;
+}
+protocol bgp frr1 from as2 {
+  local 198.18.5.5;
+  neighbor 198.18.5.6 external;
+}
+EOF
+    cat >"$G/gobgp.toml" <<EOF
+[global.config]
+  as = 4200000002
+  router-id = "198.18.5.2"
+  port = 179
+  local-address-list = ["198.18.5.2"]
+
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "198.18.5.1"
+    peer-as = 65001
+  [neighbors.timers.config]
+    connect-retry = 3
+    hold-time = 9
+    keepalive-interval = 3
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+EOF
+    cat >"$F/frr.conf" <<EOF
+frr defaults traditional
+hostname frr-as4
+log file $F/bgpd.log
+!
+route-map PREP permit 10
+ set as-path prepend 4200000077 64700
+ set community 64530:1 additive
+!
+router bgp 4200000003
+ bgp router-id 198.18.5.6
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor 198.18.5.5 remote-as 65001
+ neighbor 198.18.5.5 timers 3 9
+ neighbor 198.18.5.5 timers connect 3
+ !
+ address-family ipv4 unicast
+  network 10.246.50.0/24 route-map PREP
+  network 10.246.61.0/24
+  network 10.246.62.0/24
+  aggregate-address 10.246.60.0/22 summary-only
+ exit-address-family
+!
+EOF
+    start_capture b "$d/cap.pcap"
+    phase "sessions start: 4-octet speakers open with My AS = 23456 (AS_TRANS)"
+    gobgpd_start g "$G"
+    wait_for "gobgp api" 20 gobgp g global
+    frr_start f "$F"
+    bird_start b "$B"
+    wait_for "bird-gobgp established" 60 bird_established "$B" gobgp1
+    wait_for "bird-frr established" 60 bird_established "$B" frr1
+    sleep 4
+    phase "GoBGP announces routes whose AS_PATH and AGGREGATOR hold 4-octet ASNs"
+    q gobgp g global rib add -a ipv4 10.245.50.0/24 aspath 4200000099,65010 \
+        aggregator 4200000002:198.18.5.2 community 64531:1
+    q gobgp g global rib add -a ipv4 10.245.51.0/24 aspath 65020
+    sleep 4
+    phase "GoBGP withdraws 10.245.51.0/24"
+    q gobgp g global rib del -a ipv4 10.245.51.0/24
+    sleep 3
+    phase "FRR: neighbor shutdown with message; BIRD withdraws FRR's routes towards GoBGP"
+    q vtysh "$F" -c 'configure terminal' -c 'router bgp 4200000003' \
+        -c 'neighbor 198.18.5.5 shutdown message as4 test done'
+    sleep 3
+    phase "BIRD: disable gobgp1 with message"
+    q birdc "$B" disable gobgp1 '"2-octet AS speaker going away"'
+    sleep 3
+    stop_capture b
+
+    {
+        echo "# BGP message test vectors captured from real sessions: a 2-octet-AS-only BIRD"
+        echo "# (AS 65001, 'enable as4 off': no 4-octet AS capability) peering with two"
+        echo "# 4-octet-AS speakers. Captured on BIRD."
+        echo "#   bird  = BIRD  AS 65001, 198.18.5.1 (to gobgp) and 198.18.5.5 (to frr)"
+        echo "#   gobgp = GoBGP AS 4200000002 at 198.18.5.2"
+        echo "#   frr   = FRR   AS 4200000003 at 198.18.5.6 (hostname frr-as4)"
+        echo "# OPENs with My AS = 23456 (AS_TRANS) from the 4-octet speakers, 2-octet AS_PATH"
+        echo "# with AS_TRANS plus AS4_PATH, AGGREGATOR with AS_TRANS plus AS4_AGGREGATOR,"
+        echo "# ATOMIC_AGGREGATE (FRR aggregate-address summary-only); BIRD passes the routes"
+        echo "# on between the two peers (re-encoding AS_PATH/AS4_PATH as a 2-octet speaker)."
+        versions_header
+        echo "# Format: <sender> <type> <complete message hex>; '# --' lines mark test phases."
+        echo "# Identical messages from the same sender are kept once."
+        echo "#"
+    } >"$d/header"
+    extract "$d/cap.pcap" "$OUT/$SCEN.txt" "$d/header" \
+        198.18.5.1=bird 198.18.5.5=bird 198.18.5.2=gobgp 198.18.5.6=frr
 }
 
 # ================================================================= main ====
