@@ -330,7 +330,6 @@ impl Session {
                 reason,
                 restart_after,
             } => {
-                self.connect_retry_counter += 1;
                 self.stop(reason.notification(), restart_after, now);
             }
             Event::TcpCrAcked | Event::TcpConnectionConfirmed => self.on_connected(now),
@@ -496,7 +495,6 @@ impl Session {
                 self.set_state(State::Active);
             }
             State::Connect | State::Active => {
-                self.connect_retry_counter += 1;
                 self.go_idle(None, DownReason::TransportFailed, None, now);
             }
             State::OpenSent if !self.config.passive => {
@@ -507,7 +505,6 @@ impl Session {
                 self.set_state(State::Active);
             }
             _ => {
-                self.connect_retry_counter += 1;
                 self.go_idle(None, DownReason::TransportFailed, None, now);
             }
         }
@@ -534,12 +531,10 @@ impl Session {
                 self.set_state(State::OpenSent);
             }
             (Timer::Hold, State::OpenSent | State::OpenConfirm | State::Established) => {
-                self.connect_retry_counter += 1;
                 let n = Notification::new(code::HOLD_TIMER_EXPIRED, 0, Bytes::new());
                 self.go_idle(Some(n), DownReason::HoldTimerExpired, None, now);
             }
             (Timer::SendHold, State::OpenSent | State::OpenConfirm | State::Established) => {
-                self.connect_retry_counter += 1;
                 let n = Notification::new(code::SEND_HOLD_TIMER_EXPIRED, 0, Bytes::new());
                 self.go_idle(Some(n), DownReason::SendHoldTimerExpired, None, now);
             }
@@ -586,7 +581,6 @@ impl Session {
 
     /// Sends a NOTIFICATION for an error and goes to Idle (RFC 4271 §8.2.2, all states).
     fn on_error(&mut self, notification: Notification, now: Instant) {
-        self.connect_retry_counter += 1;
         let reason = DownReason::ErrorSent(notification.clone());
         self.go_idle(Some(notification), reason, None, now);
     }
@@ -604,7 +598,6 @@ impl Session {
     fn on_message(&mut self, message: Message, now: Instant) {
         if let Message::Notification(n) = message {
             // NotifMsg (25) / NotifMsgVerErr (24): no NOTIFICATION in reply.
-            self.connect_retry_counter += 1;
             self.go_idle(None, DownReason::NotificationReceived(n), None, now);
             return;
         }
@@ -716,6 +709,9 @@ impl Session {
             if now.saturating_duration_since(since) >= self.config.damping.stable_after {
                 self.connect_retry_counter = 0;
             }
+        }
+        if !self.stopped_manually {
+            self.connect_retry_counter += 1;
         }
         let retain_stale = if was_established {
             self.retain_stale(&reason)

@@ -59,7 +59,7 @@ impl Ipv4Prefix {
     }
 
     /// The prefix length in bits.
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         self.len
     }
 
@@ -93,7 +93,7 @@ impl Ipv6Prefix {
     }
 
     /// The prefix length in bits.
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         self.len
     }
 
@@ -139,7 +139,7 @@ impl Prefix {
     }
 
     /// The prefix length in bits.
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         match self {
             Prefix::V4(p) => p.len,
             Prefix::V6(p) => p.len,
@@ -157,7 +157,7 @@ impl Prefix {
 
     /// Appends the RFC 4271 §4.3 encoding: one length octet and the significant octets.
     pub fn encode(&self, out: &mut BytesMut) {
-        let len = self.len();
+        let len = self.prefix_len();
         out.put_u8(len);
         let octets = usize::from(len).div_ceil(8);
         match self {
@@ -168,7 +168,7 @@ impl Prefix {
 
     /// Bytes of [`Prefix::encode`]'s output.
     pub fn encoded_len(&self) -> usize {
-        1 + usize::from(self.len()).div_ceil(8)
+        1 + usize::from(self.prefix_len()).div_ceil(8)
     }
 }
 
