@@ -503,7 +503,7 @@ pub struct MpUnreach {
 /// families this codec does not decode.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RawAttribute {
-    /// Flags as received (Extended Length is recomputed on encode).
+    /// Flags as received, without Extended Length (recomputed on encode).
     pub flags: u8,
     /// Type code.
     pub type_code: u8,
@@ -578,14 +578,29 @@ fn malformed_action(code: u8) -> Rfc7606Action {
     }
 }
 
-/// Everything the attribute block of one UPDATE decoded to.
-#[derive(Debug, Default)]
-pub(crate) struct DecodedAttributes {
-    pub(crate) attributes: PathAttributes,
-    pub(crate) mp_reach: Option<MpReach>,
-    pub(crate) mp_unreach: Option<MpUnreach>,
-    pub(crate) treat_as_withdraw: Option<UpdateError>,
-    pub(crate) discarded: Vec<UpdateError>,
+/// Everything one path attributes block decoded to (RFC 4271 §4.3, RFC 7606).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DecodedAttributes {
+    /// The attributes other than MP_REACH_NLRI and MP_UNREACH_NLRI.
+    pub attributes: PathAttributes,
+    /// MP_REACH_NLRI, when present and of an IP family (RFC 4760 §3).
+    pub mp_reach: Option<MpReach>,
+    /// MP_UNREACH_NLRI, when present and of an IP family (RFC 4760 §4).
+    pub mp_unreach: Option<MpUnreach>,
+    /// The first error that makes RFC 7606 treat the NLRI as withdrawn.
+    pub treat_as_withdraw: Option<UpdateError>,
+    /// Attributes dropped under RFC 7606 attribute-discard.
+    pub discarded: Vec<UpdateError>,
+}
+
+/// How MP_REACH_NLRI is laid out in the block being decoded.
+#[derive(Clone, Copy, Debug)]
+enum MpReachForm {
+    /// As in an UPDATE (RFC 4760 §3): AFI, SAFI, next hop, reserved octet, NLRI.
+    Update,
+    /// As in a TABLE_DUMP_V2 RIB entry (RFC 6396 §4.3.4): only the next-hop length and next
+    /// hop; the family comes from the record subtype and the prefix from the record.
+    TableDumpV2(Family),
 }
 
 impl DecodedAttributes {
@@ -615,11 +630,45 @@ fn valid_ipv4_next_hop(addr: Ipv4Addr) -> bool {
     !(addr.is_unspecified() || addr.is_multicast() || u32::from(addr) >= 0xF000_0000)
 }
 
+/// Decodes a bare path attributes block laid out as in an UPDATE (RFC 4271 §4.3), e.g. one cut
+/// out of a message by hand, with RFC 7606 handling. Only framing errors and malformed MP
+/// attributes end in `Err` (session reset).
+pub fn decode_path_attributes(
+    bytes: Bytes,
+    ctx: &SessionContext,
+) -> Result<DecodedAttributes, UpdateError> {
+    decode_attributes(Reader::new(bytes), ctx)
+}
+
+/// Decodes the attributes of an MRT TABLE_DUMP_V2 RIB entry (RFC 6396 §4.3.4) whose prefix is of
+/// `family`. There MP_REACH_NLRI holds only the next-hop length and next hop; the returned
+/// [`MpReach`] has `family` and no NLRI. A full RFC 4760 MP_REACH_NLRI, which some writers
+/// emit, is accepted too. AS numbers are four octets wide there whatever `ctx` says.
+pub fn decode_table_dump_attributes(
+    bytes: Bytes,
+    family: Family,
+    ctx: &SessionContext,
+) -> Result<DecodedAttributes, UpdateError> {
+    let ctx = SessionContext {
+        four_octet_as: true,
+        ..*ctx
+    };
+    decode_attributes_in(Reader::new(bytes), &ctx, MpReachForm::TableDumpV2(family))
+}
+
 /// Decodes the path attributes block of an UPDATE (RFC 4271 §4.3) with RFC 7606 handling.
 /// Only framing errors and malformed MP attributes end in `Err` (session reset).
 pub(crate) fn decode_attributes(
+    r: Reader,
+    ctx: &SessionContext,
+) -> Result<DecodedAttributes, UpdateError> {
+    decode_attributes_in(r, ctx, MpReachForm::Update)
+}
+
+fn decode_attributes_in(
     mut r: Reader,
     ctx: &SessionContext,
+    form: MpReachForm,
 ) -> Result<DecodedAttributes, UpdateError> {
     let mut out = DecodedAttributes::default();
     let mut seen = [0u64; 4];
@@ -661,8 +710,10 @@ pub(crate) fn decode_attributes(
                 ));
             }
             if flags & flag::TRANSITIVE != 0 {
+                // Extended Length is framing, not part of the attribute: keeping it would make
+                // equal attributes compare unequal depending on how they were sent.
                 out.attributes.raw.push(RawAttribute {
-                    flags,
+                    flags: flags & !flag::EXTENDED_LENGTH,
                     type_code: code,
                     value,
                 });
@@ -680,7 +731,7 @@ pub(crate) fn decode_attributes(
             out.record(err)?;
             continue;
         }
-        if let Err(kind) = decode_one(&mut out, code, &value, ctx) {
+        if let Err(kind) = decode_one(&mut out, code, &value, ctx, form) {
             out.record(UpdateError::attribute(
                 kind,
                 malformed_action(code),
@@ -700,6 +751,7 @@ fn decode_one(
     code: u8,
     v: &Bytes,
     ctx: &SessionContext,
+    form: MpReachForm,
 ) -> Result<(), UpdateErrorKind> {
     use type_code::*;
     let attrs = &mut out.attributes;
@@ -806,7 +858,20 @@ fn decode_one(
                 .collect();
         }
         ONLY_TO_CUSTOMER => attrs.only_to_customer = Some(u32_value(v).ok_or(length_error)?),
-        MP_REACH_NLRI => decode_mp_reach(out, v, ctx)?,
+        MP_REACH_NLRI => match form {
+            MpReachForm::TableDumpV2(family)
+                if v.first().map(|&n| usize::from(n) + 1) == Some(v.len()) =>
+            {
+                let next_hop =
+                    NextHop::decode(&v[1..]).ok_or(UpdateErrorKind::OptionalAttribute(code))?;
+                out.mp_reach = Some(MpReach {
+                    family,
+                    next_hop,
+                    nlri: Vec::new(),
+                });
+            }
+            _ => decode_mp_reach(out, v, ctx)?,
+        },
         MP_UNREACH_NLRI => decode_mp_unreach(out, v, ctx)?,
         // `expected_flags` admits only the codes above.
         _ => return Err(UpdateErrorKind::OptionalAttribute(code)),

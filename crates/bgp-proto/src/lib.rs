@@ -13,6 +13,7 @@ pub mod context;
 pub mod error;
 pub mod family;
 pub mod message;
+pub mod mrt;
 pub mod notification;
 pub mod open;
 pub mod prefix;
