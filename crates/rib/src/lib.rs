@@ -1,0 +1,20 @@
+//! The routing tables of the speaker: Adj-RIB-In, Loc-RIB with the RFC 4271 §9 decision process
+//! and ECMP, policy, and graceful-restart state. Synchronous, no I/O: the daemon feeds it UPDATEs
+//! and takes the changes out.
+
+pub mod attrs;
+pub mod decision;
+pub mod peer;
+pub mod policy;
+pub mod rib;
+mod table;
+
+pub use attrs::{AttrInterner, RouteAttrs, DEFAULT_LOCAL_PREF};
+pub use decision::{DecisionConfig, DecisionStep, EcmpConfig};
+pub use peer::{PeerId, PeerInfo};
+pub use policy::{Match, Policy, PolicyResult, PrefixMatch, SetAction, Term, Verdict};
+pub use rib::{
+    BestRoute, ForwardingNextHop, ImportOutcome, MaxPrefix, MaxPrefixExceeded, PathExplanation,
+    PathStatus, PeerConfig, RejectReason, Rib, RibConfig, RibStats, RouteChange,
+};
+pub use table::Path;
