@@ -4,6 +4,7 @@
 
 pub mod attrs;
 pub mod decision;
+pub mod export;
 pub mod peer;
 pub mod policy;
 pub mod rib;
@@ -11,6 +12,7 @@ mod table;
 
 pub use attrs::{AttrInterner, RouteAttrs, DEFAULT_LOCAL_PREF};
 pub use decision::{DecisionConfig, DecisionStep, EcmpConfig};
+pub use export::{encode_updates, OutgoingUpdate};
 pub use peer::{PeerId, PeerInfo};
 pub use policy::{Match, Policy, PolicyResult, PrefixMatch, SetAction, Term, Verdict};
 pub use rib::{

@@ -15,6 +15,7 @@ use thiserror::Error;
 
 use crate::attrs::{AttrInterner, RouteAttrs};
 use crate::decision::{compare, multipath_equal, Candidate, DecisionConfig, DecisionStep};
+use crate::export::{export_route, AdjRibOut, ExportContext, OutgoingUpdate};
 use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{evaluate, Match, Policy, PolicyRoute};
 use crate::table::{Dest, Path, Tables};
@@ -80,6 +81,14 @@ pub struct PeerConfig {
     pub max_prefix: Vec<MaxPrefix>,
     /// How many times our own AS may appear in a received AS_PATH (allowas-in).
     pub allow_own_as: u8,
+    /// Our IPv4 next hop toward this neighbour (next hop self, eBGP, local routes).
+    pub local_ipv4: Option<Ipv4Addr>,
+    /// Our IPv6 next hop toward this neighbour.
+    pub local_ipv6: Option<Ipv6Addr>,
+    /// Set ourselves as next hop on iBGP too (RFC 4271 §5.1.3 leaves it unchanged otherwise).
+    pub next_hop_self: bool,
+    /// Pass a MED learned from one AS on to another.
+    pub send_med: bool,
 }
 
 impl PeerConfig {
@@ -93,6 +102,10 @@ impl PeerConfig {
             export: Vec::new(),
             max_prefix: Vec::new(),
             allow_own_as: 0,
+            local_ipv4: None,
+            local_ipv6: None,
+            next_hop_self: false,
+            send_med: false,
         }
     }
 }
@@ -104,6 +117,9 @@ struct PeerState {
     four_octet_as: bool,
     accepted: FxHashMap<Family, u32>,
     warned: FxHashMap<Family, bool>,
+    /// The session is Established: it gets exports.
+    up: bool,
+    out: AdjRibOut,
 }
 
 /// A neighbour sent more prefixes of a family than its limit: stop the session with Cease 6/1
@@ -274,6 +290,8 @@ impl Rib {
             four_octet_as: true,
             accepted: FxHashMap::default(),
             warned: FxHashMap::default(),
+            up: false,
+            out: AdjRibOut::default(),
         };
         Self {
             config,
@@ -306,6 +324,8 @@ impl Rib {
             four_octet_as: true,
             accepted: FxHashMap::default(),
             warned: FxHashMap::default(),
+            up: false,
+            out: AdjRibOut::default(),
         };
         match self.peers.iter().skip(1).position(Option::is_none) {
             Some(free) => {
@@ -339,11 +359,58 @@ impl Rib {
     }
 
     /// The session came up with this identifier and AS number width.
+    /// The session came up with this identifier and AS number width: the whole table is
+    /// offered to it ([`Rib::take_updates`]).
     pub fn peer_up(&mut self, peer: PeerId, bgp_id: Ipv4Addr, four_octet_as: bool) {
         if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
             p.info.bgp_id = bgp_id;
             p.four_octet_as = four_octet_as;
+            p.up = true;
         }
+        for prefix in self.tables.prefixes() {
+            if let Some(best) = self.lookup(&prefix).and_then(|c| c.best) {
+                self.export_to(peer, prefix, Some(&best));
+            }
+        }
+    }
+
+    /// Computes and queues what `peer` should now have for `prefix`.
+    fn export_to(&mut self, peer: PeerId, prefix: Prefix, best: Option<&BestRoute>) {
+        let ctx = ExportContext {
+            local_as: self.config.local_as,
+            cluster_id: self.config.cluster_id.unwrap_or(self.config.router_id),
+        };
+        let exported = best.and_then(|best| {
+            let source = &self.peer(best.peer)?.info;
+            let to = self.peer(peer)?;
+            export_route(ctx, prefix, best, source, &to.config, &to.info)
+        });
+        let shared = exported.map(|attrs| self.interner.intern(attrs));
+        if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
+            p.out.offer(prefix, shared);
+        }
+    }
+
+    /// The neighbours with updates waiting.
+    pub fn peers_with_pending(&self) -> Vec<PeerId> {
+        (0..self.peers.len() as u32)
+            .map(PeerId)
+            .filter(|id| self.peer(*id).is_some_and(|p| p.up && p.out.has_pending()))
+            .collect()
+    }
+
+    /// Takes the updates waiting for `peer`, grouped by attribute set (encode them with
+    /// [`crate::encode_updates`]).
+    pub fn take_updates(&mut self, peer: PeerId) -> Vec<OutgoingUpdate> {
+        match self.peers.get_mut(peer.0 as usize) {
+            Some(Some(p)) if p.up => p.out.take(&mut self.interner),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Prefixes currently advertised to `peer`.
+    pub fn advertised_count(&self, peer: PeerId) -> usize {
+        self.peer(peer).map_or(0, |p| p.out.advertised())
     }
 
     /// The session went down. Paths of `retain_stale` families are kept, marked stale (RFC 4724
@@ -374,6 +441,8 @@ impl Rib {
         if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
             p.accepted.clear();
             p.warned.clear();
+            p.up = false;
+            p.out.clear(&mut self.interner);
         }
     }
 
@@ -720,6 +789,15 @@ impl Rib {
                 }
                 _ => false,
             };
+            if !same_best {
+                let up: Vec<PeerId> = (1..self.peers.len() as u32)
+                    .map(PeerId)
+                    .filter(|id| self.peer(*id).is_some_and(|p| p.up))
+                    .collect();
+                for peer in up {
+                    self.export_to(peer, prefix, after.best.as_ref());
+                }
+            }
             if !same_best || before.next_hops != after.next_hops {
                 changes.push(RouteChange {
                     prefix,
