@@ -18,7 +18,6 @@ use crate::error::{Rfc7606Action, UpdateError, UpdateErrorKind};
 use crate::family::{Afi, Family, Safi};
 use crate::open::AS_TRANS;
 use crate::prefix::{decode_nlri, Nlri};
-use crate::reader::Reader;
 
 /// Attribute flag bits (RFC 4271 §4.3).
 pub mod flag {
@@ -637,7 +636,7 @@ pub fn decode_path_attributes(
     bytes: Bytes,
     ctx: &SessionContext,
 ) -> Result<DecodedAttributes, UpdateError> {
-    decode_attributes(Reader::new(bytes), ctx)
+    decode_attributes(&bytes, &bytes, ctx)
 }
 
 /// Decodes the attributes of an MRT TABLE_DUMP_V2 RIB entry (RFC 6396 §4.3.4) whose prefix is of
@@ -653,20 +652,42 @@ pub fn decode_table_dump_attributes(
         four_octet_as: true,
         ..*ctx
     };
-    decode_attributes_in(Reader::new(bytes), &ctx, MpReachForm::TableDumpV2(family))
+    decode_attributes_in(&bytes, &bytes, &ctx, MpReachForm::TableDumpV2(family))
 }
 
 /// Decodes the path attributes block of an UPDATE (RFC 4271 §4.3) with RFC 7606 handling.
 /// Only framing errors and malformed MP attributes end in `Err` (session reset).
+///
+/// `block` lies inside `frame`. Values are parsed from borrowed slices; only the ones that are
+/// kept (unknown attributes) become shared slices of `frame`, so decoding costs no reference
+/// count traffic per attribute.
 pub(crate) fn decode_attributes(
-    r: Reader,
+    frame: &Bytes,
+    block: &[u8],
     ctx: &SessionContext,
 ) -> Result<DecodedAttributes, UpdateError> {
-    decode_attributes_in(r, ctx, MpReachForm::Update)
+    decode_attributes_in(frame, block, ctx, MpReachForm::Update)
+}
+
+/// Splits the first attribute off `buf`: flags, type code, value and the rest.
+fn split_attribute(buf: &[u8]) -> Option<(u8, u8, &[u8], &[u8])> {
+    let (&[flags, code], rest) = buf.split_first_chunk::<2>()?;
+    let (len, rest) = if flags & flag::EXTENDED_LENGTH != 0 {
+        let (len, rest) = rest.split_first_chunk::<2>()?;
+        (usize::from(u16::from_be_bytes(*len)), rest)
+    } else {
+        let (len, rest) = rest.split_first()?;
+        (usize::from(*len), rest)
+    };
+    (rest.len() >= len).then(|| {
+        let (value, rest) = rest.split_at(len);
+        (flags, code, value, rest)
+    })
 }
 
 fn decode_attributes_in(
-    mut r: Reader,
+    frame: &Bytes,
+    block: &[u8],
     ctx: &SessionContext,
     form: MpReachForm,
 ) -> Result<DecodedAttributes, UpdateError> {
@@ -678,15 +699,10 @@ fn decode_attributes_in(
             Rfc7606Action::SessionReset,
         )
     };
-    while !r.is_empty() {
-        let flags = r.u8().ok_or_else(framing)?;
-        let code = r.u8().ok_or_else(framing)?;
-        let len = if flags & flag::EXTENDED_LENGTH != 0 {
-            r.u16().ok_or_else(framing)?
-        } else {
-            u16::from(r.u8().ok_or_else(framing)?)
-        };
-        let value = r.bytes(usize::from(len)).ok_or_else(framing)?;
+    let mut rest = block;
+    while !rest.is_empty() {
+        let (flags, code, value, tail) = split_attribute(rest).ok_or_else(framing)?;
+        rest = tail;
 
         let (word, bit) = (usize::from(code / 64), 1u64 << (code % 64));
         if seen[word] & bit != 0 {
@@ -706,7 +722,7 @@ fn decode_attributes_in(
                     Rfc7606Action::SessionReset,
                     flags,
                     code,
-                    &value,
+                    value,
                 ));
             }
             if flags & flag::TRANSITIVE != 0 {
@@ -715,7 +731,7 @@ fn decode_attributes_in(
                 out.attributes.raw.push(RawAttribute {
                     flags: flags & !flag::EXTENDED_LENGTH,
                     type_code: code,
-                    value,
+                    value: frame.slice_ref(value),
                 });
             }
             continue;
@@ -726,18 +742,18 @@ fn decode_attributes_in(
                 malformed_action(code),
                 flags,
                 code,
-                &value,
+                value,
             );
             out.record(err)?;
             continue;
         }
-        if let Err(kind) = decode_one(&mut out, code, &value, ctx, form) {
+        if let Err(kind) = decode_one(&mut out, code, value, frame, ctx, form) {
             out.record(UpdateError::attribute(
                 kind,
                 malformed_action(code),
                 flags,
                 code,
-                &value,
+                value,
             ))?;
         }
     }
@@ -745,11 +761,13 @@ fn decode_attributes_in(
     Ok(out)
 }
 
-/// Decodes one attribute value whose flags are right, storing it in `out`.
+/// Decodes one attribute value whose flags are right, storing it in `out`; `v` lies inside
+/// `frame`.
 fn decode_one(
     out: &mut DecodedAttributes,
     code: u8,
-    v: &Bytes,
+    v: &[u8],
+    frame: &Bytes,
     ctx: &SessionContext,
     form: MpReachForm,
 ) -> Result<(), UpdateErrorKind> {
@@ -870,9 +888,9 @@ fn decode_one(
                     nlri: Vec::new(),
                 });
             }
-            _ => decode_mp_reach(out, v, ctx)?,
+            _ => decode_mp_reach(out, v, frame, ctx)?,
         },
-        MP_UNREACH_NLRI => decode_mp_unreach(out, v, ctx)?,
+        MP_UNREACH_NLRI => decode_mp_unreach(out, v, frame, ctx)?,
         // `expected_flags` admits only the codes above.
         _ => return Err(UpdateErrorKind::OptionalAttribute(code)),
     }
@@ -893,33 +911,36 @@ fn decode_aggregator(v: &[u8], four_octet: bool) -> Option<Aggregator> {
     }
 }
 
-fn decode_mp_family(r: &mut Reader) -> Result<Family, UpdateErrorKind> {
-    let err = UpdateErrorKind::OptionalAttribute(type_code::MP_REACH_NLRI);
-    let afi = r.u16().ok_or(err)?;
-    let safi = r.u8().ok_or(err)?;
-    Ok(Family::new(Afi(afi), Safi(safi)))
+/// Splits AFI and SAFI off the front of an MP attribute value.
+fn split_mp_family(v: &[u8]) -> Option<(Family, &[u8])> {
+    let (&[afi0, afi1, safi], rest) = v.split_first_chunk::<3>()?;
+    let family = Family::new(Afi(u16::from_be_bytes([afi0, afi1])), Safi(safi));
+    Some((family, rest))
 }
 
 fn decode_mp_reach(
     out: &mut DecodedAttributes,
-    v: &Bytes,
+    v: &[u8],
+    frame: &Bytes,
     ctx: &SessionContext,
 ) -> Result<(), UpdateErrorKind> {
     let err = UpdateErrorKind::OptionalAttribute(type_code::MP_REACH_NLRI);
-    let mut r = Reader::new(v.clone());
-    let family = decode_mp_family(&mut r)?;
+    let (family, rest) = split_mp_family(v).ok_or(err)?;
     if !family.has_ip_prefixes() {
-        keep_raw(out, type_code::MP_REACH_NLRI, v);
+        keep_raw(out, type_code::MP_REACH_NLRI, frame.slice_ref(v));
         return Ok(());
     }
-    let nh_len = r.u8().ok_or(err)?;
-    let nh_bytes = r.bytes(usize::from(nh_len)).ok_or(err)?;
-    let next_hop = NextHop::decode(&nh_bytes).ok_or(err)?;
-    // RFC 4760 §3: the reserved octet is ignored on receipt.
-    r.u8().ok_or(err)?;
+    let (&nh_len, rest) = rest.split_first().ok_or(err)?;
+    let nh_len = usize::from(nh_len);
+    // The next hop, then the reserved octet (RFC 4760 §3: ignored on receipt).
+    if rest.len() <= nh_len {
+        return Err(err);
+    }
+    let (nh_bytes, rest) = rest.split_at(nh_len);
+    let next_hop = NextHop::decode(nh_bytes).ok_or(err)?;
     let mut nlri = Vec::new();
     decode_nlri(
-        r.rest(),
+        &rest[1..],
         family.afi,
         ctx.receives_path_ids(family),
         &mut nlri,
@@ -935,19 +956,19 @@ fn decode_mp_reach(
 
 fn decode_mp_unreach(
     out: &mut DecodedAttributes,
-    v: &Bytes,
+    v: &[u8],
+    frame: &Bytes,
     ctx: &SessionContext,
 ) -> Result<(), UpdateErrorKind> {
     let err = UpdateErrorKind::OptionalAttribute(type_code::MP_UNREACH_NLRI);
-    let mut r = Reader::new(v.clone());
-    let family = decode_mp_family(&mut r).map_err(|_| err)?;
+    let (family, rest) = split_mp_family(v).ok_or(err)?;
     if !family.has_ip_prefixes() {
-        keep_raw(out, type_code::MP_UNREACH_NLRI, v);
+        keep_raw(out, type_code::MP_UNREACH_NLRI, frame.slice_ref(v));
         return Ok(());
     }
     let mut withdrawn = Vec::new();
     decode_nlri(
-        r.rest(),
+        rest,
         family.afi,
         ctx.receives_path_ids(family),
         &mut withdrawn,
@@ -957,11 +978,11 @@ fn decode_mp_unreach(
     Ok(())
 }
 
-fn keep_raw(out: &mut DecodedAttributes, code: u8, v: &Bytes) {
+fn keep_raw(out: &mut DecodedAttributes, code: u8, value: Bytes) {
     out.attributes.raw.push(RawAttribute {
         flags: flag::OPTIONAL,
         type_code: code,
-        value: v.clone(),
+        value,
     });
 }
 

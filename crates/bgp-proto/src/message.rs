@@ -12,7 +12,7 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::context::{SessionContext, MAX_MESSAGE_LEN};
 use crate::error::{DecodeError, HeaderError};
@@ -120,34 +120,42 @@ impl Message {
                 Ok(())
             }
         };
-        let body = frame.slice(HEADER_LEN..);
         let max = ctx.max_message_len();
+        // The body shares the frame; advancing it costs no reference count traffic.
+        let body = |mut frame: Bytes| {
+            frame.advance(HEADER_LEN);
+            frame
+        };
         match ty {
             message_type::OPEN => {
                 // RFC 8654 §4: OPEN is never larger than 4096.
                 len_ok(29, MAX_MESSAGE_LEN)?;
-                Ok(Message::Open(Open::decode_body(body)?))
+                Ok(Message::Open(Open::decode_body(body(frame))?))
             }
             message_type::UPDATE => {
                 len_ok(23, max)?;
-                Ok(Message::Update(Update::decode_body(body, ctx)?))
+                Ok(Message::Update(Update::decode_body(body(frame), ctx)?))
             }
             message_type::NOTIFICATION => {
                 len_ok(21, max)?;
-                Ok(Message::Notification(Notification::decode_body(body)))
+                Ok(Message::Notification(Notification::decode_body(body(
+                    frame,
+                ))))
             }
             message_type::KEEPALIVE => {
                 len_ok(HEADER_LEN, HEADER_LEN)?;
                 Ok(Message::Keepalive)
             }
             message_type::ROUTE_REFRESH => {
-                if body.len() != 4 {
+                if frame.len() != HEADER_LEN + 4 {
                     return Err(DecodeError::RouteRefreshLength {
                         length: len,
                         message: frame,
                     });
                 }
-                Ok(Message::RouteRefresh(RouteRefresh::decode_body(&body)))
+                Ok(Message::RouteRefresh(RouteRefresh::decode_body(&body(
+                    frame,
+                ))))
             }
             other => Err(HeaderError::BadMessageType(other).into()),
         }

@@ -277,7 +277,7 @@ pub enum NlriError {
 /// Decodes a whole NLRI field (RFC 4271 §4.3, RFC 4760 §5.1.3) of prefixes of `afi`, appending to
 /// `out`; `add_path` says whether each prefix is preceded by a path identifier (RFC 7911 §3).
 ///
-/// No allocation happens here beyond `out` growing.
+/// `out` grows once, by the number of entries the field holds, so no prefix costs an allocation.
 pub fn decode_nlri(
     mut buf: &[u8],
     afi: Afi,
@@ -289,6 +289,7 @@ pub fn decode_nlri(
         Afi::IPV6 => 128,
         Afi(other) => return Err(NlriError::UnsupportedAfi(other)),
     };
+    out.reserve(count_nlri(buf, add_path));
     while !buf.is_empty() {
         let path_id = if add_path {
             let (id, rest) = buf.split_first_chunk::<4>().ok_or(NlriError::Truncated)?;
@@ -307,22 +308,38 @@ pub fn decode_nlri(
         }
         let (significant, rest) = rest.split_at(octets);
         buf = rest;
+        // The significant octets are the leading ones of the address (at most 4 or 16 here);
+        // folding them into an integer avoids a variable-length copy per prefix.
+        let unused_bits = 8 * (usize::from(max_len / 8) - octets) as u32;
         let prefix = if max_len == 32 {
-            let mut addr = [0u8; 4];
-            addr[..octets].copy_from_slice(significant);
-            Prefix::V4(
-                Ipv4Prefix::new(Ipv4Addr::from(addr), len)
-                    .map_err(|_| NlriError::LengthTooLong(len))?,
-            )
+            let value = significant
+                .iter()
+                .fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
+            let addr = Ipv4Addr::from(value.checked_shl(unused_bits).unwrap_or_default());
+            Prefix::V4(Ipv4Prefix::new(addr, len).map_err(|_| NlriError::LengthTooLong(len))?)
         } else {
-            let mut addr = [0u8; 16];
-            addr[..octets].copy_from_slice(significant);
-            Prefix::V6(
-                Ipv6Prefix::new(Ipv6Addr::from(addr), len)
-                    .map_err(|_| NlriError::LengthTooLong(len))?,
-            )
+            let value = significant
+                .iter()
+                .fold(0u128, |acc, &b| (acc << 8) | u128::from(b));
+            let addr = Ipv6Addr::from(value.checked_shl(unused_bits).unwrap_or_default());
+            Prefix::V6(Ipv6Prefix::new(addr, len).map_err(|_| NlriError::LengthTooLong(len))?)
         };
         out.push(Nlri { path_id, prefix });
     }
     Ok(())
+}
+
+/// How many entries an NLRI field holds, counting up to the first one that is cut short (the
+/// decoding pass reports it): only the length octets are read.
+fn count_nlri(mut buf: &[u8], add_path: bool) -> usize {
+    let id_len = if add_path { 4 } else { 0 };
+    let mut count = 0;
+    while let Some(&len) = buf.get(id_len) {
+        let Some(rest) = buf.get(id_len + 1 + usize::from(len).div_ceil(8)..) else {
+            break;
+        };
+        buf = rest;
+        count += 1;
+    }
+    count
 }

@@ -25,7 +25,6 @@ use crate::context::SessionContext;
 use crate::error::{Rfc7606Action, UpdateError, UpdateErrorKind};
 use crate::family::{Afi, Family};
 use crate::prefix::{decode_nlri, Nlri};
-use crate::reader::Reader;
 
 /// An UPDATE message.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -139,7 +138,6 @@ impl Update {
     /// Decodes an UPDATE body. `Err` means RFC 7606 session reset; the lesser errors are
     /// reported in `treat_as_withdraw` and `discarded`.
     pub(crate) fn decode_body(body: Bytes, ctx: &SessionContext) -> Result<Self, UpdateError> {
-        let mut r = Reader::new(body);
         let framing = || {
             UpdateError::new(
                 UpdateErrorKind::MalformedAttributeList,
@@ -154,18 +152,17 @@ impl Update {
         };
         let v4_add_path = ctx.receives_path_ids(Family::IPV4_UNICAST);
 
-        let withdrawn_len = r.u16().ok_or_else(framing)?;
-        let withdrawn_field = r.bytes(usize::from(withdrawn_len)).ok_or_else(framing)?;
+        // Fields are parsed from borrowed slices of the body: no reference count traffic.
+        let (withdrawn_field, rest) = split_u16_prefixed(&body).ok_or_else(framing)?;
         let mut withdrawn = Vec::new();
-        decode_nlri(&withdrawn_field, Afi::IPV4, v4_add_path, &mut withdrawn)
+        decode_nlri(withdrawn_field, Afi::IPV4, v4_add_path, &mut withdrawn)
             .map_err(|_| network())?;
 
-        let attrs_len = r.u16().ok_or_else(framing)?;
-        let attrs_reader = r.sub(usize::from(attrs_len)).ok_or_else(framing)?;
-        let decoded = decode_attributes(attrs_reader, ctx)?;
+        let (attrs_block, nlri_field) = split_u16_prefixed(rest).ok_or_else(framing)?;
+        let decoded = decode_attributes(&body, attrs_block, ctx)?;
 
         let mut nlri = Vec::new();
-        decode_nlri(r.rest(), Afi::IPV4, v4_add_path, &mut nlri).map_err(|_| network())?;
+        decode_nlri(nlri_field, Afi::IPV4, v4_add_path, &mut nlri).map_err(|_| network())?;
 
         let mut update = Update {
             withdrawn,
@@ -204,4 +201,12 @@ impl Update {
             ));
         }
     }
+}
+
+/// Splits a field preceded by its two-octet length off the front of `buf`: the field and the
+/// rest.
+fn split_u16_prefixed(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = buf.split_first_chunk::<2>()?;
+    let len = usize::from(u16::from_be_bytes(*len));
+    (rest.len() >= len).then(|| rest.split_at(len))
 }
