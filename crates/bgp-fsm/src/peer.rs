@@ -14,7 +14,10 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::config::SessionConfig;
-use crate::session::{Action, Event, Session, State, StopReason};
+use bgp_proto::{Family, RouteRefresh};
+use bytes::Bytes;
+
+use crate::session::{Action, Event, NotEstablished, Session, State, StopReason};
 
 /// Which of a neighbour's connections an event or action belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -157,6 +160,38 @@ impl Peer {
         }
         self.resolve(now);
         self.collect(now);
+    }
+
+    /// Sends pre-encoded UPDATEs on the Established session.
+    pub fn send_updates(&mut self, messages: Bytes, now: Instant) -> Result<(), NotEstablished> {
+        self.with_established(now, |s| s.send_updates(messages, now))
+    }
+
+    /// Sends End-of-RIB for a family on the Established session (RFC 4724 §2).
+    pub fn send_end_of_rib(&mut self, family: Family, now: Instant) -> Result<(), NotEstablished> {
+        self.with_established(now, |s| s.send_end_of_rib(family, now))
+    }
+
+    /// Sends a ROUTE-REFRESH on the Established session.
+    pub fn send_route_refresh(
+        &mut self,
+        refresh: RouteRefresh,
+        now: Instant,
+    ) -> Result<(), NotEstablished> {
+        self.with_established(now, |s| s.send_route_refresh(refresh, now))
+    }
+
+    fn with_established(
+        &mut self,
+        now: Instant,
+        send: impl FnOnce(&mut Session) -> Result<(), NotEstablished>,
+    ) -> Result<(), NotEstablished> {
+        let state = self.state();
+        let connection = self.established().ok_or(NotEstablished(state))?;
+        let session = self.session_mut(connection).ok_or(NotEstablished(state))?;
+        let result = send(session);
+        self.collect(now);
+        result
     }
 
     /// Fires expired timers of both sessions.
