@@ -16,6 +16,7 @@ pub use config::{DampingConfig, GracefulRestartConfig, SessionConfig};
 pub use negotiate::Negotiated;
 pub use peer::{ConnectionId, Peer, PeerAction};
 pub use session::{
-    Action, Down, DownReason, Event, NotEstablished, RetainStale, Session, State, StopReason,
+    Action, Down, DownReason, Event, MessageCounters, NotEstablished, RetainStale, Session, State,
+    StopReason,
 };
 pub use timer::Timer;

@@ -243,6 +243,25 @@ pub struct Session {
     /// Set by ManualStop: no automatic restart until the next start event.
     stopped_manually: bool,
     send_blocked: bool,
+    counters: MessageCounters,
+}
+
+/// Messages sent and received by type code (index 1 OPEN … 5 ROUTE-REFRESH; 0 counts unknown
+/// types), for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MessageCounters {
+    /// Received messages by type.
+    pub received: [u64; 6],
+    /// Sent messages by type.
+    pub sent: [u64; 6],
+}
+
+fn type_slot(message_type: u8) -> usize {
+    if (1..=5).contains(&message_type) {
+        usize::from(message_type)
+    } else {
+        0
+    }
 }
 
 impl Session {
@@ -263,6 +282,7 @@ impl Session {
             established_at: None,
             stopped_manually: true,
             send_blocked: false,
+            counters: MessageCounters::default(),
         }
     }
 
@@ -284,6 +304,11 @@ impl Session {
     /// ConnectRetryCounter: failures since the last stable session.
     pub fn connect_retry_counter(&self) -> u32 {
         self.connect_retry_counter
+    }
+
+    /// Messages sent and received so far.
+    pub fn counters(&self) -> MessageCounters {
+        self.counters
     }
 
     /// The deadline of one timer, for tests and diagnostics.
@@ -418,6 +443,13 @@ impl Session {
     }
 
     fn send_bytes(&mut self, bytes: Bytes, now: Instant) {
+        // Count every message of the (possibly multi-message) buffer by walking the headers.
+        let mut rest = &bytes[..];
+        while rest.len() >= bgp_proto::message::HEADER_LEN {
+            let len = usize::from(u16::from_be_bytes([rest[16], rest[17]]));
+            self.counters.sent[type_slot(rest[18])] += 1;
+            rest = &rest[len.clamp(bgp_proto::message::HEADER_LEN, rest.len())..];
+        }
         self.actions.push_back(Action::Send(bytes));
         self.restart_keepalive(now);
     }
@@ -563,6 +595,7 @@ impl Session {
                 }
             };
             let frame = self.rx.split_to(len).freeze();
+            self.counters.received[type_slot(frame[18])] += 1;
             match Message::decode(frame, &ctx) {
                 Ok(message) => self.on_message(message, now),
                 Err(e) => self.on_decode_error(&e, now),
@@ -701,6 +734,7 @@ impl Session {
         if let Some(n) = &notification {
             // NOTIFICATIONs go out before OPEN negotiation is done too.
             let bytes = Message::Notification(n.clone()).to_bytes(&self.context());
+            self.counters.sent[type_slot(bgp_proto::message::message_type::NOTIFICATION)] += 1;
             self.actions.push_back(Action::Send(bytes));
         }
         self.actions.push_back(Action::Close);
