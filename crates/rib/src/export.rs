@@ -96,6 +96,21 @@ impl AdjRibOut {
         out
     }
 
+    /// Forgets what was sent of one family, so that it is all offered again.
+    pub(crate) fn forget(&mut self, family: Family, interner: &mut AttrInterner) {
+        let prefixes: Vec<Prefix> = self
+            .sent
+            .keys()
+            .filter(|p| family_of(p) == family)
+            .copied()
+            .collect();
+        for prefix in prefixes {
+            if let Some(attrs) = self.sent.remove(&prefix) {
+                interner.release(attrs);
+            }
+        }
+    }
+
     /// Forgets everything (the session went down).
     pub(crate) fn clear(&mut self, interner: &mut AttrInterner) {
         self.pending.clear();

@@ -416,13 +416,25 @@ impl Rib {
     /// The session went down. Paths of `retain_stale` families are kept, marked stale (RFC 4724
     /// §4.2), until [`Rib::end_of_rib`] or [`Rib::flush_stale`]; all others are removed.
     pub fn peer_down(&mut self, peer: PeerId, retain_stale: &[Family]) {
-        let stale_prefixes: Vec<Prefix> = self
-            .tables
-            .prefixes()
-            .into_iter()
-            .filter(|prefix| retain_stale.contains(&family_of(prefix)))
-            .collect();
-        for prefix in stale_prefixes {
+        for family in retain_stale {
+            self.mark_stale(peer, *family);
+        }
+        self.remove_paths_where(|p| p.peer == peer && !p.stale, None);
+        if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
+            p.accepted.clear();
+            p.warned.clear();
+            p.up = false;
+            p.out.clear(&mut self.interner);
+        }
+    }
+
+    /// Marks the neighbour's paths of `family` stale: at the start of its re-advertisement
+    /// (RFC 7313 BoRR); what it does not re-send goes at [`Rib::end_of_rib`] (its EoRR).
+    pub fn mark_stale(&mut self, peer: PeerId, family: Family) {
+        for prefix in self.tables.prefixes() {
+            if family_of(&prefix) != family {
+                continue;
+            }
             let has = self
                 .tables
                 .get(&prefix)
@@ -437,12 +449,20 @@ impl Rib {
                 }
             }
         }
-        self.remove_paths_where(|p| p.peer == peer && !p.stale, None);
+    }
+
+    /// The neighbour asked for `family` again (ROUTE-REFRESH, RFC 2918): everything we
+    /// advertise to it in that family is queued anew.
+    pub fn readvertise(&mut self, peer: PeerId, family: Family) {
         if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
-            p.accepted.clear();
-            p.warned.clear();
-            p.up = false;
-            p.out.clear(&mut self.interner);
+            p.out.forget(family, &mut self.interner);
+        }
+        for prefix in self.tables.prefixes() {
+            if family_of(&prefix) == family {
+                if let Some(best) = self.lookup(&prefix).and_then(|c| c.best) {
+                    self.export_to(peer, prefix, Some(&best));
+                }
+            }
         }
     }
 

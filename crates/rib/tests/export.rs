@@ -217,3 +217,25 @@ fn a_slow_peer_gets_only_the_latest_state_per_prefix() {
     lab.announce(from, &withdraw);
     assert!(lab.rib.take_updates(to).is_empty());
 }
+
+#[test]
+fn route_refresh_readvertises_and_borr_eorr_flushes_what_was_not_resent() {
+    let mut lab = Lab::new();
+    let from = lab.peer("198.18.1.1", 65001, false, true);
+    let to = lab.peer("198.18.2.1", 65002, false, true);
+    lab.announce(from, &learned(&[65001], "198.18.1.1", None, &[]));
+    assert!(lab.sent_to(to).is_some());
+    assert!(lab.rib.take_updates(to).is_empty());
+    // ROUTE-REFRESH from `to`: everything is queued again.
+    lab.rib.readvertise(to, bgp_proto::Family::IPV4_UNICAST);
+    let again = lab.rib.take_updates(to);
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].prefixes, vec![prefix("10.244.1.0/24")]);
+    // `from` re-sends with BoRR/EoRR but leaves the prefix out: it is withdrawn at EoRR.
+    lab.rib.mark_stale(from, bgp_proto::Family::IPV4_UNICAST);
+    assert!(lab.rib.run_decision().is_empty());
+    lab.rib.end_of_rib(from, bgp_proto::Family::IPV4_UNICAST);
+    let changes = lab.rib.run_decision();
+    assert_eq!(changes.len(), 1);
+    assert!(changes[0].best.is_none());
+}
