@@ -1,94 +1,206 @@
 #!/usr/bin/env bash
-# Demo: two BIRD 2 routers in network namespaces peer over eBGP with 4-octet AS numbers and
-# exchange PodCIDR-like prefixes; BIRD records the session as MRT, and our `mrtdump` prints it
-# in `bgpdump -m` form, next to `bgpdump -m` itself for comparison.
-# Run as root on Debian 12: sudo bash scripts/demo.sh
-# It installs bird2 and bgpdump if missing, and removes its namespaces on exit.
+# The demo lab: a ToR running speakerd as an edge router with dynamic neighbours, and three
+# "nodes" running speakerd, each with a pod namespace behind it and a static PodCIDR. The nodes
+# announce their PodCIDRs, learn each other's through the ToR, install them in their kernels,
+# and pods ping each other across nodes with no overlay.
+#
+#   sudo bash scripts/demo.sh            one ToR
+#   sudo bash scripts/demo.sh --ecmp     every node dual-homed to two ToRs: ECMP routes
+#   sudo bash scripts/demo.sh --compare  pod-to-pod iperf3 over the BGP routes and over VXLAN
+#
+# Everything runs in network namespaces this script creates (addresses from 198.18.0.0/15) and
+# removes on exit. Run as root on Debian 12; it installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (it creates network namespaces)" >&2; exit 1; }
 
-for p in bird2 bgpdump iproute2; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null
-    fi
+mode=${1:-basic}
+case "$mode" in basic|--ecmp|--compare) ;; *) echo "usage: $0 [--ecmp|--compare]" >&2; exit 2 ;; esac
+
+need=(iproute2 iputils-ping)
+[ "$mode" = --compare ] && need+=(iperf3)
+missing=()
+for p in "${need[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 
-echo "==> building mrtdump"
-cargo build --release -q -p bgp-proto --bin mrtdump
-MRTDUMP=$PWD/target/release/mrtdump
+echo "==> building speakerd"
+cargo build --release -q -p speakerd
+SPEAKERD=$PWD/target/release/speakerd
 
-run=$(mktemp -d /tmp/bgp-demo.XXXXXX)
-NS_A=demo-tor-$$ NS_B=demo-node-$$
+run=$(mktemp -d /tmp/speakerd-demo.XXXXXX)
+tag=$$
+tors=(tor1)
+[ "$mode" = --ecmp ] && tors=(tor1 tor2)
+nodes=(1 2 3)
+namespaces=()
+ns() { echo "demo$tag-$1"; }
 cleanup() {
-    for ns in "$NS_A" "$NS_B"; do
-        [ -f "$run/$ns.pid" ] && kill "$(cat "$run/$ns.pid")" 2>/dev/null || true
-        ip netns del "$ns" 2>/dev/null || true
+    for pidfile in "$run"/*.pid; do
+        [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
     done
+    sleep 0.5
+    for n in "${namespaces[@]}"; do ip netns del "$n" 2>/dev/null || true; done
     rm -rf "$run"
 }
 trap cleanup EXIT
 
-ip netns add "$NS_A"; ip netns add "$NS_B"
-ip link add "va$$" type veth peer name "vb$$"
-ip link set "va$$" netns "$NS_A"; ip link set "vb$$" netns "$NS_B"
-ip -n "$NS_A" addr add 198.18.0.1/24 dev "va$$"; ip -n "$NS_B" addr add 198.18.0.2/24 dev "vb$$"
-for ns in "$NS_A" "$NS_B"; do ip -n "$ns" link set lo up; done
-ip -n "$NS_A" link set "va$$" up; ip -n "$NS_B" link set "vb$$" up
+add_ns() {
+    local name; name=$(ns "$1")
+    ip netns add "$name"
+    namespaces+=("$name")
+    ip -n "$name" link set lo up
+    ip netns exec "$name" sysctl -qw net.ipv4.ip_forward=1
+}
 
-# BIRD in the "ToR" namespace records every message and state change of its session as MRT.
-cat > "$run/tor.conf" <<CONF
-router id 198.18.0.1;
-mrtdump "$run/session.mrt";
-mrtdump protocols { states, messages };
-protocol device { }
-protocol static { ipv4; route 10.96.0.0/12 unreachable; }
-protocol bgp node1 {
-    local 198.18.0.1 as 4200000001; neighbor 198.18.0.2 as 4200000002;
-    hold time 9; keepalive time 3; connect retry time 1;
-    ipv4 { import all; export all; };
+# link NS_A ADDR_A NS_B ADDR_B: a veth pair between two namespaces.
+link_count=0
+link() {
+    link_count=$((link_count + 1))
+    local a="v${tag}a$link_count" b="v${tag}b$link_count"
+    ip link add "$a" type veth peer name "$b"
+    ip link set "$a" netns "$(ns "$1")"; ip link set "$b" netns "$(ns "$3")"
+    ip -n "$(ns "$1")" addr add "$2" dev "$a"; ip -n "$(ns "$3")" addr add "$4" dev "$b"
+    ip -n "$(ns "$1")" link set "$a" up; ip -n "$(ns "$3")" link set "$b" up
 }
-CONF
-# BIRD in the "node" namespace announces the node's PodCIDRs with communities.
-cat > "$run/node.conf" <<CONF
-router id 198.18.0.2;
-protocol device { }
-protocol static {
-    ipv4;
-    route 10.244.1.0/24 unreachable { bgp_community.add((65000,100)); bgp_large_community.add((4200000002,1,1)); };
-    route 10.244.2.0/24 unreachable { bgp_med = 50; };
-}
-protocol bgp tor {
-    local 198.18.0.2 as 4200000002; neighbor 198.18.0.1 as 4200000001;
-    hold time 9; keepalive time 3; connect retry time 1;
-    ipv4 { import all; export all; };
-}
-CONF
-ip netns exec "$NS_A" bird -c "$run/tor.conf" -s "$run/tor.ctl" -P "$run/$NS_A.pid"
-ip netns exec "$NS_B" bird -c "$run/node.conf" -s "$run/node.ctl" -P "$run/$NS_B.pid"
 
-echo "==> waiting for the session"
-for _ in $(seq 1 30); do
-    birdc -s "$run/tor.ctl" show protocols node1 | grep -q Established && break
-    sleep 1
+for t in "${tors[@]}"; do add_ns "$t"; done
+for n in "${nodes[@]}"; do add_ns "node$n"; add_ns "pod$n"; done
+
+# Uplinks: node N to ToR T on 198.18.<T*10+N>.0/24, the ToR .1 and the node .2.
+for ti in "${!tors[@]}"; do
+    t=${tors[$ti]}
+    for n in "${nodes[@]}"; do
+        net="198.18.$(( (ti + 1) * 10 + n ))"
+        link "$t" "$net.1/24" "node$n" "$net.2/24"
+    done
 done
-birdc -s "$run/tor.ctl" show protocols node1 | tail -n +2
-sleep 2
-echo "==> the node withdraws 10.244.2.0/24"
-sed -i '/10.244.2.0/d' "$run/node.conf"
-birdc -s "$run/node.ctl" configure >/dev/null
-sleep 2
-birdc -s "$run/tor.ctl" show route protocol node1 | tail -n +2
-birdc -s "$run/tor.ctl" disable node1 "demo over" >/dev/null
-sleep 1
+# Pods: 10.244.N.0/24 behind node N; the node is .1, the pod .10.
+for n in "${nodes[@]}"; do
+    link "node$n" "10.244.$n.1/24" "pod$n" "10.244.$n.10/24"
+    ip -n "$(ns "pod$n")" route add default via "10.244.$n.1"
+done
 
-echo "==> our mrtdump:"
-"$MRTDUMP" "$run/session.mrt" | tee "$run/ours.txt"
-echo "==> bgpdump -m, for comparison:"
-bgpdump -m "$run/session.mrt" 2>/dev/null | tee "$run/theirs.txt"
-if cmp -s "$run/ours.txt" "$run/theirs.txt"; then
-    echo "==> identical output"
-else
-    echo "==> outputs differ:"; diff "$run/ours.txt" "$run/theirs.txt" || true
-    exit 1
+for ti in "${!tors[@]}"; do
+    t=${tors[$ti]}
+    cat > "$run/$t.toml" <<CONF
+# ToR $t: an edge router serving every node that connects from the lab's range.
+[global]
+asn = 65000
+router_id = "198.18.$(( (ti + 1) * 10 )).1"
+listen = ["0.0.0.0:179"]
+
+[[dynamic_neighbor]]
+range = "198.18.0.0/16"
+remote_asn = 65100
+hold_time = 9
+import = ["accept-all"]
+export = ["accept-all"]
+CONF
+done
+for n in "${nodes[@]}"; do
+    {
+        cat <<CONF
+# Node $n: announces its PodCIDR, learns the others' through its ToR(s).
+[global]
+asn = 65100
+router_id = "198.18.1$n.2"
+listen = []
+
+[kernel]
+ecmp_max_paths = 8
+
+[[prefix]]
+prefix = "10.244.$n.0/24"
+CONF
+        for ti in "${!tors[@]}"; do
+            net="198.18.$(( (ti + 1) * 10 + n ))"
+            cat <<CONF
+
+[[neighbor]]
+address = "$net.1"
+remote_asn = 65000
+local_address = "$net.2"
+hold_time = 9
+connect_retry_time = 2
+allow_own_as = 1
+import = ["accept-all"]
+export = ["accept-all"]
+description = "${tors[$ti]}"
+CONF
+        done
+    } > "$run/node$n.toml"
+done
+
+echo "==> starting speakers"
+for t in "${tors[@]}"; do
+    "$SPEAKERD" check --config "$run/$t.toml" >/dev/null
+    ip netns exec "$(ns "$t")" "$SPEAKERD" run --config "$run/$t.toml" > "$run/$t.log" 2>&1 &
+    echo $! > "$run/$t.pid"
+done
+for n in "${nodes[@]}"; do
+    "$SPEAKERD" check --config "$run/node$n.toml" >/dev/null
+    ip netns exec "$(ns "node$n")" "$SPEAKERD" run --config "$run/node$n.toml" > "$run/node$n.log" 2>&1 &
+    echo $! > "$run/node$n.pid"
+done
+
+show() { ip netns exec "$(ns "$1")" "$SPEAKERD" show "${@:2}"; }
+echo "==> waiting for every node to learn every other PodCIDR"
+for _ in $(seq 1 60); do
+    complete=1
+    for n in "${nodes[@]}"; do
+        for m in "${nodes[@]}"; do
+            [ "$n" = "$m" ] && continue
+            ip -n "$(ns "node$n")" route show "10.244.$m.0/24" | grep -q . || complete=0
+        done
+    done
+    [ $complete = 1 ] && break
+    sleep 0.5
+done
+[ $complete = 1 ] || { echo "routes did not converge; logs in $run" >&2; tail -n 20 "$run"/*.log >&2; trap - EXIT; exit 1; }
+
+for t in "${tors[@]}"; do
+    echo; echo "==> $t: speakerd show neighbors"; show "$t" neighbors
+done
+echo; echo "==> $t: speakerd show routes"; show "${tors[0]}" routes
+for n in "${nodes[@]}"; do
+    echo; echo "==> node$n kernel routes (ip route, proto 201 = speakerd)"
+    ip -n "$(ns "node$n")" route show proto 201
+done
+
+echo
+status=0
+for n in "${nodes[@]}"; do
+    for m in "${nodes[@]}"; do
+        [ "$n" = "$m" ] && continue
+        if ip netns exec "$(ns "pod$n")" ping -c 2 -W 1 -q "10.244.$m.10" >/dev/null; then
+            echo "pod$n (10.244.$n.10) -> pod$m (10.244.$m.10): ok"
+        else
+            echo "pod$n (10.244.$n.10) -> pod$m (10.244.$m.10): FAILED"; status=1
+        fi
+    done
+done
+
+if [ "$mode" = --ecmp ]; then
+    echo; echo "==> node1 reaches node2's pods over both ToRs:"
+    ip -n "$(ns node1)" route show 10.244.2.0/24
+    ip -n "$(ns node1)" route show 10.244.2.0/24 | grep -c nexthop | grep -q 2 || { echo "no ECMP route" >&2; status=1; }
+    echo; echo "==> tor2 goes away: node1 falls back to tor1 alone"
+    kill "$(cat "$run/tor2.pid")"; rm "$run/tor2.pid"
+    for _ in $(seq 1 40); do
+        ip -n "$(ns node1)" route show 10.244.2.0/24 | grep -q nexthop || break
+        sleep 0.5
+    done
+    ip -n "$(ns node1)" route show 10.244.2.0/24
+    ip netns exec "$(ns pod1)" ping -c 2 -W 1 -q 10.244.2.10 >/dev/null && echo "pod1 -> pod2 still: ok" || { echo "pod1 -> pod2: FAILED"; status=1; }
 fi
+
+if [ "$mode" = --compare ]; then
+    source "$(dirname "$0")/demo-compare.sh"
+    compare_native_and_vxlan
+fi
+exit $status

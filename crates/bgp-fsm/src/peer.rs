@@ -120,6 +120,18 @@ impl Peer {
         self.collect(now);
     }
 
+    /// AutomaticStop of the Established (or most advanced) session with this Cease; the
+    /// neighbour starts again by itself after `restart_after`.
+    pub fn cease(&mut self, reason: StopReason, restart_after: std::time::Duration, now: Instant) {
+        for connection in [ConnectionId::Outgoing, ConnectionId::Incoming] {
+            if let Some(s) = self.session_mut(connection) {
+                let restart = (connection == ConnectionId::Outgoing).then_some(restart_after);
+                s.handle(Event::AutomaticStop { reason: reason.clone(), restart_after: restart }, now);
+            }
+        }
+        self.collect(now);
+    }
+
     /// The neighbour connected to us: `Some(Incoming)` when the connection is taken (the
     /// session is in OpenSent already), `None` when it must be closed.
     pub fn accept(&mut self, now: Instant) -> Option<ConnectionId> {

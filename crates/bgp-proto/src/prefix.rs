@@ -130,6 +130,14 @@ impl Prefix {
         }
     }
 
+    /// The unicast family of the prefix.
+    pub fn unicast_family(&self) -> crate::family::Family {
+        match self {
+            Prefix::V4(_) => crate::family::Family::IPV4_UNICAST,
+            Prefix::V6(_) => crate::family::Family::IPV6_UNICAST,
+        }
+    }
+
     /// The network address.
     pub fn addr(&self) -> IpAddr {
         match self {

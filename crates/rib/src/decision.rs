@@ -168,6 +168,54 @@ pub(crate) fn compare(
     (Ordering::Equal, None)
 }
 
+/// Whether `a` and `b` are equal at every step before MED (stale, LOCAL_PREF, locally
+/// originated, AS path length, ORIGIN): these steps are a total preorder.
+fn equal_before_med(a: &Candidate<'_>, b: &Candidate<'_>, config: &DecisionConfig) -> Ordering {
+    match compare(a, b, config) {
+        (ord, Some(step)) if step < DecisionStep::Med => ord,
+        _ => Ordering::Equal,
+    }
+}
+
+/// Whether `c` is removed at the MED step (RFC 4271 §9.1.2.2 c): another route still in
+/// consideration (equal to `c` on the earlier steps) from the same neighbouring AS has a lower
+/// MED. Pairwise comparison alone is not transitive across neighbouring ASes, so the selection
+/// would depend on the order of the paths; eliminating first makes it order-independent.
+pub(crate) fn loses_on_med(
+    c: &Candidate<'_>,
+    all: &[Candidate<'_>],
+    config: &DecisionConfig,
+) -> bool {
+    !config.always_compare_med
+        && all.iter().any(|d| {
+            d.attrs.neighbor_as == c.attrs.neighbor_as
+                && d.med(config) < c.med(config)
+                && equal_before_med(d, c, config).is_eq()
+        })
+}
+
+/// The indices of the routes still in consideration after the MED step, the best first; the
+/// rest in decision order (for the ECMP set and its cap).
+pub(crate) fn rank(all: &[Candidate<'_>], config: &DecisionConfig) -> Vec<usize> {
+    let Some(mut top) = all.first() else {
+        return Vec::new();
+    };
+    for c in all {
+        if equal_before_med(c, top, config).is_lt() {
+            top = c;
+        }
+    }
+    let mut ranked: Vec<usize> = (0..all.len())
+        .filter(|i| {
+            let c = &all[*i];
+            equal_before_med(c, top, config).is_eq() && !loses_on_med(c, all, config)
+        })
+        .collect();
+    // Among these, MED is equal or not comparable, and the later steps are total orders.
+    ranked.sort_by(|a, b| compare(&all[*a], &all[*b], config).0);
+    ranked
+}
+
 /// Whether `other` may share forwarding with `best` (both already eligible): equal down to the
 /// IGP cost step, and the ECMP options allow it.
 pub(crate) fn multipath_equal(

@@ -65,7 +65,7 @@ impl AdjRibOut {
     pub(crate) fn take(&mut self, interner: &mut AttrInterner) -> Vec<OutgoingUpdate> {
         let mut groups: FxHashMap<(Family, usize), OutgoingUpdate> = FxHashMap::default();
         for (prefix, attrs) in self.pending.drain() {
-            let family = family_of(&prefix);
+            let family = prefix.unicast_family();
             let key = (
                 family,
                 attrs.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize),
@@ -101,7 +101,7 @@ impl AdjRibOut {
         let prefixes: Vec<Prefix> = self
             .sent
             .keys()
-            .filter(|p| family_of(p) == family)
+            .filter(|p| p.unicast_family() == family)
             .copied()
             .collect();
         for prefix in prefixes {
@@ -117,13 +117,6 @@ impl AdjRibOut {
         for (_, attrs) in self.sent.drain() {
             interner.release(attrs);
         }
-    }
-}
-
-pub(crate) fn family_of(prefix: &Prefix) -> Family {
-    match prefix {
-        Prefix::V4(_) => Family::IPV4_UNICAST,
-        Prefix::V6(_) => Family::IPV6_UNICAST,
     }
 }
 
@@ -169,7 +162,7 @@ pub(crate) fn export_route(
     out.as4_path = None;
     out.as4_aggregator = None;
     out.mark_unknown_partial();
-    let family = family_of(&prefix);
+    let family = prefix.unicast_family();
     let mut next_hop = best.attrs.next_hop;
     let mut link_local = best.attrs.link_local;
     // Our own address toward the neighbour; a local route without one uses the next hop it

@@ -14,7 +14,9 @@ use rustc_hash::FxHashMap;
 use thiserror::Error;
 
 use crate::attrs::{AttrInterner, RouteAttrs};
-use crate::decision::{compare, multipath_equal, Candidate, DecisionConfig, DecisionStep};
+use crate::decision::{
+    compare, loses_on_med, multipath_equal, rank, Candidate, DecisionConfig, DecisionStep,
+};
 use crate::export::{export_route, AdjRibOut, ExportContext, OutgoingUpdate};
 use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{evaluate, Match, Policy, PolicyRoute};
@@ -374,6 +376,21 @@ impl Rib {
         }
     }
 
+    /// Our address on the neighbour's connection, used as next hop self for its family when no
+    /// local address is configured.
+    pub fn set_local_address(&mut self, peer: PeerId, address: IpAddr) {
+        if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
+            match address {
+                IpAddr::V4(v4) => {
+                    p.config.local_ipv4.get_or_insert(v4);
+                }
+                IpAddr::V6(v6) => {
+                    p.config.local_ipv6.get_or_insert(v6);
+                }
+            }
+        }
+    }
+
     /// Computes and queues what `peer` should now have for `prefix`.
     fn export_to(&mut self, peer: PeerId, prefix: Prefix, best: Option<&BestRoute>) {
         let ctx = ExportContext {
@@ -421,7 +438,7 @@ impl Rib {
         }
         self.remove_paths_where(|p| p.peer == peer && !p.stale, None);
         if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
-            p.accepted.clear();
+            // `accepted` already follows the removals; stale paths kept still count.
             p.warned.clear();
             p.up = false;
             p.out.clear(&mut self.interner);
@@ -432,7 +449,7 @@ impl Rib {
     /// (RFC 7313 BoRR); what it does not re-send goes at [`Rib::end_of_rib`] (its EoRR).
     pub fn mark_stale(&mut self, peer: PeerId, family: Family) {
         for prefix in self.tables.prefixes() {
-            if family_of(&prefix) != family {
+            if prefix.unicast_family() != family {
                 continue;
             }
             let has = self
@@ -458,7 +475,7 @@ impl Rib {
             p.out.forget(family, &mut self.interner);
         }
         for prefix in self.tables.prefixes() {
-            if family_of(&prefix) == family {
+            if prefix.unicast_family() == family {
                 if let Some(best) = self.lookup(&prefix).and_then(|c| c.best) {
                     self.export_to(peer, prefix, Some(&best));
                 }
@@ -539,6 +556,11 @@ impl Rib {
             return Ok(outcome);
         };
         let mut attrs = update.attributes.clone();
+        if !state.info.ibgp {
+            // RFC 4271 §5.1.5: LOCAL_PREF from an external peer is ignored (import policy may
+            // set one).
+            attrs.local_pref = None;
+        }
         if state.four_octet_as {
             attrs.as4_path = None;
             attrs.as4_aggregator = None;
@@ -771,7 +793,7 @@ impl Rib {
 
     fn remove_paths_where(&mut self, pred: impl Fn(&Path) -> bool, family: Option<Family>) {
         for prefix in self.tables.prefixes() {
-            if family.is_some_and(|f| f != family_of(&prefix)) {
+            if family.is_some_and(|f| f != prefix.unicast_family()) {
                 continue;
             }
             let any = self
@@ -782,15 +804,18 @@ impl Rib {
                 continue;
             }
             self.mark_dirty(prefix);
-            if let Some(dest) = self.tables.get_mut(&prefix) {
-                let (gone, kept): (Vec<Path>, Vec<Path>) = std::mem::take(&mut dest.paths)
-                    .into_iter()
-                    .partition(|p| pred(p));
-                dest.paths = kept;
-                dest.selected = 0;
-                for path in gone {
-                    self.interner.release(path.attrs);
-                }
+            let Some(dest) = self.tables.get_mut(&prefix) else {
+                continue;
+            };
+            let (gone, kept): (Vec<Path>, Vec<Path>) = std::mem::take(&mut dest.paths)
+                .into_iter()
+                .partition(|p| pred(p));
+            dest.paths = kept;
+            dest.selected = 0;
+            let family = prefix.unicast_family();
+            for path in gone {
+                self.interner.release(path.attrs);
+                self.count(path.peer, family, -1);
             }
         }
     }
@@ -859,34 +884,30 @@ impl Rib {
             return empty;
         }
         let decision = &self.config.decision;
-        let candidates: Vec<(usize, Candidate<'_>)> = dest
+        let (indices, candidates): (Vec<usize>, Vec<Candidate<'_>>) = dest
             .paths
             .iter()
             .enumerate()
             .filter_map(|(i, p)| self.candidate(p).map(|c| (i, c)))
-            .collect();
-        let Some(best) = candidates.iter().copied().reduce(|best, c| {
-            if compare(&c.1, &best.1, decision).0.is_lt() {
-                c
-            } else {
-                best
-            }
-        }) else {
+            .unzip();
+        let ranked = rank(&candidates, decision);
+        let Some(&best) = ranked.first() else {
             if let Some(d) = self.tables.get_mut(prefix) {
                 d.selected = 0;
             }
             return empty;
         };
-        let mut order = vec![best.0];
         let max_paths = decision.ecmp.max_paths.max(1);
-        for (i, c) in &candidates {
-            if order.len() >= max_paths {
-                break;
-            }
-            if *i != best.0 && multipath_equal(&best.1, c, decision) {
-                order.push(*i);
-            }
-        }
+        let order: Vec<usize> = std::iter::once(best)
+            .chain(
+                ranked[1..]
+                    .iter()
+                    .copied()
+                    .filter(|c| multipath_equal(&candidates[best], &candidates[*c], decision)),
+            )
+            .take(max_paths)
+            .map(|c| indices[c])
+            .collect();
         let Some(dest) = self.tables.get_mut(prefix) else {
             return empty;
         };
@@ -914,6 +935,9 @@ impl Rib {
             .first()
             .filter(|_| dest.selected > 0)
             .and_then(|p| self.candidate(p));
+        let decision = &self.config.decision;
+        let eligible: Vec<Candidate<'_>> =
+            dest.paths.iter().filter_map(|p| self.candidate(p)).collect();
         dest.paths
             .iter()
             .enumerate()
@@ -922,7 +946,15 @@ impl Rib {
                     (None, _) => PathStatus::Unreachable,
                     (Some(_), _) if i == 0 && dest.selected > 0 => PathStatus::Best,
                     (Some(_), _) if i < usize::from(dest.selected) => PathStatus::Multipath,
-                    (Some(c), Some(b)) => match compare(b, &c, &self.config.decision).1 {
+                    (Some(c), Some(b)) => match compare(b, &c, decision).1 {
+                        // Removed at the MED step by another route of its neighbouring AS, even
+                        // if it is not comparable with the best on MED.
+                        Some(step)
+                            if step > DecisionStep::Med
+                                && loses_on_med(&c, &eligible, decision) =>
+                        {
+                            PathStatus::Lost(DecisionStep::Med)
+                        }
                         Some(step) => PathStatus::Lost(step),
                         None => PathStatus::Lost(DecisionStep::PathId),
                     },
@@ -948,6 +980,15 @@ impl Rib {
         (dest.selected > 0).then(|| selection_change(prefix, dest))
     }
 
+    /// Every prefix with a selected route, and that selection.
+    pub fn routes(&self) -> Vec<(Prefix, RouteChange)> {
+        self.tables
+            .prefixes()
+            .into_iter()
+            .filter_map(|prefix| self.lookup(&prefix).map(|change| (prefix, change)))
+            .collect()
+    }
+
     /// Sizes, for metrics and memory accounting.
     pub fn stats(&self) -> RibStats {
         let paths = self
@@ -969,13 +1010,6 @@ impl Rib {
             paths,
             attribute_sets: self.interner.len(),
         }
-    }
-}
-
-fn family_of(prefix: &Prefix) -> Family {
-    match prefix {
-        Prefix::V4(_) => Family::IPV4_UNICAST,
-        Prefix::V6(_) => Family::IPV6_UNICAST,
     }
 }
 

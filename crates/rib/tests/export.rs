@@ -125,7 +125,9 @@ fn well_known_communities_are_honoured() {
     let sent = lab
         .sent_to(internal)
         .expect("NO_EXPORT still goes inside the AS");
-    assert_eq!(sent.attributes.local_pref, Some(200));
+    // The LOCAL_PREF 200 the eBGP neighbour sent is ignored (RFC 4271 §5.1.5): ours, the
+    // default, goes inside the AS.
+    assert_eq!(sent.attributes.local_pref, Some(100));
     // iBGP: next hop unchanged (RFC 4271 §5.1.3), no prepend.
     assert_eq!(sent.attributes.next_hop, Some(v4("198.18.1.1")));
     assert_eq!(

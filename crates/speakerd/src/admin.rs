@@ -1,0 +1,103 @@
+//! The admin HTTP listener (localhost by default): `/metrics` in the Prometheus text format,
+//! `/healthz`, `/readyz` (the first full table exchange is done), and the JSON endpoints the
+//! `speakerd show` commands read: `/api/neighbors`, `/api/routes`, `/api/route?prefix=P`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query as UrlQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use bgp_proto::Prefix;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tracing::warn;
+
+use crate::metrics::Metrics;
+use crate::rib_task::{Query, ToRib};
+
+#[derive(Clone)]
+struct AdminState {
+    to_rib: mpsc::UnboundedSender<ToRib>,
+    metrics: Metrics,
+}
+
+/// Serves the admin API until the task is aborted.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    to_rib: mpsc::UnboundedSender<ToRib>,
+    metrics: Metrics,
+) {
+    let app = Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/api/neighbors", get(neighbors))
+        .route("/api/routes", get(routes))
+        .route("/api/route", get(route))
+        .with_state(AdminState { to_rib, metrics });
+    if let Err(e) = axum::serve(listener, app).await {
+        warn!(error = %e, "admin API stopped");
+    }
+}
+
+async fn ask<T>(
+    state: &AdminState,
+    make: impl FnOnce(oneshot::Sender<T>) -> Query,
+) -> Result<T, Response> {
+    let (tx, rx) = oneshot::channel();
+    let unavailable =
+        || (StatusCode::SERVICE_UNAVAILABLE, "RIB task not running\n").into_response();
+    state
+        .to_rib
+        .send(ToRib::Query(make(tx)))
+        .map_err(|_| unavailable())?;
+    rx.await.map_err(|_| unavailable())
+}
+
+async fn metrics_text(State(state): State<AdminState>) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+async fn ready(State(state): State<AdminState>) -> Response {
+    match ask(&state, Query::Ready).await {
+        Ok(true) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(false) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "sessions not yet Established with End-of-RIB\n",
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn neighbors(State(state): State<AdminState>) -> Response {
+    match ask(&state, Query::Neighbors).await {
+        Ok(views) => Json(views).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn routes(State(state): State<AdminState>) -> Response {
+    match ask(&state, Query::Routes).await {
+        Ok(views) => Json(views).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn route(
+    State(state): State<AdminState>,
+    UrlQuery(params): UrlQuery<HashMap<String, String>>,
+) -> Response {
+    let Some(prefix) = params.get("prefix").and_then(|p| p.parse::<Prefix>().ok()) else {
+        return (StatusCode::BAD_REQUEST, "give ?prefix=ADDRESS/LENGTH\n").into_response();
+    };
+    match ask(&state, |tx| Query::Route(prefix, tx)).await {
+        Ok(views) => Json(views).into_response(),
+        Err(r) => r,
+    }
+}

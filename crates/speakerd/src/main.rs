@@ -1,0 +1,191 @@
+//! `speakerd`: the BGP speaker daemon and its command-line tools.
+
+mod admin;
+mod client;
+mod config;
+mod daemon;
+mod decode;
+mod fib;
+mod metrics;
+mod peer_task;
+mod rib_task;
+mod sockopt;
+mod transport;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// A BGP-4 speaker for Kubernetes nodes and edge routers.
+#[derive(Parser)]
+#[command(name = "speakerd", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Run {
+        /// The configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Log as JSON lines.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// Validate a configuration file: every error with file, line and reason.
+    Check {
+        /// The configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Ask the running daemon.
+    Show {
+        #[command(subcommand)]
+        what: Show,
+        /// The daemon's admin API.
+        #[arg(long, global = true, default_value = "127.0.0.1:9179")]
+        admin: SocketAddr,
+        /// Print the JSON the API returns.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Decode MRT files or hex BGP messages to JSON lines.
+    Decode {
+        /// An MRT file.
+        #[arg(long)]
+        mrt: Option<String>,
+        /// Whole BGP messages in hex (4-octet AS session context).
+        hex: Vec<String>,
+    },
+    /// Print the version.
+    Version,
+}
+
+/// Prints an admin API answer for people.
+type Printer = Box<dyn Fn(&str) -> Result<(), client::ClientError>>;
+
+#[derive(Subcommand)]
+enum Show {
+    /// Neighbours and their sessions.
+    Neighbors,
+    /// Selected routes, optionally only those inside PREFIX.
+    Routes {
+        /// Only routes inside this prefix.
+        prefix: Option<bgp_proto::Prefix>,
+    },
+    /// Every path of one prefix and why the best one won.
+    Route {
+        /// The prefix.
+        prefix: bgp_proto::Prefix,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config, log_json } => {
+            let filter =
+                EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+            if log_json {
+                tracing_subscriber::fmt()
+                    .json()
+                    .with_env_filter(filter)
+                    .init();
+            } else {
+                tracing_subscriber::fmt().with_env_filter(filter).init();
+            }
+            let config = match config::Config::load(&config) {
+                Ok(c) => c,
+                Err(errors) => return report_config_errors(&errors),
+            };
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("speakerd: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(daemon::run(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("speakerd: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Check { config } => match config::Config::load(&config) {
+            Ok(c) => {
+                println!(
+                    "{}: ok ({} neighbors, {} dynamic ranges, {} prefixes)",
+                    config.display(),
+                    c.neighbors.len(),
+                    c.dynamic_neighbors.len(),
+                    c.prefixes.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(errors) => report_config_errors(&errors),
+        },
+        Command::Show { what, admin, json } => {
+            let (path, printer): (String, Printer) = match what {
+                Show::Neighbors => ("/api/neighbors".into(), Box::new(client::print_neighbors)),
+                Show::Routes { prefix } => (
+                    "/api/routes".into(),
+                    Box::new(move |b| client::print_routes(b, prefix)),
+                ),
+                Show::Route { prefix } => (
+                    format!("/api/route?prefix={prefix}"),
+                    Box::new(move |b| client::print_route(b, &prefix.to_string())),
+                ),
+            };
+            let result = client::get(admin, &path).and_then(|body| {
+                if json {
+                    println!("{}", body.trim_end());
+                    Ok(())
+                } else {
+                    printer(&body)
+                }
+            });
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("speakerd: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Decode { mrt, hex } => {
+            let result = match mrt {
+                Some(path) => decode::mrt(&path),
+                None => decode::hex(&hex, &bgp_proto::SessionContext::modern_ebgp()),
+            };
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("speakerd: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Version => {
+            println!("speakerd {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn report_config_errors(errors: &[config::ConfigError]) -> ExitCode {
+    for e in errors {
+        eprintln!("{e}");
+    }
+    ExitCode::FAILURE
+}

@@ -1,0 +1,119 @@
+//! Prometheus metrics (documented in `docs/metrics.md`). The collectors are atomic counters and
+//! gauges shared by the tasks that update them; nothing else is shared between tasks.
+
+use prometheus::{
+    Encoder, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// Every metric the daemon exports.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// `bgp_peer_state`: RFC 4271 state number (1 Idle … 6 Established).
+    pub peer_state: IntGaugeVec,
+    /// `bgp_peer_up`: 1 when Established.
+    pub peer_up: IntGaugeVec,
+    /// `bgp_peer_uptime_seconds`.
+    pub peer_uptime_seconds: GaugeVec,
+    /// `bgp_peer_established_total`.
+    pub peer_established_total: IntCounterVec,
+    /// `bgp_peer_messages_received_total{type}`.
+    pub messages_received: IntCounterVec,
+    /// `bgp_peer_messages_sent_total{type}`.
+    pub messages_sent: IntCounterVec,
+    /// `bgp_peer_notifications_sent_total{code,subcode}`.
+    pub notifications_sent: IntCounterVec,
+    /// `bgp_peer_notifications_received_total{code,subcode}`.
+    pub notifications_received: IntCounterVec,
+    /// `bgp_peer_prefixes_received{afi_safi}`: prefixes in UPDATEs received.
+    pub prefixes_received: IntCounterVec,
+    /// `bgp_peer_prefixes_accepted{afi_safi}`.
+    pub prefixes_accepted: IntGaugeVec,
+    /// `bgp_peer_prefixes_advertised`.
+    pub prefixes_advertised: IntGaugeVec,
+    /// `bgp_peer_prefix_limit{afi_safi}`.
+    pub prefix_limit: IntGaugeVec,
+    /// `bgp_peer_established_seconds`: from daemon start to Established.
+    pub established_seconds: GaugeVec,
+    /// `bgp_peer_end_of_rib_seconds`: from daemon start to the peer's first End-of-RIB.
+    pub end_of_rib_seconds: GaugeVec,
+    /// `bgp_rib_routes{afi_safi}`.
+    pub rib_routes: IntGaugeVec,
+    /// `bgp_rib_attribute_sets`.
+    pub rib_attribute_sets: IntGauge,
+    /// `bgp_kernel_routes_installed`.
+    pub kernel_routes_installed: IntGauge,
+    /// `bgp_kernel_install_errors_total`.
+    pub kernel_install_errors: IntCounter,
+}
+
+const PEER: &[&str] = &["peer", "peer_asn"];
+const PEER_FAMILY: &[&str] = &["peer", "peer_asn", "afi_safi"];
+const PEER_TYPE: &[&str] = &["peer", "peer_asn", "type"];
+const PEER_CODE: &[&str] = &["peer", "peer_asn", "code", "subcode"];
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
+            // Names are fixed and distinct, so registration cannot collide.
+            let _ = r.register(Box::new(c.clone()));
+            c
+        }
+        let igv = |name: &str, help: &str, labels: &[&str]| {
+            reg(
+                &registry,
+                IntGaugeVec::new(Opts::new(name, help), labels).expect("static metric"),
+            )
+        };
+        let icv = |name: &str, help: &str, labels: &[&str]| {
+            reg(
+                &registry,
+                IntCounterVec::new(Opts::new(name, help), labels).expect("static metric"),
+            )
+        };
+        let gv = |name: &str, help: &str, labels: &[&str]| {
+            reg(
+                &registry,
+                GaugeVec::new(Opts::new(name, help), labels).expect("static metric"),
+            )
+        };
+        Self {
+            peer_state: igv("bgp_peer_state", "BGP FSM state (1 Idle, 2 Connect, 3 Active, 4 OpenSent, 5 OpenConfirm, 6 Established)", PEER),
+            peer_up: igv("bgp_peer_up", "1 when the session is Established", PEER),
+            peer_uptime_seconds: gv("bgp_peer_uptime_seconds", "Seconds since the session became Established", PEER),
+            peer_established_total: icv("bgp_peer_established_total", "Times the session became Established", PEER),
+            messages_received: icv("bgp_peer_messages_received_total", "Messages received by type", PEER_TYPE),
+            messages_sent: icv("bgp_peer_messages_sent_total", "Messages sent by type", PEER_TYPE),
+            notifications_sent: icv("bgp_peer_notifications_sent_total", "NOTIFICATIONs sent", PEER_CODE),
+            notifications_received: icv("bgp_peer_notifications_received_total", "NOTIFICATIONs received", PEER_CODE),
+            prefixes_received: icv("bgp_peer_prefixes_received", "Prefixes announced by the peer", PEER_FAMILY),
+            prefixes_accepted: igv("bgp_peer_prefixes_accepted", "Prefixes accepted from the peer", PEER_FAMILY),
+            prefixes_advertised: igv("bgp_peer_prefixes_advertised", "Prefixes advertised to the peer", PEER),
+            prefix_limit: igv("bgp_peer_prefix_limit", "Configured prefix limit", PEER_FAMILY),
+            established_seconds: gv("bgp_peer_established_seconds", "Seconds from daemon start to Established", PEER),
+            end_of_rib_seconds: gv("bgp_peer_end_of_rib_seconds", "Seconds from daemon start to the peer's End-of-RIB", PEER_FAMILY),
+            rib_routes: igv("bgp_rib_routes", "Prefixes in the Loc-RIB", &["afi_safi"]),
+            rib_attribute_sets: reg(&registry, IntGauge::new("bgp_rib_attribute_sets", "Distinct attribute sets").expect("static metric")),
+            kernel_routes_installed: reg(&registry, IntGauge::new("bgp_kernel_routes_installed", "Routes installed in the kernel").expect("static metric")),
+            kernel_install_errors: reg(&registry, IntCounter::new("bgp_kernel_install_errors_total", "Kernel route installs that failed").expect("static metric")),
+            registry,
+        }
+    }
+
+    /// The Prometheus text format of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for the text format.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,479 @@
+//! One task per neighbour: it owns the neighbour's [`Peer`] state machine and its connections,
+//! drives the state machine the way quinn drives a connection (one sleep until the next
+//! deadline, reset after every event, then drain the actions), and talks to the RIB task over
+//! channels.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bgp_fsm::{
+    Action, ConnectionId, Event, GracefulRestartConfig, Peer, SessionConfig, State, StopReason,
+};
+use bgp_proto::Family;
+use bytes::Bytes;
+use rib::PeerId;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{debug, info, info_span, warn, Instrument};
+
+use crate::config::NeighborConfig;
+use crate::metrics::Metrics;
+use crate::rib_task::{NeighborStatus, ToRib};
+use crate::transport::{spawn_connect, ConnEvent, Connection, SocketOptions};
+
+/// Commands for a neighbour's task.
+#[derive(Debug)]
+pub(crate) enum ToPeer {
+    /// Send these encoded UPDATEs; answer with [`ToRib::Drained`] once written.
+    Updates(Bytes),
+    /// Send End-of-RIB for a family.
+    EndOfRib(Family),
+    /// The neighbour connected to us.
+    Accept(TcpStream),
+    /// Stop the session with this Cease; it starts again by itself later.
+    Cease(StopReason),
+}
+
+/// What the task needs besides the neighbour's configuration.
+#[derive(Clone)]
+pub(crate) struct PeerContext {
+    pub(crate) local_as: u32,
+    pub(crate) router_id: std::net::Ipv4Addr,
+    pub(crate) to_rib: mpsc::UnboundedSender<ToRib>,
+    pub(crate) metrics: Metrics,
+    pub(crate) started: Instant,
+    /// Turns true when the daemon shuts down.
+    pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The FSM configuration for a neighbour.
+pub(crate) fn session_config(
+    n: &NeighborConfig,
+    local_as: u32,
+    router_id: std::net::Ipv4Addr,
+    seed: u64,
+) -> SessionConfig {
+    let mut c = SessionConfig::new(local_as, router_id, Some(n.remote_asn));
+    c.hold_time = n.hold_time;
+    c.keepalive_time = n.keepalive_time;
+    c.connect_retry_time = n.connect_retry_time;
+    c.passive = n.passive;
+    c.families = n.families.clone();
+    c.graceful_restart = n.graceful_restart.as_ref().map(|g| GracefulRestartConfig {
+        restart_time: g.restart_time,
+        ..GracefulRestartConfig::default()
+    });
+    c.jitter_seed = seed;
+    c
+}
+
+fn state_number(state: State) -> i64 {
+    match state {
+        State::Idle => 1,
+        State::Connect => 2,
+        State::Active => 3,
+        State::OpenSent => 4,
+        State::OpenConfirm => 5,
+        State::Established => 6,
+    }
+}
+
+/// How long a neighbour stopped for exceeding its prefix limit stays down.
+const MAX_PREFIX_RESTART: Duration = Duration::from_secs(300);
+
+const TYPE_NAMES: [&str; 6] = [
+    "unknown",
+    "open",
+    "update",
+    "notification",
+    "keepalive",
+    "route_refresh",
+];
+
+struct PeerTask {
+    id: PeerId,
+    config: NeighborConfig,
+    ctx: PeerContext,
+    peer: Peer,
+    events_tx: mpsc::UnboundedSender<ConnEvent>,
+    outgoing: Option<Connection>,
+    incoming: Option<Connection>,
+    connecting: Option<JoinHandle<()>>,
+    generation: u64,
+    counted: [bgp_fsm::MessageCounters; 2],
+    labels: [String; 2],
+    shutting_down: bool,
+}
+
+/// Runs a neighbour until it is shut down.
+pub(crate) async fn run(
+    id: PeerId,
+    config: NeighborConfig,
+    ctx: PeerContext,
+    commands: mpsc::UnboundedReceiver<ToPeer>,
+) {
+    let span = info_span!("peer", peer = %config.address, asn = config.remote_asn);
+    run_inner(id, config, ctx, commands).instrument(span).await;
+}
+
+async fn run_inner(
+    id: PeerId,
+    config: NeighborConfig,
+    ctx: PeerContext,
+    mut commands: mpsc::UnboundedReceiver<ToPeer>,
+) {
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let seed = u64::from(u32::from(ctx.router_id)) ^ (u64::from(id.0) << 32);
+    let session = session_config(&config, ctx.local_as, ctx.router_id, seed);
+    let labels = [config.address.to_string(), config.remote_asn.to_string()];
+    let mut task = PeerTask {
+        id,
+        peer: Peer::new(session),
+        config,
+        ctx,
+        events_tx,
+        outgoing: None,
+        incoming: None,
+        connecting: None,
+        generation: 0,
+        counted: Default::default(),
+        labels,
+        shutting_down: false,
+    };
+    task.peer.start(Instant::now());
+    task.publish_state();
+    let mut shutdown = task.ctx.shutdown.clone();
+    loop {
+        task.drain_actions();
+        if task.shutting_down && task.peer.state() == State::Idle {
+            // Give the writer a moment to flush the NOTIFICATION.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return;
+        }
+        let deadline = task.peer.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                task.peer.handle_timeout(Instant::now());
+            }
+            Some(event) = events.recv() => task.on_conn_event(event),
+            Ok(()) = shutdown.changed(), if !task.shutting_down => {
+                task.shutdown(Some("speakerd shutting down".into()));
+            }
+            command = commands.recv(), if !task.shutting_down => match command {
+                Some(command) => task.on_command(command),
+                None => task.shutdown(Some("neighbor removed".into())),
+            },
+        }
+    }
+}
+
+impl PeerTask {
+    fn connection(&self, connection: ConnectionId) -> Option<&Connection> {
+        match connection {
+            ConnectionId::Outgoing => self.outgoing.as_ref(),
+            ConnectionId::Incoming => self.incoming.as_ref(),
+        }
+    }
+
+    fn slot(&mut self, connection: ConnectionId) -> &mut Option<Connection> {
+        match connection {
+            ConnectionId::Outgoing => &mut self.outgoing,
+            ConnectionId::Incoming => &mut self.incoming,
+        }
+    }
+
+    fn current(&self, connection: ConnectionId, generation: u64) -> bool {
+        self.connection(connection)
+            .is_some_and(|c| c.generation == generation)
+    }
+
+    fn socket_options(&self) -> SocketOptions {
+        let ebgp = self.config.remote_asn != self.ctx.local_as;
+        SocketOptions {
+            local_address: self.config.local_address,
+            ttl: u32::from(
+                self.config
+                    .multihop_ttl
+                    .unwrap_or(if ebgp { 1 } else { 64 }),
+            ),
+            ttl_security: self.config.ttl_security,
+            md5_key: self.config.password.clone(),
+        }
+    }
+
+    fn on_conn_event(&mut self, event: ConnEvent) {
+        let now = Instant::now();
+        match event {
+            ConnEvent::Connected { generation, stream } if generation == self.generation => {
+                self.connecting = None;
+                debug!("connected");
+                self.outgoing = Some(Connection::start(
+                    stream,
+                    ConnectionId::Outgoing,
+                    generation,
+                    self.events_tx.clone(),
+                ));
+                self.peer
+                    .handle(ConnectionId::Outgoing, Event::TcpCrAcked, now);
+            }
+            ConnEvent::ConnectFailed { generation, error } if generation == self.generation => {
+                self.connecting = None;
+                debug!(%error, "connect failed");
+                self.peer
+                    .handle(ConnectionId::Outgoing, Event::TcpConnectionFails, now);
+            }
+            ConnEvent::Received {
+                connection,
+                generation,
+                data,
+            } if self.current(connection, generation) => {
+                self.peer
+                    .handle(connection, Event::BytesReceived(data), now);
+            }
+            ConnEvent::Closed {
+                connection,
+                generation,
+            } if self.current(connection, generation) => {
+                *self.slot(connection) = None;
+                self.peer.handle(connection, Event::TcpConnectionFails, now);
+            }
+            ConnEvent::Written {
+                connection,
+                generation,
+                drained,
+            } if self.current(connection, generation) => {
+                self.peer
+                    .handle(connection, Event::SendProgress { drained }, now);
+                if drained && self.peer.established() == Some(connection) {
+                    let _ = self.ctx.to_rib.send(ToRib::Drained { peer: self.id });
+                }
+            }
+            ConnEvent::WriteBlocked {
+                connection,
+                generation,
+            } if self.current(connection, generation) => {
+                self.peer.handle(connection, Event::SendBlocked, now);
+            }
+            // Events of connections already replaced.
+            _ => {}
+        }
+    }
+
+    fn on_command(&mut self, command: ToPeer) {
+        let now = Instant::now();
+        match command {
+            ToPeer::Updates(bytes) => {
+                if self.peer.send_updates(bytes, now).is_err() {
+                    // The session went down meanwhile; the RIB learns it from the Down.
+                    debug!("updates dropped: not established");
+                }
+            }
+            ToPeer::EndOfRib(family) => {
+                let _ = self.peer.send_end_of_rib(family, now);
+            }
+            ToPeer::Accept(stream) => match self.peer.accept(now) {
+                Some(connection) => {
+                    self.generation += 1;
+                    let conn = Connection::start(
+                        stream,
+                        connection,
+                        self.generation,
+                        self.events_tx.clone(),
+                    );
+                    *self.slot(connection) = Some(conn);
+                }
+                None => debug!("incoming connection refused"),
+            },
+            ToPeer::Cease(reason) => {
+                // RFC 4486: a neighbour over its prefix limit may come back after a while.
+                self.peer.cease(reason, MAX_PREFIX_RESTART, now);
+            }
+        }
+    }
+
+    fn shutdown(&mut self, message: Option<String>) {
+        self.shutting_down = true;
+        self.peer.stop(message, Instant::now());
+    }
+
+    fn drain_actions(&mut self) {
+        while let Some(pa) = self.peer.poll_action() {
+            let connection = pa.connection;
+            match pa.action {
+                Action::Connect => {
+                    self.generation += 1;
+                    let remote = SocketAddr::new(self.config.address, self.config.port);
+                    let timeout = self.config.connect_retry_time.max(Duration::from_secs(1));
+                    if let Some(old) = self.connecting.take() {
+                        old.abort();
+                    }
+                    self.connecting = Some(spawn_connect(
+                        remote,
+                        self.socket_options(),
+                        timeout,
+                        self.generation,
+                        self.events_tx.clone(),
+                    ));
+                }
+                Action::Send(bytes) => {
+                    if let Some(conn) = self.connection(connection) {
+                        conn.send(bytes);
+                    }
+                }
+                Action::Close => {
+                    if let Some(conn) = self.slot(connection).take() {
+                        conn.close();
+                    }
+                    if connection == ConnectionId::Outgoing {
+                        if let Some(c) = self.connecting.take() {
+                            c.abort();
+                        }
+                    }
+                }
+                Action::StateChanged { from, to } => {
+                    info!(%from, %to, "state changed");
+                    self.publish_state();
+                }
+                Action::Established(negotiated) => {
+                    let m = &self.ctx.metrics;
+                    let l = [self.labels[0].as_str(), self.labels[1].as_str()];
+                    m.peer_established_total.with_label_values(&l).inc();
+                    m.established_seconds
+                        .with_label_values(&l)
+                        .set(self.ctx.started.elapsed().as_secs_f64());
+                    info!(hold = negotiated.hold_time, families = ?negotiated.families, "established");
+                    let local_address = self.connection(connection).and_then(|c| c.local_address);
+                    let _ = self.ctx.to_rib.send(ToRib::PeerUp {
+                        peer: self.id,
+                        negotiated,
+                        local_address,
+                    });
+                }
+                Action::Update(update) => {
+                    let _ = self.ctx.to_rib.send(ToRib::Update {
+                        peer: self.id,
+                        update,
+                    });
+                }
+                Action::EndOfRib(family) => {
+                    let l = [
+                        self.labels[0].as_str(),
+                        self.labels[1].as_str(),
+                        &family.to_string(),
+                    ];
+                    self.ctx
+                        .metrics
+                        .end_of_rib_seconds
+                        .with_label_values(&l)
+                        .set(self.ctx.started.elapsed().as_secs_f64());
+                    let _ = self.ctx.to_rib.send(ToRib::EndOfRib {
+                        peer: self.id,
+                        family,
+                    });
+                }
+                Action::RouteRefresh(refresh) => {
+                    let _ = self.ctx.to_rib.send(ToRib::RouteRefresh {
+                        peer: self.id,
+                        refresh,
+                    });
+                }
+                Action::Down(down) => {
+                    self.count_notification(&down.reason);
+                    if down.was_established {
+                        warn!(reason = %down.reason, retain_stale = down.retain_stale.is_some(), "session down");
+                    } else {
+                        debug!(reason = %down.reason, "session attempt failed");
+                    }
+                    let _ = self.ctx.to_rib.send(ToRib::PeerDown {
+                        peer: self.id,
+                        down,
+                    });
+                }
+            }
+            self.count_messages(connection);
+        }
+    }
+
+    fn count_notification(&self, reason: &bgp_fsm::DownReason) {
+        let (metric, n) = match reason {
+            bgp_fsm::DownReason::NotificationReceived(n) => {
+                (&self.ctx.metrics.notifications_received, n)
+            }
+            bgp_fsm::DownReason::ErrorSent(n) | bgp_fsm::DownReason::Stopped(n) => {
+                (&self.ctx.metrics.notifications_sent, n)
+            }
+            _ => return,
+        };
+        let (code, subcode) = (n.code.to_string(), n.subcode.to_string());
+        metric
+            .with_label_values(&[&self.labels[0], &self.labels[1], &code, &subcode])
+            .inc();
+        if let bgp_fsm::DownReason::NotificationReceived(n) = reason {
+            warn!(notification = %n, "notification received");
+        }
+    }
+
+    /// Adds what a session sent and received since the last look to the counters.
+    fn count_messages(&mut self, connection: ConnectionId) {
+        let Some(session) = self.peer.session(connection) else {
+            return;
+        };
+        let now = session.counters();
+        let slot = connection as usize;
+        let before = &mut self.counted[slot];
+        // A new session starts its counters from zero.
+        if now.sent.iter().zip(before.sent.iter()).any(|(n, b)| n < b)
+            || now
+                .received
+                .iter()
+                .zip(before.received.iter())
+                .any(|(n, b)| n < b)
+        {
+            *before = Default::default();
+        }
+        for (i, name) in TYPE_NAMES.iter().enumerate() {
+            let labels = [self.labels[0].as_str(), self.labels[1].as_str(), name];
+            let sent = now.sent[i] - before.sent[i];
+            let received = now.received[i] - before.received[i];
+            if sent > 0 {
+                self.ctx
+                    .metrics
+                    .messages_sent
+                    .with_label_values(&labels)
+                    .inc_by(sent);
+            }
+            if received > 0 {
+                self.ctx
+                    .metrics
+                    .messages_received
+                    .with_label_values(&labels)
+                    .inc_by(received);
+            }
+        }
+        *before = now;
+    }
+
+    fn publish_state(&self) {
+        let state = self.peer.state();
+        let l = [self.labels[0].as_str(), self.labels[1].as_str()];
+        self.ctx
+            .metrics
+            .peer_state
+            .with_label_values(&l)
+            .set(state_number(state));
+        self.ctx
+            .metrics
+            .peer_up
+            .with_label_values(&l)
+            .set(i64::from(state == State::Established));
+        let status = NeighborStatus {
+            state,
+            description: self.config.description.clone(),
+        };
+        let _ = self.ctx.to_rib.send(ToRib::Status {
+            peer: self.id,
+            status,
+        });
+    }
+}

@@ -1,0 +1,295 @@
+//! TCP connections for sessions: outgoing connects bound to the configured local address with
+//! the configured TTL, and per-connection reader and writer tasks that report to the session's
+//! task. The writer sends KEEPALIVEs and NOTIFICATIONs ahead of queued UPDATEs, and reports when
+//! the peer stops reading (for the RFC 9687 send hold timer).
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bgp_fsm::ConnectionId;
+use bytes::{Bytes, BytesMut};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::sockopt;
+
+/// What the connection tasks report to the session task. `generation` tells a current
+/// connection from one already replaced.
+#[derive(Debug)]
+pub(crate) enum ConnEvent {
+    /// The outgoing connect succeeded.
+    Connected { generation: u64, stream: TcpStream },
+    /// The outgoing connect failed.
+    ConnectFailed { generation: u64, error: io::Error },
+    /// Bytes arrived.
+    Received {
+        connection: ConnectionId,
+        generation: u64,
+        data: Bytes,
+    },
+    /// The connection closed or failed.
+    Closed {
+        connection: ConnectionId,
+        generation: u64,
+    },
+    /// The writer made progress; `drained` when its queues are empty.
+    Written {
+        connection: ConnectionId,
+        generation: u64,
+        drained: bool,
+    },
+    /// The socket stopped accepting bytes.
+    WriteBlocked {
+        connection: ConnectionId,
+        generation: u64,
+    },
+}
+
+/// How to set up a session's sockets.
+#[derive(Clone, Debug)]
+pub(crate) struct SocketOptions {
+    pub(crate) local_address: Option<std::net::IpAddr>,
+    pub(crate) ttl: u32,
+    pub(crate) ttl_security: bool,
+    pub(crate) md5_key: Option<String>,
+}
+
+/// Connects to `remote` with the options; the result arrives as a [`ConnEvent`].
+pub(crate) fn spawn_connect(
+    remote: SocketAddr,
+    options: SocketOptions,
+    timeout: Duration,
+    generation: u64,
+    events: mpsc::UnboundedSender<ConnEvent>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let result = async {
+            let socket = Socket::new(
+                Domain::for_address(remote),
+                Type::STREAM,
+                Some(Protocol::TCP),
+            )?;
+            socket.set_nonblocking(true)?;
+            socket.set_nodelay(true)?;
+            apply_ttl(&socket, remote, &options)?;
+            if let Some(key) = &options.md5_key {
+                sockopt::set_md5_key(&socket, remote.ip(), key.as_bytes())?;
+            }
+            if let Some(local) = options.local_address {
+                socket.bind(&SocketAddr::new(local, 0).into())?;
+            }
+            let socket = TcpSocket::from_std_stream(socket.into());
+            tokio::time::timeout(timeout, socket.connect(remote))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?
+        }
+        .await;
+        let event = match result {
+            Ok(stream) => ConnEvent::Connected { generation, stream },
+            Err(error) => ConnEvent::ConnectFailed { generation, error },
+        };
+        let _ = events.send(event);
+    })
+}
+
+/// Sets the outgoing TTL (255 with GTSM, RFC 5082 §3) and, with GTSM, the minimum accepted TTL.
+pub(crate) fn apply_ttl(
+    socket: &Socket,
+    remote: SocketAddr,
+    options: &SocketOptions,
+) -> io::Result<()> {
+    let ttl = if options.ttl_security {
+        255
+    } else {
+        options.ttl
+    };
+    if remote.is_ipv4() {
+        socket.set_ttl(ttl)?;
+    } else {
+        socket.set_unicast_hops_v6(ttl)?;
+    }
+    if options.ttl_security {
+        sockopt::set_min_ttl(socket, remote.is_ipv4(), 255)?;
+    }
+    Ok(())
+}
+
+/// A message to the writer.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// Bytes to write.
+    Data(Bytes),
+    /// Close after what was queued before on the same queue.
+    Close,
+}
+
+/// A live connection: its writer queues and its tasks (aborted on drop).
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) generation: u64,
+    /// Our address on this connection.
+    pub(crate) local_address: Option<std::net::IpAddr>,
+    urgent: mpsc::UnboundedSender<Outgoing>,
+    bulk: mpsc::UnboundedSender<Outgoing>,
+    reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+        // The writer ends by itself once its queues are closed and flushed.
+        let _ = &self.writer;
+    }
+}
+
+impl Connection {
+    /// Starts the reader and writer of a connected stream.
+    pub(crate) fn start(
+        stream: TcpStream,
+        connection: ConnectionId,
+        generation: u64,
+        events: mpsc::UnboundedSender<ConnEvent>,
+    ) -> Self {
+        let _ = stream.set_nodelay(true);
+        let local_address = stream.local_addr().ok().map(|a| a.ip());
+        let (read, write) = stream.into_split();
+        let (urgent, urgent_rx) = mpsc::unbounded_channel();
+        let (bulk, bulk_rx) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(read_loop(read, connection, generation, events.clone()));
+        let writer = tokio::spawn(write_loop(
+            write, urgent_rx, bulk_rx, connection, generation, events,
+        ));
+        Self {
+            generation,
+            local_address,
+            urgent,
+            bulk,
+            reader,
+            writer,
+        }
+    }
+
+    /// Queues bytes: KEEPALIVE and NOTIFICATION go ahead of UPDATEs.
+    pub(crate) fn send(&self, bytes: Bytes) {
+        let urgent = bytes.len() >= 19
+            && matches!(
+                bytes[18],
+                bgp_proto::message::message_type::KEEPALIVE
+                    | bgp_proto::message::message_type::NOTIFICATION
+            );
+        let queue = if urgent { &self.urgent } else { &self.bulk };
+        let _ = queue.send(Outgoing::Data(bytes));
+    }
+
+    /// Closes after the urgent queue (a NOTIFICATION sent just before) is written.
+    pub(crate) fn close(&self) {
+        let _ = self.urgent.send(Outgoing::Close);
+    }
+}
+
+async fn read_loop(
+    mut read: OwnedReadHalf,
+    connection: ConnectionId,
+    generation: u64,
+    events: mpsc::UnboundedSender<ConnEvent>,
+) {
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        buf.reserve(64 * 1024);
+        match read.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => {
+                let _ = events.send(ConnEvent::Closed {
+                    connection,
+                    generation,
+                });
+                return;
+            }
+            Ok(_) => {
+                let data = buf.split().freeze();
+                if events
+                    .send(ConnEvent::Received {
+                        connection,
+                        generation,
+                        data,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn write_loop(
+    write: OwnedWriteHalf,
+    mut urgent: mpsc::UnboundedReceiver<Outgoing>,
+    mut bulk: mpsc::UnboundedReceiver<Outgoing>,
+    connection: ConnectionId,
+    generation: u64,
+    events: mpsc::UnboundedSender<ConnEvent>,
+) {
+    loop {
+        let next = tokio::select! {
+            biased;
+            Some(m) = urgent.recv() => m,
+            Some(m) = bulk.recv() => m,
+            else => return,
+        };
+        let data = match next {
+            Outgoing::Data(d) => d,
+            // Dropping the write half shuts the connection down for writing.
+            Outgoing::Close => return,
+        };
+        if write_all(&write, &data, connection, generation, &events)
+            .await
+            .is_err()
+        {
+            let _ = events.send(ConnEvent::Closed {
+                connection,
+                generation,
+            });
+            return;
+        }
+        let drained = urgent.is_empty() && bulk.is_empty();
+        let _ = events.send(ConnEvent::Written {
+            connection,
+            generation,
+            drained,
+        });
+    }
+}
+
+/// Writes everything, reporting once when the socket stops taking bytes.
+async fn write_all(
+    write: &OwnedWriteHalf,
+    mut data: &[u8],
+    connection: ConnectionId,
+    generation: u64,
+    events: &mpsc::UnboundedSender<ConnEvent>,
+) -> io::Result<()> {
+    let mut reported = false;
+    while !data.is_empty() {
+        match write.try_write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if !reported {
+                    reported = true;
+                    let _ = events.send(ConnEvent::WriteBlocked {
+                        connection,
+                        generation,
+                    });
+                }
+                write.writable().await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
