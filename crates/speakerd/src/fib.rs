@@ -2,18 +2,24 @@
 //! with our own route protocol number so that routes of other protocols are never touched.
 //! ECMP sets become multipath routes. At start it finds our routes left by a previous run; they
 //! stay until the first full table exchange is done (so a restart under graceful restart does
-//! not blackhole), then the ones the RIB does not want are removed.
+//! not blackhole), then the ones the RIB does not want are removed. It watches the kernel's
+//! route notifications: when someone deletes or changes one of our routes, it puts it back and
+//! counts the repair.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use bgp_proto::Prefix;
-use futures::TryStreamExt;
+use futures::channel::mpsc::UnboundedReceiver;
+use futures::{StreamExt, TryStreamExt};
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteNextHop, RouteProtocol,
     RouteScope, RouteType,
 };
 use netlink_packet_route::AddressFamily;
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::AsyncSocket;
 use rib::{ForwardingNextHop, RouteChange};
 use rtnetlink::{Handle, IpVersion};
 use thiserror::Error;
@@ -50,8 +56,16 @@ pub(crate) enum FibControl {
 }
 
 /// The kernel side of the RIB.
+/// Kernel route notifications (RTMGRP_IPV4_ROUTE, RTMGRP_IPV6_ROUTE).
+type RouteEvents =
+    UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, netlink_sys::SocketAddr)>;
+
+const RTMGRP_IPV4_ROUTE: u32 = 0x40;
+const RTMGRP_IPV6_ROUTE: u32 = 0x400;
+
 pub(crate) struct Fib {
     handle: Handle,
+    events: RouteEvents,
     config: KernelConfig,
     installed: HashMap<Prefix, Vec<ForwardingNextHop>>,
     leftover: HashSet<Prefix>,
@@ -99,6 +113,44 @@ fn address(addr: IpAddr) -> RouteAddress {
     }
 }
 
+/// The gateways we install for a prefix: the next hops of its family, sorted.
+fn wanted_gateways(prefix: &Prefix, hops: &[ForwardingNextHop]) -> Vec<IpAddr> {
+    let mut gateways: Vec<IpAddr> = hops
+        .iter()
+        .map(|h| h.address)
+        .filter(|a| a.is_ipv4() == prefix.addr().is_ipv4())
+        .collect();
+    gateways.sort();
+    gateways
+}
+
+/// The gateways of a kernel route, single or multipath, sorted.
+fn gateways_of(route: &RouteMessage) -> Vec<IpAddr> {
+    let ip = |a: &RouteAddress| match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    };
+    let mut gateways: Vec<IpAddr> = route
+        .attributes
+        .iter()
+        .flat_map(|a| match a {
+            RouteAttribute::Gateway(g) => ip(g).into_iter().collect::<Vec<_>>(),
+            RouteAttribute::MultiPath(hops) => hops
+                .iter()
+                .flat_map(|h| h.attributes.iter())
+                .filter_map(|a| match a {
+                    RouteAttribute::Gateway(g) => ip(g),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    gateways.sort();
+    gateways
+}
+
 /// The message that names one of our routes (for add and delete).
 fn route_message(config: &KernelConfig, prefix: &Prefix) -> RouteMessage {
     let mut message = RouteMessage::default();
@@ -123,8 +175,15 @@ impl Fib {
     pub(crate) async fn open(config: KernelConfig, metrics: Metrics) -> Result<Self, FibError> {
         let (connection, handle, _) = rtnetlink::new_connection()?;
         tokio::spawn(connection);
+        // A second socket, subscribed to route changes, so that notifications never mix with
+        // the answers to our own requests.
+        let (mut monitor, _, events) = rtnetlink::new_connection()?;
+        let groups = netlink_sys::SocketAddr::new(0, RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE);
+        monitor.socket_mut().socket_mut().bind(&groups)?;
+        tokio::spawn(monitor);
         let mut fib = Self {
             handle,
+            events,
             config,
             installed: HashMap::new(),
             leftover: HashSet::new(),
@@ -264,8 +323,38 @@ impl Fib {
                     return;
                 }
                 Some(command) = changes.recv() => self.command(command).await,
+                Some((message, _)) = self.events.next() => self.on_kernel_event(message).await,
                 else => return,
             }
+        }
+    }
+
+    /// Repairs one of our routes that someone else deleted or changed. Our own changes come
+    /// back as notifications too; they match what we installed and are ignored.
+    async fn on_kernel_event(&mut self, message: NetlinkMessage<RouteNetlinkMessage>) {
+        let (route, deleted) = match message.payload {
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(r)) => (r, false),
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(r)) => (r, true),
+            _ => return,
+        };
+        if route.header.protocol != protocol(&self.config) || table_of(&route) != self.config.table
+        {
+            return;
+        }
+        let Some(prefix) = prefix_of(&route) else {
+            return;
+        };
+        let Some(wanted) = self.installed.get(&prefix).cloned() else {
+            return;
+        };
+        if !deleted && gateways_of(&route) == wanted_gateways(&prefix, &wanted) {
+            return;
+        }
+        warn!(%prefix, deleted, "our kernel route was changed by someone else: repairing");
+        self.metrics.kernel_drift_repairs.inc();
+        if let Err(e) = self.install(prefix, &wanted).await {
+            self.metrics.kernel_install_errors.inc();
+            warn!(%prefix, error = %e, "repair failed");
         }
     }
 

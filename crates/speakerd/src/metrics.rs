@@ -46,6 +46,8 @@ pub struct Metrics {
     pub kernel_routes_installed: IntGauge,
     /// `bgp_kernel_install_errors_total`.
     pub kernel_install_errors: IntCounter,
+    /// `bgp_kernel_drift_repairs_total`.
+    pub kernel_drift_repairs: IntCounter,
 }
 
 const PEER: &[&str] = &["peer", "peer_asn"];
@@ -99,6 +101,7 @@ impl Metrics {
             rib_attribute_sets: reg(&registry, IntGauge::new("bgp_rib_attribute_sets", "Distinct attribute sets").expect("static metric")),
             kernel_routes_installed: reg(&registry, IntGauge::new("bgp_kernel_routes_installed", "Routes installed in the kernel").expect("static metric")),
             kernel_install_errors: reg(&registry, IntCounter::new("bgp_kernel_install_errors_total", "Kernel route installs that failed").expect("static metric")),
+            kernel_drift_repairs: reg(&registry, IntCounter::new("bgp_kernel_drift_repairs_total", "Our kernel routes deleted or changed by someone else, and repaired").expect("static metric")),
             registry,
         }
     }
