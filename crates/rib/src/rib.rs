@@ -483,6 +483,29 @@ impl Rib {
         }
     }
 
+    /// Replaces a neighbour's policies (configuration reload). What it is sent is recomputed at
+    /// once; the new import policy applies to what it sends from now on, so the caller asks it
+    /// for a route refresh (RFC 2918) to re-evaluate its whole table.
+    pub fn set_policies(
+        &mut self,
+        peer: PeerId,
+        import: Vec<Arc<Policy>>,
+        export: Vec<Arc<Policy>>,
+    ) {
+        let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) else {
+            return;
+        };
+        p.config.import = import;
+        p.config.export = export;
+        if !p.up {
+            return;
+        }
+        for prefix in self.tables.prefixes() {
+            let best = self.lookup(&prefix).and_then(|c| c.best);
+            self.export_to(peer, prefix, best.as_ref());
+        }
+    }
+
     /// The neighbour's End-of-RIB for `family`: its paths still stale are removed.
     pub fn end_of_rib(&mut self, peer: PeerId, family: Family) {
         self.remove_paths_where(|p| p.peer == peer && p.stale, Some(family));
@@ -763,6 +786,9 @@ impl Rib {
                 false
             }
             None => {
+                // Most prefixes have one or two paths: grow by one, not to the default 4 (that
+                // was 72 bytes wasted per single-path prefix of a full table).
+                dest.paths.reserve_exact(1);
                 dest.paths.push(Path {
                     peer,
                     path_id,
@@ -825,6 +851,11 @@ impl Rib {
     pub fn run_decision(&mut self) -> Vec<RouteChange> {
         let dirty = std::mem::take(&mut self.dirty);
         let mut changes = Vec::new();
+        // The sessions up do not change during the batch: collect them once, not per prefix.
+        let up: Vec<PeerId> = (1..self.peers.len() as u32)
+            .map(PeerId)
+            .filter(|id| self.peer(*id).is_some_and(|p| p.up))
+            .collect();
         for (prefix, before) in dirty {
             let after = self.decide(&prefix);
             let same_best = match (&before.best, &after.best) {
@@ -835,12 +866,8 @@ impl Rib {
                 _ => false,
             };
             if !same_best {
-                let up: Vec<PeerId> = (1..self.peers.len() as u32)
-                    .map(PeerId)
-                    .filter(|id| self.peer(*id).is_some_and(|p| p.up))
-                    .collect();
-                for peer in up {
-                    self.export_to(peer, prefix, after.best.as_ref());
+                for peer in &up {
+                    self.export_to(*peer, prefix, after.best.as_ref());
                 }
             }
             if !same_best || before.next_hops != after.next_hops {
@@ -890,7 +917,12 @@ impl Rib {
             .enumerate()
             .filter_map(|(i, p)| self.candidate(p).map(|c| (i, c)))
             .unzip();
-        let ranked = rank(&candidates, decision);
+        // One eligible path (most prefixes): it is the best, no ranking needed.
+        let ranked = if candidates.len() == 1 {
+            vec![0]
+        } else {
+            rank(&candidates, decision)
+        };
         let Some(&best) = ranked.first() else {
             if let Some(d) = self.tables.get_mut(prefix) {
                 d.selected = 0;
@@ -936,8 +968,11 @@ impl Rib {
             .filter(|_| dest.selected > 0)
             .and_then(|p| self.candidate(p));
         let decision = &self.config.decision;
-        let eligible: Vec<Candidate<'_>> =
-            dest.paths.iter().filter_map(|p| self.candidate(p)).collect();
+        let eligible: Vec<Candidate<'_>> = dest
+            .paths
+            .iter()
+            .filter_map(|p| self.candidate(p))
+            .collect();
         dest.paths
             .iter()
             .enumerate()

@@ -112,7 +112,7 @@ pub struct GracefulRestartSettings {
 }
 
 /// A configured neighbour.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NeighborConfig {
     /// Its address.
     pub address: IpAddr,
@@ -159,7 +159,7 @@ pub struct NeighborConfig {
 
 /// A range of addresses from which neighbours may connect (for a ToR or route reflector
 /// serving many nodes).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DynamicNeighborConfig {
     /// The range.
     pub range: Prefix,
@@ -179,7 +179,7 @@ pub struct OriginateConfig {
 }
 
 /// A validated configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// Our AS.
     pub asn: u32,

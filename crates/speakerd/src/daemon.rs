@@ -16,9 +16,9 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bgp_proto::PathAttributes;
 use rib::{PeerConfig, PeerId, Rib, RibConfig};
 use thiserror::Error;
 use tokio::net::{TcpListener, TcpStream};
@@ -67,23 +67,16 @@ pub(crate) fn rib_peer_config(n: &NeighborConfig) -> PeerConfig {
     c
 }
 
-/// Runs the daemon until SIGTERM or SIGINT, then shuts down cleanly.
-pub async fn run(config: Config) -> Result<(), DaemonError> {
+/// Runs the daemon until SIGTERM or SIGINT, then shuts down cleanly. SIGHUP reloads the
+/// configuration from `path`.
+pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
     let metrics = Metrics::new();
     let started = Instant::now();
     let mut rib_config = RibConfig::new(config.asn, config.router_id);
     rib_config.cluster_id = config.cluster_id;
     rib_config.decision.ecmp = config.ecmp;
     rib_config.protected_prefixes = config.protected_prefixes.clone();
-    let mut rib = Rib::new(rib_config);
-    for p in &config.prefixes {
-        let attrs = PathAttributes {
-            communities: p.communities.clone(),
-            large_communities: p.large_communities.clone(),
-            ..PathAttributes::default()
-        };
-        rib.originate(p.prefix, attrs, IpAddr::V4(config.router_id));
-    }
+    let rib = Rib::new(rib_config);
 
     let fib = Fib::open(config.kernel.clone(), metrics.clone()).await?;
     let (fib_tx, fib_rx) = mpsc::unbounded_channel();
@@ -102,6 +95,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     };
 
     let mut rib_task = RibTask::new(rib, fib_tx, metrics.clone());
+    rib_task.set_prefixes(config.prefixes.clone());
     let mut peer_tasks = JoinSet::new();
     let mut directory: HashMap<IpAddr, mpsc::UnboundedSender<ToPeer>> = HashMap::new();
     for n in &config.neighbors {
@@ -119,8 +113,10 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         info!(%address, "listening");
         listeners.push(listener);
     }
+    let (acceptor_tx, acceptor_rx) = mpsc::unbounded_channel();
     let accept = Acceptor {
         directory,
+        commands: acceptor_rx,
         dynamic: config.dynamic_neighbors.clone(),
         ctx: ctx.clone(),
         listeners: JoinSet::new(),
@@ -138,7 +134,17 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         metrics.clone(),
     ));
 
-    wait_for_signal().await?;
+    let mut current = config.clone();
+    let mut signals = Signals::new()?;
+    while signals.next().await == Signal::Reload {
+        let reload = Reload {
+            to_rib: &to_rib,
+            acceptor: &acceptor_tx,
+            ctx: &ctx,
+            peer_tasks: &mut peer_tasks,
+        };
+        reload.apply(&path, &mut current).await;
+    }
     info!("shutting down");
     let _ = shutdown_tx.send(true);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
@@ -180,21 +186,145 @@ fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-async fn wait_for_signal() -> Result<(), DaemonError> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
-    let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+#[derive(Debug, PartialEq, Eq)]
+enum Signal {
+    Reload,
+    Stop,
+}
+
+/// SIGHUP reloads; SIGTERM and SIGINT stop.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self, DaemonError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let make = |kind| signal(kind).map_err(DaemonError::Signal);
+        Ok(Self {
+            term: make(SignalKind::terminate())?,
+            int: make(SignalKind::interrupt())?,
+            hup: make(SignalKind::hangup())?,
+        })
     }
-    Ok(())
+
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.term.recv() => Signal::Stop,
+            _ = self.int.recv() => Signal::Stop,
+            _ = self.hup.recv() => Signal::Reload,
+        }
+    }
+}
+
+/// A configuration reload (SIGHUP): neighbours added or removed without touching the others,
+/// policy changes applied with route refresh and re-export (no session reset), originated
+/// prefixes changed. Changes to global settings need a restart and are reported, not applied.
+struct Reload<'a> {
+    to_rib: &'a mpsc::UnboundedSender<ToRib>,
+    acceptor: &'a mpsc::UnboundedSender<AcceptorCommand>,
+    ctx: &'a PeerContext,
+    peer_tasks: &'a mut JoinSet<()>,
+}
+
+impl Reload<'_> {
+    async fn apply(self, path: &Path, current: &mut Config) {
+        let new = match Config::load(path) {
+            Ok(c) => c,
+            Err(errors) => {
+                for e in errors {
+                    warn!(error = %e, "configuration reload refused");
+                }
+                return;
+            }
+        };
+        let restart_needed = new.asn != current.asn
+            || new.router_id != current.router_id
+            || new.cluster_id != current.cluster_id
+            || new.listen != current.listen
+            || new.admin_listen != current.admin_listen
+            || new.kernel != current.kernel
+            || new.ecmp != current.ecmp
+            || new.protected_prefixes != current.protected_prefixes
+            || new.dynamic_neighbors.len() != current.dynamic_neighbors.len();
+        if restart_needed {
+            warn!("global settings, kernel settings or dynamic neighbour ranges changed: they apply after a restart");
+        }
+        for old in &current.neighbors {
+            let kept = new.neighbors.iter().find(|n| n.address == old.address);
+            let same_session = kept.is_some_and(|n| {
+                let mut probe = old.clone();
+                probe.import = n.import.clone();
+                probe.export = n.export.clone();
+                probe.description = n.description.clone();
+                probe == *n
+            });
+            if !same_session {
+                let _ = self.to_rib.send(ToRib::RemovePeer {
+                    address: old.address,
+                });
+                let _ = self.acceptor.send(AcceptorCommand::Forget(old.address));
+            } else if let Some(n) = kept.filter(|n| *n != old) {
+                let _ = self.to_rib.send(ToRib::SetPolicies {
+                    address: n.address,
+                    import: n.import.clone(),
+                    export: n.export.clone(),
+                });
+            }
+        }
+        for n in &new.neighbors {
+            let unchanged_session = current.neighbors.iter().any(|old| {
+                let mut probe = old.clone();
+                probe.import = n.import.clone();
+                probe.export = n.export.clone();
+                probe.description = n.description.clone();
+                probe == *n
+            });
+            if unchanged_session {
+                continue;
+            }
+            let (tx, rx) = mpsc::unbounded_channel();
+            let (reply, id) = oneshot::channel();
+            let request = ToRib::AddPeer {
+                config: Box::new(n.clone()),
+                commands: tx.clone(),
+                dynamic: false,
+                reply,
+            };
+            if self.to_rib.send(request).is_err() {
+                return;
+            }
+            let Ok(id) = id.await else { return };
+            let _ = self.acceptor.send(AcceptorCommand::Add(n.address, tx));
+            info!(address = %n.address, "neighbor added by reload");
+            self.peer_tasks
+                .spawn(peer_task::run(id, n.clone(), self.ctx.clone(), rx));
+        }
+        let _ = self.to_rib.send(ToRib::SetPrefixes(new.prefixes.clone()));
+        let applied = Config {
+            neighbors: new.neighbors,
+            prefixes: new.prefixes,
+            ..current.clone()
+        };
+        *current = applied;
+        info!("configuration reloaded");
+    }
+}
+
+/// Changes to the acceptor's directory of neighbours.
+#[derive(Debug)]
+enum AcceptorCommand {
+    Add(IpAddr, mpsc::UnboundedSender<ToPeer>),
+    Forget(IpAddr),
 }
 
 /// Accepts incoming connections and hands each to its neighbour's task, creating tasks for
 /// dynamic neighbours on first contact.
 struct Acceptor {
     directory: HashMap<IpAddr, mpsc::UnboundedSender<ToPeer>>,
+    commands: mpsc::UnboundedReceiver<AcceptorCommand>,
     dynamic: Vec<crate::config::DynamicNeighborConfig>,
     ctx: PeerContext,
     listeners: JoinSet<()>,
@@ -222,6 +352,14 @@ impl Acceptor {
         loop {
             tokio::select! {
                 Some((stream, remote)) = accepted.recv() => self.dispatch(stream, remote).await,
+                Some(command) = self.commands.recv() => match command {
+                    AcceptorCommand::Add(address, tx) => {
+                        self.directory.insert(address, tx);
+                    }
+                    AcceptorCommand::Forget(address) => {
+                        self.directory.remove(&address);
+                    }
+                },
                 _ = shutdown.changed() => break,
             }
         }
@@ -257,6 +395,7 @@ impl Acceptor {
         let (tx, rx) = mpsc::unbounded_channel();
         let (reply, id) = oneshot::channel::<PeerId>();
         let request = ToRib::AddPeer {
+            dynamic: true,
             config: Box::new(config.clone()),
             commands: tx.clone(),
             reply,

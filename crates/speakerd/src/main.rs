@@ -100,7 +100,8 @@ fn main() -> ExitCode {
             } else {
                 tracing_subscriber::fmt().with_env_filter(filter).init();
             }
-            let config = match config::Config::load(&config) {
+            let path = config;
+            let config = match config::Config::load(&path) {
                 Ok(c) => c,
                 Err(errors) => return report_config_errors(&errors),
             };
@@ -114,7 +115,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(daemon::run(config)) {
+            match runtime.block_on(daemon::run(config, path)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("speakerd: {e}");

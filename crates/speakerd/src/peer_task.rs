@@ -31,8 +31,12 @@ pub(crate) enum ToPeer {
     EndOfRib(Family),
     /// The neighbour connected to us.
     Accept(TcpStream),
+    /// Ask the neighbour to re-send a family (RFC 2918), after an import policy change.
+    RefreshRequest(Family),
     /// Stop the session with this Cease; it starts again by itself later.
     Cease(StopReason),
+    /// The neighbour left the configuration: Cease 6/3, then end the task.
+    Deconfigure,
 }
 
 /// What the task needs besides the neighbour's configuration.
@@ -285,6 +289,15 @@ impl PeerTask {
                 }
                 None => debug!("incoming connection refused"),
             },
+            ToPeer::RefreshRequest(family) => {
+                let refresh = bgp_proto::RouteRefresh::request(family);
+                let _ = self.peer.send_route_refresh(refresh, now);
+            }
+            ToPeer::Deconfigure => {
+                self.shutting_down = true;
+                self.peer
+                    .cease(StopReason::PeerDeconfigured, MAX_PREFIX_RESTART, now);
+            }
             ToPeer::Cease(reason) => {
                 // RFC 4486: a neighbour over its prefix limit may come back after a while.
                 self.peer.cease(reason, MAX_PREFIX_RESTART, now);

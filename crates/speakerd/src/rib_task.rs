@@ -16,7 +16,9 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-use crate::config::NeighborConfig;
+use std::sync::Arc;
+
+use crate::config::{NeighborConfig, OriginateConfig};
 use crate::metrics::Metrics;
 use crate::peer_task::ToPeer;
 
@@ -61,8 +63,21 @@ pub(crate) enum ToRib {
     AddPeer {
         config: Box<NeighborConfig>,
         commands: mpsc::UnboundedSender<ToPeer>,
+        dynamic: bool,
         reply: oneshot::Sender<PeerId>,
     },
+    /// A neighbour left the configuration: Cease 6/3 and forget it.
+    RemovePeer {
+        address: IpAddr,
+    },
+    /// A neighbour's policies changed (reload): re-export now, ask it for a route refresh.
+    SetPolicies {
+        address: IpAddr,
+        import: Vec<Arc<rib::Policy>>,
+        export: Vec<Arc<rib::Policy>>,
+    },
+    /// The originated prefixes of the new configuration.
+    SetPrefixes(Vec<OriginateConfig>),
     Query(Query),
 }
 
@@ -158,6 +173,7 @@ pub(crate) struct RibTask {
     metrics: Metrics,
     synced: bool,
     started: Instant,
+    originated: Vec<OriginateConfig>,
 }
 
 impl RibTask {
@@ -169,7 +185,37 @@ impl RibTask {
             metrics,
             synced: false,
             started: Instant::now(),
+            originated: Vec::new(),
         }
+    }
+
+    fn peer_by_address(&self, address: IpAddr) -> Option<PeerId> {
+        self.peers
+            .iter()
+            .find(|(_, p)| p.config.address == address)
+            .map(|(id, _)| *id)
+    }
+
+    /// Originates the prefixes of a (re)loaded configuration and withdraws those that left it.
+    pub(crate) fn set_prefixes(&mut self, prefixes: Vec<OriginateConfig>) {
+        for old in &self.originated {
+            if !prefixes.iter().any(|p| p.prefix == old.prefix) {
+                self.rib.withdraw_originated(old.prefix);
+            }
+        }
+        for p in &prefixes {
+            if self.originated.contains(p) {
+                continue;
+            }
+            let attrs = bgp_proto::PathAttributes {
+                communities: p.communities.clone(),
+                large_communities: p.large_communities.clone(),
+                ..bgp_proto::PathAttributes::default()
+            };
+            self.rib
+                .originate(p.prefix, attrs, IpAddr::V4(self.rib.config().router_id));
+        }
+        self.originated = prefixes;
     }
 
     /// Registers a configured neighbour with the RIB and remembers how to reach its task.
@@ -316,11 +362,40 @@ impl RibTask {
             ToRib::AddPeer {
                 config,
                 commands,
+                dynamic,
                 reply,
             } => {
-                let id = self.add_peer(*config, commands, true);
+                let id = self.add_peer(*config, commands, dynamic);
                 let _ = reply.send(id);
             }
+            ToRib::RemovePeer { address } => {
+                if let Some(id) = self.peer_by_address(address) {
+                    if let Some(p) = self.peers.remove(&id) {
+                        let _ = p.commands.send(ToPeer::Deconfigure);
+                    }
+                    self.rib.remove_peer(id);
+                    info!(%address, "neighbor removed from the configuration");
+                }
+            }
+            ToRib::SetPolicies {
+                address,
+                import,
+                export,
+            } => {
+                if let Some(id) = self.peer_by_address(address) {
+                    self.rib.set_policies(id, import.clone(), export.clone());
+                    if let Some(p) = self.peers.get_mut(&id) {
+                        p.config.import = import;
+                        p.config.export = export;
+                        // Re-evaluate what it sent before under the new import policy.
+                        for family in p.negotiated.iter().flat_map(|n| n.families.clone()) {
+                            let _ = p.commands.send(ToPeer::RefreshRequest(family));
+                        }
+                    }
+                    info!(%address, "neighbor policies reloaded");
+                }
+            }
+            ToRib::SetPrefixes(prefixes) => self.set_prefixes(prefixes),
             ToRib::Query(query) => self.answer(query),
         }
     }
