@@ -126,7 +126,13 @@ impl Peer {
         for connection in [ConnectionId::Outgoing, ConnectionId::Incoming] {
             if let Some(s) = self.session_mut(connection) {
                 let restart = (connection == ConnectionId::Outgoing).then_some(restart_after);
-                s.handle(Event::AutomaticStop { reason: reason.clone(), restart_after: restart }, now);
+                s.handle(
+                    Event::AutomaticStop {
+                        reason: reason.clone(),
+                        restart_after: restart,
+                    },
+                    now,
+                );
             }
         }
         self.collect(now);
@@ -135,6 +141,29 @@ impl Peer {
     /// The neighbour connected to us: `Some(Incoming)` when the connection is taken (the
     /// session is in OpenSent already), `None` when it must be closed.
     pub fn accept(&mut self, now: Instant) -> Option<ConnectionId> {
+        // RFC 4724 §4.2: a graceful-restart peer connecting again while its session is
+        // Established on our Incoming connection has restarted. The old session ends as if its
+        // transport failed (its routes are kept as stale) and the new connection takes the
+        // slot; the old session's Close is not passed on, since the slot now means the new one.
+        if let Some(old) = self.incoming.as_mut() {
+            let restarted = self.started
+                && old.state() == State::Established
+                && old
+                    .negotiated()
+                    .is_some_and(|n| n.peer_graceful_restart.is_some());
+            if restarted {
+                old.handle(Event::TcpConnectionFails, now);
+                while let Some(action) = old.poll_action() {
+                    if action != Action::Close {
+                        self.actions.push_back(PeerAction {
+                            connection: ConnectionId::Incoming,
+                            action,
+                        });
+                    }
+                }
+                self.incoming = None;
+            }
+        }
         if !self.started
             || self
                 .incoming
@@ -264,6 +293,21 @@ impl Peer {
             return;
         };
         let (o, i) = (out.state(), inc.state());
+        if i == State::Established && o < State::OpenSent && !self.outgoing_yielded {
+            // The neighbour's connection is up: stop connecting (the peer would refuse every
+            // attempt, a reconnection storm) until it ends.
+            self.outgoing_yielded = true;
+            if let Some(s) = self.outgoing.as_mut() {
+                s.handle(
+                    Event::AutomaticStop {
+                        reason: StopReason::ConnectionCollision,
+                        restart_after: None,
+                    },
+                    now,
+                );
+            }
+            return;
+        }
         let live = |s: State| s >= State::OpenSent;
         let knows_id = |s: State| s >= State::OpenConfirm;
         if !(live(o) && live(i) && (knows_id(o) || knows_id(i))) {

@@ -498,9 +498,9 @@ impl Session {
             State::Connect | State::Active => {
                 self.timers.stop(Timer::ConnectRetry);
                 if let Some(delay) = self.config.delay_open {
+                    // Stay in Connect (or Active) until the peer's OPEN or the timer
+                    // (RFC 4271 §8.2.2): a passive session must not move to Connect.
                     self.timers.set(Timer::DelayOpen, now + delay);
-                    // Stay in Connect/Active until the peer's OPEN or the timer (RFC 4271 §8.2.2).
-                    self.set_state(State::Connect);
                 } else {
                     self.send_open(now);
                     self.set_state(State::OpenSent);
@@ -520,8 +520,9 @@ impl Session {
     fn on_transport_failed(&mut self, now: Instant) {
         match self.state {
             State::Idle => {}
-            State::Connect | State::Active if self.timers.is_running(Timer::DelayOpen) => {
-                // RFC 4271 §8.2.2: back to Active, try again after ConnectRetry.
+            State::Connect if self.timers.is_running(Timer::DelayOpen) => {
+                // RFC 4271 §8.2.2: back to Active, try again after ConnectRetry. (In Active,
+                // TcpConnectionFails goes to Idle, DelayOpenTimer running or not.)
                 self.timers.stop(Timer::DelayOpen);
                 self.start_connect_retry(now);
                 self.set_state(State::Active);
@@ -595,15 +596,35 @@ impl Session {
                 }
             };
             let frame = self.rx.split_to(len).freeze();
-            self.counters.received[type_slot(frame[18])] += 1;
+            let message_type = frame[18];
+            self.counters.received[type_slot(message_type)] += 1;
             match Message::decode(frame, &ctx) {
                 Ok(message) => self.on_message(message, now),
+                // RFC 4271 §8.2.2 and RFC 6608: a message this state does not expect is an FSM
+                // error whatever its body holds (e.g. a malformed UPDATE in OpenSent is 5/1, not
+                // 3/x); header errors are still reported as such.
+                Err(e) if !matches!(e, DecodeError::Header(_)) && !self.expects(message_type) => {
+                    self.unexpected(now)
+                }
                 Err(e) => self.on_decode_error(&e, now),
             }
             if self.state == State::Idle {
                 self.rx.clear();
                 return;
             }
+        }
+    }
+
+    /// Whether a message of this type is an input of the current state (other than a
+    /// NOTIFICATION, always expected): OPEN before Established, KEEPALIVE from OpenConfirm on,
+    /// UPDATE and ROUTE-REFRESH in Established.
+    fn expects(&self, message_type: u8) -> bool {
+        use bgp_proto::message::message_type as ty;
+        match message_type {
+            ty::OPEN => self.state < State::Established,
+            ty::KEEPALIVE => self.state >= State::OpenConfirm,
+            ty::UPDATE | ty::ROUTE_REFRESH => self.state == State::Established,
+            _ => true,
         }
     }
 
@@ -705,9 +726,14 @@ impl Session {
 
     fn stop(&mut self, notification: Notification, restart_after: Option<Duration>, now: Instant) {
         match self.state {
-            State::Idle => {
-                self.timers.stop(Timer::IdleHold);
-            }
+            // A stop in Idle replaces the pending automatic restart: cancelled, or moved to
+            // `restart_after` when the stop says when (a session stopped by hand stays stopped).
+            State::Idle => match restart_after {
+                Some(delay) if !self.stopped_manually => {
+                    self.timers.set(Timer::IdleHold, now + delay);
+                }
+                _ => self.timers.stop(Timer::IdleHold),
+            },
             State::Connect | State::Active => {
                 let reason = DownReason::Stopped(notification);
                 self.go_idle(None, reason, restart_after, now);

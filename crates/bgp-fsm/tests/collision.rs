@@ -1,0 +1,234 @@
+//! Connection collisions (RFC 4271 §6.8) between two `Peer`s with both TCP connections
+//! modelled, and a graceful-restart peer that comes back while we still think its old session
+//! is Established (RFC 4724 §4.2). Virtual clock only.
+
+mod peernet;
+
+use std::time::{Duration, Instant};
+
+use bgp_fsm::{ConnectionId, DownReason, GracefulRestartConfig, Peer, SessionConfig, State};
+use bgp_proto::notification::{cease_subcode, code};
+use bgp_proto::Family;
+use peernet::{config, Net};
+
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+
+const LOW: [u8; 4] = [198, 18, 0, 1];
+const HIGH: [u8; 4] = [198, 18, 0, 2];
+
+fn configs(a_id: [u8; 4], b_id: [u8; 4]) -> (SessionConfig, SessionConfig) {
+    (config(65001, a_id, 65002), config(65002, b_id, 65001))
+}
+
+/// Both sides start at the same instant; each connects to the other.
+fn collide(a_id: [u8; 4], b_id: [u8; 4], reverse_delivery: bool) {
+    let what = format!("a {a_id:?} b {b_id:?} reverse {reverse_delivery}");
+    let (a, b) = configs(a_id, b_id);
+    let mut net = Net::new(a, b, Instant::now());
+    net.start_both();
+    // Both connections are open before any byte moves.
+    assert_eq!(net.conns.len(), 2, "{what}");
+    if reverse_delivery {
+        // The second connection's bytes first.
+        while let Some(&(i, end)) = net.pending().last() {
+            net.deliver(i, end, None);
+        }
+    }
+    assert!(net.run_until(MINUTE, Net::both_established), "{what}");
+    let winner = net.established_conn().unwrap();
+    let higher = if a_id > b_id { 0 } else { 1 };
+    assert_eq!(
+        net.conns[winner].opener,
+        Some(higher),
+        "{what}: the connection of the higher identifier survives"
+    );
+    let loser = 1 - winner;
+
+    // The loser was closed with Cease 6/7, and nothing else was ever sent as a NOTIFICATION.
+    let mut collision_ceases = 0;
+    for side in 0..2 {
+        for (conn, n) in net.notifications(side) {
+            assert_eq!(
+                (conn, n.code, n.subcode),
+                (
+                    Some(loser),
+                    code::CEASE,
+                    cease_subcode::CONNECTION_COLLISION
+                ),
+                "{what}: side {side}"
+            );
+            collision_ceases += 1;
+        }
+        for (_, conn, down) in net.downs(side) {
+            assert_eq!(conn, Some(loser), "{what}: side {side} {down:?}");
+            assert!(!down.was_established, "{what}");
+            let cease = match &down.reason {
+                DownReason::Stopped(n) | DownReason::NotificationReceived(n) => n,
+                other => panic!("{what}: side {side} down {other:?}"),
+            };
+            assert_eq!(cease.subcode, cease_subcode::CONNECTION_COLLISION, "{what}");
+        }
+    }
+    assert!(collision_ceases >= 1, "{what}");
+
+    // An hour later: the same connection, no reconnection attempt, nothing went down again.
+    let up_at = net.now;
+    let downs = [net.downs(0).len(), net.downs(1).len()];
+    net.run_for(HOUR);
+    assert_eq!(net.established_conn(), Some(winner), "{what}");
+    assert_eq!(net.connects_since(0, up_at), 0, "{what}");
+    assert_eq!(net.connects_since(1, up_at), 0, "{what}");
+    assert_eq!([net.downs(0).len(), net.downs(1).len()], downs, "{what}");
+    assert_eq!(net.conns.len(), 2, "{what}: no new connection");
+    for side in 0..2 {
+        let losing_slot = if net.conns[winner].opener == Some(side) {
+            ConnectionId::Incoming
+        } else {
+            ConnectionId::Outgoing
+        };
+        let state = net.peers[side]
+            .session(losing_slot)
+            .map_or(State::Idle, |s| s.state());
+        assert_eq!(state, State::Idle, "{what}: side {side} {losing_slot:?}");
+        assert_eq!(net.peers[side].state(), State::Established, "{what}");
+    }
+}
+
+#[test]
+fn simultaneous_open_keeps_the_connection_of_the_higher_identifier() {
+    for reverse in [false, true] {
+        collide(LOW, HIGH, reverse);
+        collide(HIGH, LOW, reverse);
+    }
+}
+
+#[test]
+fn identifiers_compare_as_unsigned_numbers() {
+    // 10.0.0.1 < 192.0.2.1 < 200.0.0.1 (as host-order integers, RFC 4271 §6.8).
+    collide([10, 0, 0, 1], [200, 0, 0, 1], false);
+    collide([200, 0, 0, 1], [192, 0, 2, 1], true);
+}
+
+#[test]
+fn a_late_peer_does_not_cause_a_reconnection_storm() {
+    for (a_id, b_id) in [(LOW, HIGH), (HIGH, LOW)] {
+        let (a, b) = configs(a_id, b_id);
+        let mut net = Net::new(a, b, Instant::now());
+        // a starts alone: its attempts are refused and back off.
+        net.start(0);
+        net.run_for(Duration::from_secs(10));
+        assert!(net.connects_since(0, net.start) >= 3);
+        net.start(1);
+        assert!(net.run_until(MINUTE, Net::both_established));
+        let up_at = net.now;
+        let conns = net.conns.len();
+        net.run_for(HOUR);
+        assert!(net.both_established());
+        assert_eq!(net.connects_since(0, up_at), 0, "a keeps connecting");
+        assert_eq!(
+            net.connects_since(1, up_at),
+            0,
+            "b keeps connecting\n{}",
+            net.dump()
+        );
+        assert_eq!(net.conns.len(), conns);
+    }
+}
+
+#[test]
+fn the_loser_of_a_collision_does_not_restart_while_the_winner_lives_but_does_after() {
+    let (a, b) = configs(LOW, HIGH);
+    let mut net = Net::new(a, b, Instant::now());
+    net.start_both();
+    assert!(net.run_until(MINUTE, Net::both_established));
+    let winner = net.established_conn().unwrap();
+    // The winner breaks: the sides reconnect and agree on one connection again.
+    net.cut(winner);
+    net.process();
+    assert!(!net.both_established());
+    assert!(net.run_until(10 * MINUTE, Net::both_established));
+    let up_at = net.now;
+    net.run_for(HOUR);
+    assert!(net.both_established());
+    assert_eq!(
+        net.connects_since(0, up_at) + net.connects_since(1, up_at),
+        0
+    );
+}
+
+fn graceful(mut c: SessionConfig) -> SessionConfig {
+    c.graceful_restart = Some(GracefulRestartConfig {
+        restart_time: 100,
+        ..Default::default()
+    });
+    c
+}
+
+/// `b` restarts: its old connection vanishes without a FIN or RST, the new `b` connects while
+/// `a` still has the old session Established.
+fn graceful_restart(a_id: [u8; 4], b_id: [u8; 4]) {
+    let what = format!("a {a_id:?} b {b_id:?}");
+    let (a, b) = configs(a_id, b_id);
+    let (a, b) = (graceful(a), graceful(b));
+    let mut net = Net::new(a, b.clone(), Instant::now());
+    net.start_both();
+    assert!(net.run_until(MINUTE, Net::both_established), "{what}");
+    let old = net.established_conn().unwrap();
+    let old_slot = net.peers[0].established().unwrap();
+    net.run_for(MINUTE);
+
+    // b's process dies silently and comes back.
+    net.peers[1] = Peer::new(b);
+    net.bound.retain(|(side, _), _| *side != 1);
+    let downs_before = net.downs(0).len();
+    let restarted_at = net.now;
+    net.start(1);
+    assert!(net.run_until(MINUTE, Net::both_established), "{what}");
+    let new = net.established_conn().unwrap();
+    assert_ne!(new, old, "{what}");
+    // Replaced at once, not after a's hold timer.
+    assert!(net.now - restarted_at < Duration::from_secs(5), "{what}");
+
+    let downs: Vec<_> = net.downs(0).into_iter().skip(downs_before).collect();
+    let established_downs: Vec<_> = downs.iter().filter(|d| d.2.was_established).collect();
+    assert_eq!(established_downs.len(), 1, "{what}: {downs:?}");
+    // (The Down of a replaced Incoming session comes with the accept of the new connection.)
+    let (slot, _, down) = established_downs[0];
+    assert_eq!(*slot, old_slot, "{what}");
+    assert_eq!(down.reason, DownReason::TransportFailed, "{what}");
+    let retain = down.retain_stale.clone().expect("routes kept as stale");
+    assert_eq!(
+        retain.families,
+        vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+    );
+    assert_eq!(retain.restart_time, Duration::from_secs(100));
+    // a never sent the restarted peer a NOTIFICATION.
+    assert!(net.notifications(0).iter().all(|(c, _)| *c != Some(new)));
+
+    // And it stays that way.
+    net.run_for(HOUR);
+    assert_eq!(net.established_conn(), Some(new), "{what}");
+}
+
+#[test]
+fn a_restarted_graceful_peer_replaces_the_old_session_which_keeps_its_routes() {
+    // a holds the old session on its Outgoing connection (a has the higher identifier) …
+    graceful_restart(HIGH, LOW);
+    // … or on its Incoming connection.
+    graceful_restart(LOW, HIGH);
+}
+
+#[test]
+fn without_graceful_restart_a_second_connection_is_refused_while_established() {
+    let (a, b) = configs(LOW, HIGH);
+    let mut net = Net::new(a, b, Instant::now());
+    net.start_both();
+    assert!(net.run_until(MINUTE, Net::both_established));
+    let now = net.now;
+    for side in 0..2 {
+        assert_eq!(net.peers[side].accept(now), None);
+    }
+    net.process();
+    assert!(net.both_established());
+}
