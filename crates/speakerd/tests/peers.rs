@@ -1,0 +1,198 @@
+//! speakerd against real BGP implementations (BIRD 2, GoBGP, FRR), each in its own network
+//! namespace joined by veth pairs. Run as root (CI does); a missing peer binary fails the test.
+//!
+//! Addressing: speakerd is 198.18.N.1 (2001:db8:N::1), a peer 198.18.N.2 (2001:db8:N::2);
+//! speakerd originates 198.19.1.0/24 (2001:db8:1001::/48), peers announce 198.19.100.0/24 and up
+//! (2001:db8:2001::/48). speakerd is AS 4200000001, eBGP peers AS 4200000002.
+
+mod lab;
+
+use std::time::Duration;
+
+use lab::{wait_for, Bird, Lab};
+use serde_json::Value;
+
+const SD_AS: u32 = 4_200_000_001;
+const PEER_AS: u32 = 4_200_000_002;
+const UP: Duration = Duration::from_secs(30);
+const SOON: Duration = Duration::from_secs(20);
+
+/// A speakerd configuration: `[global]` plus the given extra tables.
+fn speakerd_conf(router_id: &str, extra: &str) -> String {
+    format!(
+        "[global]\nasn = {SD_AS}\nrouter_id = \"{router_id}\"\n\n[kernel]\necmp_max_paths = 8\n\n{extra}"
+    )
+}
+
+/// A `[[neighbor]]` table with the short test timers and accept-all policies.
+fn sd_neighbor(address: &str, local: &str, family: &str, extra: &str) -> String {
+    format!(
+        "[[neighbor]]\naddress = \"{address}\"\nremote_asn = {PEER_AS}\nlocal_address = \"{local}\"\n\
+         hold_time = 9\nconnect_retry_time = 2\nfamilies = [\"{family}\"]\n\
+         import = [\"accept-all\"]\nexport = [\"accept-all\"]\n{extra}\n"
+    )
+}
+
+const SD_PREFIX_V4: &str =
+    "[[prefix]]\nprefix = \"198.19.1.0/24\"\ncommunities = [\"65001:100\"]\n\n";
+#[allow(dead_code)]
+const SD_PREFIX_V6: &str =
+    "[[prefix]]\nprefix = \"2001:db8:1001::/48\"\ncommunities = [\"65001:106\"]\n\n";
+
+/// A BIRD configuration with one eBGP protocol `speakerd` and a static protocol announcing
+/// `routes` (IPv4 or IPv6 prefixes); `bgp_extra` goes into the BGP protocol.
+fn bird_conf(
+    router_id: &str,
+    local: &str,
+    neighbor: &str,
+    routes: &[&str],
+    bgp_extra: &str,
+) -> String {
+    let v6 = neighbor.contains(':');
+    let channel = if v6 { "ipv6" } else { "ipv4" };
+    let statics: String = routes
+        .iter()
+        .map(|r| format!("  route {r} blackhole;\n"))
+        .collect();
+    format!(
+        "log stderr all;\nrouter id {router_id};\nprotocol device {{}}\n\
+         protocol static announced {{\n  {channel};\n{statics}}}\n\
+         protocol bgp speakerd {{\n  local {local} as {PEER_AS};\n  neighbor {neighbor} as {SD_AS};\n\
+         hold time 9; keepalive time 3; connect retry time 2; connect delay time 1;\n\
+         error wait time 1,2;\n{bgp_extra}\n  {channel} {{ import all; export all; }};\n}}\n"
+    )
+}
+
+/// Waits until both BIRD's protocol `speakerd` and speakerd's session with `peer` are up.
+fn wait_established(lab: &Lab, sd_ns: &str, bird: &Bird, peer: &str) {
+    wait_for("BIRD's session Established", UP, || {
+        bird.established("speakerd")
+    });
+    wait_for("speakerd's session Established", SOON, || {
+        lab.speakerd_established(sd_ns, peer)
+    });
+}
+
+/// Waits until speakerd selected `prefix` with exactly `next_hops` and installed it in the
+/// kernel of `ns` with the same gateways.
+fn wait_route(lab: &Lab, ns: &str, prefix: &str, next_hops: &[&str]) -> Value {
+    let mut want: Vec<String> = next_hops.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    let route = wait_for(
+        &format!("{prefix} via {want:?} in speakerd's RIB"),
+        SOON,
+        || match lab.speakerd_route(ns, prefix)? {
+            Some(r) => {
+                let mut hops: Vec<String> = r["next_hops"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|h| h.as_str().map(str::to_string))
+                    .collect();
+                hops.sort();
+                if hops == want {
+                    Ok(r)
+                } else {
+                    Err(r.to_string())
+                }
+            }
+            None => Err("no route".into()),
+        },
+    );
+    wait_for(
+        &format!("{prefix} via {want:?} in the kernel"),
+        SOON,
+        || match lab.kernel_route(ns, prefix) {
+            Some(r) if Lab::gateways(&r) == want => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+    route
+}
+
+/// Waits until `prefix` is gone from speakerd's RIB and from the kernel of `ns`.
+fn wait_route_gone(lab: &Lab, ns: &str, prefix: &str) {
+    wait_for(
+        &format!("{prefix} gone from speakerd's RIB"),
+        SOON,
+        || match lab.speakerd_route(ns, prefix)? {
+            None => Ok(()),
+            Some(r) => Err(r.to_string()),
+        },
+    );
+    wait_for(
+        &format!("{prefix} gone from the kernel"),
+        SOON,
+        || match lab.kernel_route(ns, prefix) {
+            None => Ok(()),
+            Some(r) => Err(r.to_string()),
+        },
+    );
+}
+
+/// Two namespaces `sd` and `peer` with one link: speakerd 198.18.0.1 / 2001:db8::1, the peer
+/// .2 / ::2.
+fn pair(lab: &mut Lab) -> (String, String) {
+    let sd = lab.ns("sd");
+    let peer = lab.ns("peer");
+    lab.link(
+        &sd,
+        "eth0",
+        &["198.18.0.1/24", "2001:db8::1/64"],
+        &peer,
+        "eth0",
+        &["198.18.0.2/24", "2001:db8::2/64"],
+    );
+    (sd, peer)
+}
+
+/// Scenario 1: eBGP over IPv4 with 4-octet ASNs against BIRD 2: both sides Established, our
+/// prefix with its community in BIRD's RIB, BIRD's prefixes in speakerd's RIB and kernel, and
+/// a withdrawal at BIRD (reconfigure) removes the kernel route.
+#[test]
+fn bird_ipv4_four_octet_asn() {
+    let mut lab = Lab::new("bird_ipv4");
+    let (sd, peer) = pair(&mut lab);
+    let routes = ["198.19.100.0/24", "198.19.101.0/24"];
+    let bird = lab.bird(
+        "bird",
+        &peer,
+        &bird_conf("198.18.0.2", "198.18.0.2", "198.18.0.1", &routes, ""),
+    );
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!(
+                "{SD_PREFIX_V4}{}",
+                sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", "")
+            ),
+        ),
+    );
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+
+    let ours = wait_for("198.19.1.0/24 in BIRD's RIB", SOON, || {
+        bird.route("198.19.1.0/24")
+    });
+    assert!(ours.contains("BGP.as_path: 4200000001"), "{ours}");
+    assert!(ours.contains("(65001,100)"), "community missing: {ours}");
+    assert!(ours.contains("BGP.next_hop: 198.18.0.1"), "{ours}");
+
+    for prefix in routes {
+        let r = wait_route(&lab, &sd, prefix, &["198.18.0.2"]);
+        assert_eq!(r["as_path"], "4200000002", "{r}");
+    }
+
+    // BIRD withdraws one prefix.
+    bird.reconfigure(&bird_conf(
+        "198.18.0.2",
+        "198.18.0.2",
+        "198.18.0.1",
+        &routes[..1],
+        "",
+    ));
+    wait_route_gone(&lab, &sd, routes[1]);
+    assert!(lab.kernel_route(&sd, routes[0]).is_some());
+    lab.speakerd_established(&sd, "198.18.0.2").unwrap();
+}
