@@ -35,7 +35,6 @@ fn sd_neighbor(address: &str, local: &str, family: &str, extra: &str) -> String 
 
 const SD_PREFIX_V4: &str =
     "[[prefix]]\nprefix = \"198.19.1.0/24\"\ncommunities = [\"65001:100\"]\n\n";
-#[allow(dead_code)]
 const SD_PREFIX_V6: &str =
     "[[prefix]]\nprefix = \"2001:db8:1001::/48\"\ncommunities = [\"65001:106\"]\n\n";
 
@@ -195,4 +194,189 @@ fn bird_ipv4_four_octet_asn() {
     wait_route_gone(&lab, &sd, routes[1]);
     assert!(lab.kernel_route(&sd, routes[0]).is_some());
     lab.speakerd_established(&sd, "198.18.0.2").unwrap();
+}
+
+/// A GoBGP configuration with one eBGP neighbour (speakerd).
+fn gobgp_conf(router_id: &str, neighbor: &str, family: &str) -> String {
+    format!(
+        "[global.config]\n  as = {PEER_AS}\n  router-id = \"{router_id}\"\n  port = 179\n\n\
+         [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{neighbor}\"\n    peer-as = {SD_AS}\n\
+         \x20 [neighbors.timers.config]\n    connect-retry = 2\n    hold-time = 9\n    keepalive-interval = 3\n\
+         \x20 [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{family}\"\n"
+    )
+}
+
+/// Scenario 2a: the same against GoBGP: announcements with `gobgp global rib add`, a withdrawal
+/// with `gobgp global rib del`.
+#[test]
+fn gobgp_ipv4() {
+    let mut lab = Lab::new("gobgp_ipv4");
+    let (sd, peer) = pair(&mut lab);
+    let gobgp = lab.gobgpd(
+        "gobgpd",
+        &peer,
+        &gobgp_conf("198.18.0.2", "198.18.0.1", "ipv4-unicast"),
+    );
+    let routes = ["198.19.100.0/24", "198.19.101.0/24"];
+    for prefix in routes {
+        gobgp.gobgp(&["global", "rib", "add", "-a", "ipv4", prefix]);
+    }
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!(
+                "{SD_PREFIX_V4}{}",
+                sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", "")
+            ),
+        ),
+    );
+    wait_for("GoBGP's session Established", UP, || {
+        let out = gobgp.try_gobgp(&["neighbor", "198.18.0.1"])?;
+        if out.to_lowercase().contains("bgp state = established") {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    });
+    wait_for("speakerd's session Established", SOON, || {
+        lab.speakerd_established(&sd, "198.18.0.2")
+    });
+    let ours = wait_for("198.19.1.0/24 in GoBGP's RIB", SOON, || {
+        let out = gobgp.try_gobgp(&["global", "rib", "-a", "ipv4", "198.19.1.0/24"])?;
+        if out.contains("198.19.1.0/24") {
+            Ok(out)
+        } else {
+            Err(out)
+        }
+    });
+    assert!(ours.contains("4200000001"), "{ours}");
+    assert!(ours.contains("65001:100"), "community missing: {ours}");
+    for prefix in routes {
+        let r = wait_route(&lab, &sd, prefix, &["198.18.0.2"]);
+        assert_eq!(r["as_path"], "4200000002", "{r}");
+    }
+    gobgp.gobgp(&["global", "rib", "del", "-a", "ipv4", routes[1]]);
+    wait_route_gone(&lab, &sd, routes[1]);
+    assert!(lab.kernel_route(&sd, routes[0]).is_some());
+}
+
+/// An FRR configuration with one eBGP neighbour (speakerd) and `network` statements.
+fn frr_conf(dir: &str, router_id: &str, neighbor: &str, networks: &[&str]) -> String {
+    let networks: String = networks
+        .iter()
+        .map(|n| format!("  network {n}\n"))
+        .collect();
+    format!(
+        "frr defaults traditional\nhostname frr\nlog file {dir}/bgpd-frr.log\n!\n\
+         router bgp {PEER_AS}\n bgp router-id {router_id}\n no bgp ebgp-requires-policy\n\
+         \x20no bgp network import-check\n neighbor {neighbor} remote-as {SD_AS}\n\
+         \x20neighbor {neighbor} timers 3 9\n neighbor {neighbor} timers connect 2\n !\n\
+         \x20address-family ipv4 unicast\n{networks} exit-address-family\n!\n"
+    )
+}
+
+/// Scenario 2b: the same against FRR's bgpd (without zebra; we only read its RIB with vtysh).
+#[test]
+fn frr_ipv4() {
+    let mut lab = Lab::new("frr_ipv4");
+    let (sd, peer) = pair(&mut lab);
+    let routes = ["198.19.100.0/24", "198.19.101.0/24"];
+    let dir = lab.dir().to_str().unwrap().to_string();
+    let frr = lab.frr_bgpd(
+        "bgpd",
+        &peer,
+        &frr_conf(&dir, "198.18.0.2", "198.18.0.1", &routes),
+    );
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!(
+                "{SD_PREFIX_V4}{}",
+                sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", "")
+            ),
+        ),
+    );
+    wait_for("FRR's session Established", UP, || {
+        let out = frr.try_vtysh(&["show bgp neighbors 198.18.0.1 json"])?;
+        if out.contains("\"bgpState\":\"Established\"") {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    });
+    wait_for("speakerd's session Established", SOON, || {
+        lab.speakerd_established(&sd, "198.18.0.2")
+    });
+    let ours = wait_for("198.19.1.0/24 in FRR's RIB", SOON, || {
+        let out = frr.try_vtysh(&["show bgp ipv4 unicast 198.19.1.0/24 json"])?;
+        if out.contains("\"paths\"") {
+            Ok(out)
+        } else {
+            Err(out)
+        }
+    });
+    assert!(ours.contains("4200000001"), "{ours}");
+    assert!(ours.contains("65001:100"), "community missing: {ours}");
+    for prefix in routes {
+        let r = wait_route(&lab, &sd, prefix, &["198.18.0.2"]);
+        assert_eq!(r["as_path"], "4200000002", "{r}");
+    }
+    frr.vtysh(&[
+        "configure terminal",
+        &format!("router bgp {PEER_AS}"),
+        "address-family ipv4 unicast",
+        &format!("no network {}", routes[1]),
+    ]);
+    wait_route_gone(&lab, &sd, routes[1]);
+    assert!(lab.kernel_route(&sd, routes[0]).is_some());
+}
+
+/// Scenario 3: an IPv6 session over 2001:db8::/64 with IPv6 unicast prefixes both ways and the
+/// kernel IPv6 route installed.
+#[test]
+fn bird_ipv6() {
+    let mut lab = Lab::new("bird_ipv6");
+    let (sd, peer) = pair(&mut lab);
+    let routes = ["2001:db8:2001::/48", "2001:db8:2002::/48"];
+    let bird = lab.bird(
+        "bird",
+        &peer,
+        &bird_conf("198.18.0.2", "2001:db8::2", "2001:db8::1", &routes, ""),
+    );
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!(
+                "{SD_PREFIX_V6}{}",
+                sd_neighbor("2001:db8::2", "2001:db8::1", "ipv6-unicast", "")
+            ),
+        ),
+    );
+    wait_established(&lab, &sd, &bird, "2001:db8::2");
+    let ours = wait_for("2001:db8:1001::/48 in BIRD's RIB", SOON, || {
+        bird.route("2001:db8:1001::/48")
+    });
+    assert!(ours.contains("BGP.as_path: 4200000001"), "{ours}");
+    assert!(ours.contains("(65001,106)"), "community missing: {ours}");
+    assert!(ours.contains("2001:db8::1"), "next hop: {ours}");
+    assert!(!ours.contains("unreachable"), "{ours}");
+    for prefix in routes {
+        let r = wait_route(&lab, &sd, prefix, &["2001:db8::2"]);
+        assert_eq!(r["as_path"], "4200000002", "{r}");
+    }
+    bird.reconfigure(&bird_conf(
+        "198.18.0.2",
+        "2001:db8::2",
+        "2001:db8::1",
+        &routes[..1],
+        "",
+    ));
+    wait_route_gone(&lab, &sd, routes[1]);
+    assert!(lab.kernel_route(&sd, routes[0]).is_some());
 }
