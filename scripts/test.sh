@@ -39,6 +39,7 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "==> manifests"; bash scripts/validate-manifests.sh
 echo "==> tests"
 cargo nextest run --workspace --no-fail-fast
 echo "==> doc tests"
