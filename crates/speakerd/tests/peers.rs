@@ -9,7 +9,7 @@ mod lab;
 
 use std::time::Duration;
 
-use lab::{wait_for, Bird, Lab};
+use lab::{holds_for, wait_for, Bird, Lab};
 use serde_json::Value;
 
 const SD_AS: u32 = 4_200_000_001;
@@ -379,4 +379,449 @@ fn bird_ipv6() {
     ));
     wait_route_gone(&lab, &sd, routes[1]);
     assert!(lab.kernel_route(&sd, routes[0]).is_some());
+}
+
+/// speakerd in `sd` with one link per peer: link N is 198.18.N.1/24 (speakerd, `ethN`) to
+/// 198.18.N.2/24 (namespace `pN`, `eth0`). Returns the peer namespaces.
+fn star(lab: &mut Lab, sd: &str, peers: usize) -> Vec<String> {
+    (1..=peers)
+        .map(|n| {
+            let ns = lab.ns(&format!("p{n}"));
+            lab.link(
+                sd,
+                &format!("eth{n}"),
+                &[&format!("198.18.{n}.1/24")],
+                &ns,
+                "eth0",
+                &[&format!("198.18.{n}.2/24")],
+            );
+            ns
+        })
+        .collect()
+}
+
+/// A BIRD on link N of a [`star`], announcing `routes`, with `extra` in its BGP protocol.
+fn star_bird(lab: &mut Lab, n: usize, ns: &str, routes: &[&str], extra: &str) -> Bird {
+    let address = format!("198.18.{n}.2");
+    lab.bird(
+        &format!("bird{n}"),
+        ns,
+        &bird_conf(&address, &address, &format!("198.18.{n}.1"), routes, extra),
+    )
+}
+
+/// The `[[neighbor]]` of link N of a [`star`].
+fn star_neighbor(n: usize, extra: &str) -> String {
+    sd_neighbor(
+        &format!("198.18.{n}.2"),
+        &format!("198.18.{n}.1"),
+        "ipv4-unicast",
+        extra,
+    )
+}
+
+/// Scenario 4: ECMP. Two BIRDs in the same AS announce the same prefix with identical AS
+/// paths: one kernel route with two next hops; one BIRD stops: one next hop; both stop: gone.
+#[test]
+fn ecmp_two_birds() {
+    let mut lab = Lab::new("ecmp");
+    let sd = lab.ns("sd");
+    let peers = star(&mut lab, &sd, 2);
+    let prefix = "198.19.100.0/24";
+    let b1 = star_bird(&mut lab, 1, &peers[0], &[prefix], "");
+    let b2 = star_bird(&mut lab, 2, &peers[1], &[prefix], "");
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!("{}{}", star_neighbor(1, ""), star_neighbor(2, "")),
+        ),
+    );
+    wait_established(&lab, &sd, &b1, "198.18.1.2");
+    wait_established(&lab, &sd, &b2, "198.18.2.2");
+    wait_route(&lab, &sd, prefix, &["198.18.1.2", "198.18.2.2"]);
+    let route = lab.kernel_route(&sd, prefix).unwrap();
+    assert_eq!(
+        route["nexthops"].as_array().map(Vec::len),
+        Some(2),
+        "{route}"
+    );
+
+    lab.stop("bird1", "TERM");
+    wait_route(&lab, &sd, prefix, &["198.18.2.2"]);
+    lab.stop("bird2", "TERM");
+    wait_route_gone(&lab, &sd, prefix);
+}
+
+/// BIRD's "Import updates" received counter of protocol `speakerd`.
+fn bird_import_updates(bird: &Bird) -> u64 {
+    let out = bird.birdc(&["show", "protocols", "all", "speakerd"]);
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("Import updates:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no Import updates line: {out}"))
+}
+
+/// The "Since" column of BIRD's protocol `speakerd`: when its state last changed.
+fn bird_since(bird: &Bird) -> String {
+    let out = bird.birdc(&["show", "protocols", "speakerd"]);
+    out.lines()
+        .find(|l| l.starts_with("speakerd"))
+        .and_then(|l| l.split_whitespace().nth(4))
+        .unwrap_or_else(|| panic!("no protocol line: {out}"))
+        .to_string()
+}
+
+/// Scenario 5: route refresh. `birdc reload in` makes BIRD send ROUTE-REFRESH; speakerd sends
+/// its routes again (BIRD's received-updates counter grows) and the session stays up.
+#[test]
+fn route_refresh_from_bird() {
+    let mut lab = Lab::new("route_refresh");
+    let (sd, peer) = pair(&mut lab);
+    let bird = lab.bird(
+        "bird",
+        &peer,
+        &bird_conf("198.18.0.2", "198.18.0.2", "198.18.0.1", &[], ""),
+    );
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!(
+                "{SD_PREFIX_V4}{}",
+                sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", "")
+            ),
+        ),
+    );
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    wait_for("198.19.1.0/24 in BIRD's RIB", SOON, || {
+        bird.route("198.19.1.0/24")
+    });
+    let before = bird_import_updates(&bird);
+    let since = bird_since(&bird);
+    assert!(before >= 1, "{before}");
+
+    for round in 1..=2 {
+        bird.birdc(&["reload", "in", "speakerd"]);
+        wait_for(
+            &format!("speakerd re-sends its routes (refresh {round})"),
+            SOON,
+            || {
+                let now = bird_import_updates(&bird);
+                if now > before + round - 1 {
+                    Ok(())
+                } else {
+                    Err(format!("received updates {now}, before {before}"))
+                }
+            },
+        );
+    }
+    let refreshes = lab
+        .metric(
+            &sd,
+            "bgp_peer_messages_received_total",
+            &["peer=\"198.18.0.2\"", "type=\"route_refresh\""],
+        )
+        .unwrap();
+    assert_eq!(refreshes, 2.0, "ROUTE-REFRESH messages speakerd counted");
+    bird.established("speakerd").unwrap();
+    assert_eq!(bird_since(&bird), since, "the session was reset");
+    let n = lab.speakerd_established(&sd, "198.18.0.2").unwrap();
+    assert!(n["uptime_seconds"].as_u64().is_some(), "{n}");
+    bird.route("198.19.1.0/24").unwrap();
+}
+
+/// Scenario 6: TCP MD5. A BIRD with the same key as speakerd's `password_file` comes up; one
+/// with a different key never reaches Established.
+#[test]
+fn tcp_md5() {
+    let mut lab = Lab::new("md5");
+    let sd = lab.ns("sd");
+    let peers = star(&mut lab, &sd, 2);
+    let key = lab.write("md5.key", "s3cret-Key_1\n");
+    let key = key.to_str().unwrap();
+    let good = star_bird(&mut lab, 1, &peers[0], &[], "  password \"s3cret-Key_1\";");
+    let bad = star_bird(&mut lab, 2, &peers[1], &[], "  password \"wrong-key\";");
+    let extra = format!("password_file = \"{key}\"");
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!("{}{}", star_neighbor(1, &extra), star_neighbor(2, &extra)),
+        ),
+    );
+    wait_established(&lab, &sd, &good, "198.18.1.2");
+    holds_for(
+        "the session with a wrong MD5 key is not Established",
+        Duration::from_secs(8),
+        || match (
+            bad.established("speakerd"),
+            lab.speakerd_established(&sd, "198.18.2.2"),
+        ) {
+            (Err(_), Err(_)) => Ok(()),
+            (a, b) => Err(format!("BIRD: {a:?}\nspeakerd: {b:?}")),
+        },
+    );
+    good.established("speakerd").unwrap();
+}
+
+/// Scenario 7: GTSM. speakerd with `ttl_security = true`: a BIRD directly connected with `ttl
+/// security on` comes up; a BIRD two hops away (through a forwarding router namespace) never
+/// does, although it is reachable.
+#[test]
+fn gtsm() {
+    let mut lab = Lab::new("gtsm");
+    let sd = lab.ns("sd");
+    let near_ns = lab.ns("near");
+    let router = lab.ns("router");
+    let far_ns = lab.ns("far");
+    lab.link(
+        &sd,
+        "eth1",
+        &["198.18.1.1/24"],
+        &near_ns,
+        "eth0",
+        &["198.18.1.2/24"],
+    );
+    lab.link(
+        &sd,
+        "eth2",
+        &["198.18.2.1/24"],
+        &router,
+        "eth0",
+        &["198.18.2.2/24"],
+    );
+    lab.link(
+        &router,
+        "eth1",
+        &["198.18.3.1/24"],
+        &far_ns,
+        "eth0",
+        &["198.18.3.2/24"],
+    );
+    lab::run_ok(
+        lab::IP,
+        &[
+            "-n",
+            &sd,
+            "route",
+            "add",
+            "198.18.3.0/24",
+            "via",
+            "198.18.2.2",
+        ],
+    );
+    lab::run_ok(
+        lab::IP,
+        &[
+            "-n",
+            &far_ns,
+            "route",
+            "add",
+            "198.18.2.0/24",
+            "via",
+            "198.18.3.1",
+        ],
+    );
+    // The far side is reachable: a connection to its closed BGP port is refused (not lost).
+    let probe = lab.exec(
+        &sd,
+        "timeout",
+        &["5", "bash", "-c", "exec 3<>/dev/tcp/198.18.3.2/179"],
+    );
+    assert!(
+        probe.as_ref().is_err_and(|e| e.contains("refused")),
+        "198.18.3.2 should refuse port 179 before BIRD runs: {probe:?}"
+    );
+
+    let near = star_bird(&mut lab, 1, &near_ns, &[], "  ttl security on;");
+    let far = lab.bird(
+        "far",
+        &far_ns,
+        &bird_conf(
+            "198.18.3.2",
+            "198.18.3.2",
+            "198.18.2.1",
+            &[],
+            "  multihop 2; ttl security on;",
+        ),
+    );
+    let far_neighbor = sd_neighbor(
+        "198.18.3.2",
+        "198.18.2.1",
+        "ipv4-unicast",
+        "ttl_security = true",
+    );
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!("{}{far_neighbor}", star_neighbor(1, "ttl_security = true")),
+        ),
+    );
+    wait_established(&lab, &sd, &near, "198.18.1.2");
+    holds_for(
+        "the GTSM session two hops away is not Established",
+        Duration::from_secs(8),
+        || match (
+            far.established("speakerd"),
+            lab.speakerd_established(&sd, "198.18.3.2"),
+        ) {
+            (Err(_), Err(_)) => Ok(()),
+            (a, b) => Err(format!("BIRD: {a:?}\nspeakerd: {b:?}")),
+        },
+    );
+    near.established("speakerd").unwrap();
+}
+
+/// speakerd's paths of `prefix` (`show route PREFIX`).
+fn paths(lab: &Lab, ns: &str, prefix: &str) -> Result<Vec<Value>, String> {
+    let v = lab.show(ns, &["route", prefix])?;
+    Ok(v.as_array().cloned().unwrap_or_default())
+}
+
+/// Scenario 8: graceful restart. BIRD is killed hard: speakerd keeps its routes (stale) in the
+/// kernel; BIRD restarts (in graceful restart recovery) without one of them: after its
+/// End-of-RIB that one is removed and the other stays.
+#[test]
+fn graceful_restart_of_bird() {
+    let mut lab = Lab::new("graceful_restart");
+    let (sd, peer) = pair(&mut lab);
+    let routes = ["198.19.100.0/24", "198.19.101.0/24"];
+    let gr = "  graceful restart on;";
+    let conf = |routes: &[&str]| {
+        format!(
+            "graceful restart wait 10;\n{}",
+            bird_conf("198.18.0.2", "198.18.0.2", "198.18.0.1", routes, gr)
+        )
+    };
+    let bird = lab.bird("bird", &peer, &conf(&routes));
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!(
+                "{SD_PREFIX_V4}{}",
+                sd_neighbor(
+                    "198.18.0.2",
+                    "198.18.0.1",
+                    "ipv4-unicast",
+                    "[neighbor.graceful_restart]\nrestart_time = 60\n"
+                )
+            ),
+        ),
+    );
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    for prefix in routes {
+        wait_route(&lab, &sd, prefix, &["198.18.0.2"]);
+    }
+
+    // Every kernel route change from here on, to show that the route BIRD announces again is
+    // never removed and re-added.
+    lab.spawn("monitor", &sd, lab::IP, &["monitor", "route"], &[]);
+    lab.stop("bird", "KILL");
+    wait_for("speakerd notices the session is gone", SOON, || {
+        match lab.speakerd_established(&sd, "198.18.0.2") {
+            Ok(n) => Err(n.to_string()),
+            Err(_) => Ok(()),
+        }
+    });
+    wait_for("speakerd marks the routes stale", SOON, || {
+        let p = paths(&lab, &sd, routes[1])?;
+        if p.iter().any(|p| p["stale"] == true) {
+            Ok(())
+        } else {
+            Err(format!("{p:?}"))
+        }
+    });
+    holds_for(
+        "the stale routes stay in the kernel while BIRD is away",
+        Duration::from_secs(3),
+        || {
+            for prefix in routes {
+                match lab.kernel_route(&sd, prefix) {
+                    Some(r) if Lab::gateways(&r) == ["198.18.0.2"] => {}
+                    other => return Err(format!("{prefix}: {other:?}")),
+                }
+            }
+            Ok(())
+        },
+    );
+
+    // BIRD comes back in graceful restart recovery, announcing only the first prefix.
+    let bird = lab.bird_with("bird", &peer, &conf(&routes[..1]), &["-R"]);
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    wait_route_gone(&lab, &sd, routes[1]);
+    wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
+    wait_for("the remaining route is no longer stale", SOON, || {
+        let p = paths(&lab, &sd, routes[0])?;
+        if p.iter().all(|p| p["stale"] == false) && !p.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{p:?}"))
+        }
+    });
+    let monitor = lab.log("monitor");
+    assert!(
+        monitor.contains(&format!("Deleted {}", routes[1])),
+        "{monitor}"
+    );
+    assert!(
+        !monitor.contains(&format!("Deleted {}", routes[0])),
+        "the route kept across the restart left the kernel: {monitor}"
+    );
+}
+
+/// Scenario 9: SIGTERM. speakerd (no graceful restart) sends Cease 6/2 with "speakerd
+/// shutting down", exits successfully and removes its kernel routes.
+#[test]
+fn shutdown_on_sigterm() {
+    let mut lab = Lab::new("shutdown");
+    let (sd, peer) = pair(&mut lab);
+    let routes = ["198.19.100.0/24"];
+    let bird = lab.bird(
+        "bird",
+        &peer,
+        &bird_conf("198.18.0.2", "198.18.0.2", "198.18.0.1", &routes, ""),
+    );
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!(
+                "{SD_PREFIX_V4}{}",
+                sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", "")
+            ),
+        ),
+    );
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
+
+    let status = lab.stop("speakerd", "TERM");
+    assert!(status.success(), "speakerd exited with {status}");
+    assert!(
+        lab.kernel_routes(&sd, false).is_empty() && lab.kernel_routes(&sd, true).is_empty(),
+        "kernel routes left behind: {:?}",
+        lab.kernel_routes(&sd, false)
+    );
+    let out = wait_for("BIRD saw the Cease", SOON, || {
+        let out = bird.try_birdc(&["show", "protocols", "all", "speakerd"])?;
+        if out.contains("Received: Administrative shutdown") {
+            Ok(out)
+        } else {
+            Err(out)
+        }
+    });
+    let log = lab.log("bird");
+    assert!(
+        out.contains("speakerd shutting down") || log.contains("speakerd shutting down"),
+        "no shutdown communication in BIRD's output or log:\n{out}\n{log}"
+    );
 }

@@ -426,6 +426,38 @@ impl Lab {
 
     // ---------------------------------------------------------------- speakerd
 
+    /// speakerd's Prometheus metrics (`GET /metrics` on its admin API inside `ns`).
+    pub fn metrics(&self, ns: &str) -> Result<String, String> {
+        self.exec(
+            ns,
+            "bash",
+            &[
+                "-c",
+                "exec 3<>/dev/tcp/127.0.0.1/9179 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3",
+            ],
+        )
+    }
+
+    /// The sum of the samples of metric `name` whose labels contain every one of `labels`
+    /// (`key="value"` strings).
+    pub fn metric(&self, ns: &str, name: &str, labels: &[&str]) -> Result<f64, String> {
+        let text = self.metrics(ns)?;
+        let mut sum = 0.0;
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix(name) else {
+                continue;
+            };
+            if !(rest.starts_with('{') || rest.starts_with(' ')) {
+                continue;
+            }
+            if labels.iter().all(|l| rest.contains(l)) {
+                let value = rest.rsplit(' ').next().unwrap_or_default();
+                sum += value.parse::<f64>().map_err(|e| format!("{line}: {e}"))?;
+            }
+        }
+        Ok(sum)
+    }
+
     /// Starts speakerd named `name` in `ns` with configuration `toml` (checked first).
     pub fn speakerd(&mut self, name: &str, ns: &str, toml: &str) {
         let config = self.write(&format!("{name}.toml"), toml);
@@ -436,7 +468,7 @@ impl Lab {
             ns,
             SPEAKERD,
             &["run", "--config", &config],
-            &[("RUST_LOG", "info")],
+            &[("RUST_LOG", "info"), ("NO_COLOR", "1")],
         );
     }
 
@@ -653,7 +685,8 @@ impl Drop for Lab {
             let _ = run(IP, &["netns", "del", ns]);
             let _ = fs::remove_dir_all(Path::new("/var/run/frr").join(ns));
         }
-        if panicking {
+        let keep = std::env::var_os("KEEP_LAB").is_some();
+        if panicking || keep {
             for proc in &self.procs {
                 let log = fs::read_to_string(&proc.log).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();

@@ -1,0 +1,62 @@
+//! Scenario 10: a configuration error makes `speakerd check` and `speakerd run` exit non-zero
+//! with `file:line: reason`. `run` is started inside a fresh network namespace, so that it could
+//! not touch the machine's network even if it wrongly started.
+
+mod lab;
+
+use std::time::Duration;
+
+use lab::{wait_for, Lab, SPEAKERD};
+
+/// A configuration whose line 3 has a bad router id and line 9 a bad prefix.
+const BAD: &str = "[global]\n\
+asn = 4200000001\n\
+router_id = \"not-an-address\"\n\
+listen = []\n\
+\n\
+[admin]\n\
+listen = \"127.0.0.1:9179\"\n\
+\n\
+[[prefix]]\n\
+prefix = \"198.19.1.0/33\"\n";
+
+#[test]
+fn bad_config_is_refused_with_file_and_line() {
+    let mut lab = Lab::new("config_errors");
+    let path = lab.write("bad.toml", BAD);
+    let file = path.to_str().unwrap().to_string();
+    let expected = [
+        format!("{file}:3: 'not-an-address' is not an IPv4 router id"),
+        format!("{file}:10: '198.19.1.0/33' is not a prefix"),
+    ];
+
+    let check = lab::run(SPEAKERD, &["check", "--config", &file]);
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success(), "check accepted it: {stderr}");
+    for e in &expected {
+        assert!(stderr.contains(e.as_str()), "missing '{e}' in:\n{stderr}");
+    }
+
+    let ns = lab.ns("run");
+    lab.spawn("run", &ns, SPEAKERD, &["run", "--config", &file], &[]);
+    let status = wait_for("speakerd run exits", Duration::from_secs(10), || {
+        lab.exited("run").ok_or_else(|| "still running".to_string())
+    });
+    assert!(!status.success(), "run exited with {status}");
+    let log = lab.log("run");
+    for e in &expected {
+        assert!(log.contains(e.as_str()), "missing '{e}' in:\n{log}");
+    }
+
+    // A syntax error (unknown key) is reported at its line too.
+    let typo = lab.write(
+        "typo.toml",
+        "[global]\nasn = 65001\nrouter_id = \"198.18.0.1\"\nlisten = []\nhold_tme = 9\n",
+    );
+    let typo = typo.to_str().unwrap();
+    let check = lab::run(SPEAKERD, &["check", "--config", typo]);
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success(), "check accepted it: {stderr}");
+    assert!(stderr.contains(&format!("{typo}:5: ")), "{stderr}");
+    assert!(stderr.contains("hold_tme"), "{stderr}");
+}
