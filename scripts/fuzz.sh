@@ -34,20 +34,25 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
+# Every fuzz crate: the codec's and the session state machine's (crates/bgp-fsm/fuzz).
 targets=()
-for f in "$fuzz_dir"/fuzz_targets/*.rs; do
-    targets+=("$(basename "$f" .rs)")
+for crate in "$root/crates/bgp-proto" "$root/crates/bgp-fsm"; do
+    for f in "$crate"/fuzz/fuzz_targets/*.rs; do
+        [ -e "$f" ] && targets+=("$crate:$(basename "$f" .rs)")
+    done
 done
 
-cd "$crate"
-echo "==> building ${targets[*]}"
-for t in "${targets[@]}"; do
-    cargo +nightly fuzz build "$t"
+echo "==> building ${targets[*]##*:}"
+for ct in "${targets[@]}"; do
+    (cd "${ct%%:*}" && cargo +nightly fuzz build "${ct##*:}")
 done
 
 failed=()
 summary=()
-for t in "${targets[@]}"; do
+for ct in "${targets[@]}"; do
+    crate="${ct%%:*}" t="${ct##*:}"
+    fuzz_dir="$crate/fuzz"
+    cd "$crate"
     work="$fuzz_dir/target/run-corpus/$t"
     mkdir -p "$work" "$fuzz_dir/corpus/$t"
     seeds=("$fuzz_dir/corpus/$t")

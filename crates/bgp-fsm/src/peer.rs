@@ -281,6 +281,11 @@ impl Peer {
                 self.outgoing_yielded = false;
                 if let Some(s) = self.outgoing.as_mut() {
                     s.handle(Event::AutomaticStart, now);
+                    // Its Connect goes out now, not with whatever call comes next.
+                    let connection = ConnectionId::Outgoing;
+                    while let Some(action) = s.poll_action() {
+                        self.actions.push_back(PeerAction { connection, action });
+                    }
                 }
             }
         }
