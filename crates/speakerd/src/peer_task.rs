@@ -162,6 +162,14 @@ async fn run_inner(
             }
             Some(event) = events.recv() => task.on_conn_event(event),
             Ok(()) = shutdown.changed(), if !task.shutting_down => {
+                if task.graceful_restart_negotiated() {
+                    // RFC 4724: we are the restarting speaker. Close without a NOTIFICATION
+                    // (the process exit closes the connection) so that the neighbour keeps our
+                    // routes, and do not report the session down, so that the RIB keeps the
+                    // neighbour's routes in the kernel for the next run to take over.
+                    info!("shutting down for a graceful restart: no NOTIFICATION");
+                    return;
+                }
                 task.shutdown(Some("speakerd shutting down".into()));
             }
             command = commands.recv(), if !task.shutting_down => match command {
@@ -303,6 +311,17 @@ impl PeerTask {
                 self.peer.cease(reason, MAX_PREFIX_RESTART, now);
             }
         }
+    }
+
+    /// Graceful restart is configured and the Established session negotiated it.
+    fn graceful_restart_negotiated(&self) -> bool {
+        self.config.graceful_restart.is_some()
+            && self
+                .peer
+                .established()
+                .and_then(|c| self.peer.session(c))
+                .and_then(|s| s.negotiated())
+                .is_some_and(|n| !n.graceful_restart_families().is_empty())
     }
 
     fn shutdown(&mut self, message: Option<String>) {

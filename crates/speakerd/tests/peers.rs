@@ -724,7 +724,7 @@ fn graceful_restart_of_bird() {
 
     // Every kernel route change from here on, to show that the route BIRD announces again is
     // never removed and re-added.
-    lab.spawn("monitor", &sd, lab::IP, &["monitor", "route"], &[]);
+    lab.route_monitor("monitor", &sd);
     lab.stop("bird", "KILL");
     wait_for("speakerd notices the session is gone", SOON, || {
         match lab.speakerd_established(&sd, "198.18.0.2") {
@@ -823,5 +823,86 @@ fn shutdown_on_sigterm() {
     assert!(
         out.contains("speakerd shutting down") || log.contains("speakerd shutting down"),
         "no shutdown communication in BIRD's output or log:\n{out}\n{log}"
+    );
+}
+
+/// Graceful restart of speakerd itself: with `[neighbor.graceful_restart]`, SIGTERM leaves
+/// speakerd's kernel routes in place and BIRD keeps speakerd's prefix (stale); the restarted
+/// speakerd takes the kernel routes over without removing them, and BIRD's copy of our prefix
+/// is refreshed.
+#[test]
+fn graceful_restart_of_speakerd() {
+    let mut lab = Lab::new("speakerd_restart");
+    let (sd, peer) = pair(&mut lab);
+    let routes = ["198.19.100.0/24"];
+    let bird = lab.bird(
+        "bird",
+        &peer,
+        &bird_conf(
+            "198.18.0.2",
+            "198.18.0.2",
+            "198.18.0.1",
+            &routes,
+            "  graceful restart on;",
+        ),
+    );
+    let conf = speakerd_conf(
+        "198.18.0.1",
+        &format!(
+            "{SD_PREFIX_V4}{}",
+            sd_neighbor(
+                "198.18.0.2",
+                "198.18.0.1",
+                "ipv4-unicast",
+                "[neighbor.graceful_restart]\nrestart_time = 60\n"
+            )
+        ),
+    );
+    lab.speakerd("speakerd", &sd, &conf);
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
+    wait_for("198.19.1.0/24 in BIRD's RIB", SOON, || {
+        bird.route("198.19.1.0/24")
+    });
+
+    lab.route_monitor("monitor", &sd);
+    let status = lab.stop("speakerd", "TERM");
+    assert!(status.success(), "speakerd exited with {status}");
+    assert!(
+        lab.kernel_route(&sd, routes[0]).is_some(),
+        "speakerd removed its kernel routes although graceful restart is configured"
+    );
+    let kept = wait_for("BIRD's session is down", SOON, || {
+        match bird.established("speakerd") {
+            Ok(out) => Err(out),
+            Err(out) => Ok(out),
+        }
+    });
+    assert!(
+        kept.contains("Neighbor graceful restart active"),
+        "BIRD does not treat our shutdown as a graceful restart:\n{kept}"
+    );
+    holds_for(
+        "BIRD keeps our prefix while we restart",
+        Duration::from_secs(2),
+        || bird.route("198.19.1.0/24").map(|_| ()),
+    );
+
+    lab.speakerd("speakerd", &sd, &conf);
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
+    wait_for("BIRD ends the graceful restart", SOON, || {
+        let out = bird.established("speakerd")?;
+        if out.contains("graceful restart active") {
+            Err(out)
+        } else {
+            Ok(())
+        }
+    });
+    bird.route("198.19.1.0/24").unwrap();
+    let monitor = lab.log("monitor");
+    assert!(
+        !monitor.contains(&format!("Deleted {}", routes[0])),
+        "the kernel route left the kernel across the restart: {monitor}"
     );
 }

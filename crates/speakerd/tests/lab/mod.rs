@@ -417,6 +417,27 @@ impl Lab {
         fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
     }
 
+    /// Starts `ip monitor route` in `ns` as process `name` and waits until it reports changes
+    /// (a probe route is added and removed); its log then has every later route change.
+    pub fn route_monitor(&mut self, name: &str, ns: &str) {
+        self.spawn(name, ns, IP, &["monitor", "route"], &[]);
+        let probe = "198.18.255.255";
+        wait_for(
+            &format!("{name} is listening"),
+            Duration::from_secs(10),
+            || {
+                // A change each time: an identical replace would not be reported.
+                let _ = run(IP, &["-n", ns, "route", "add", "blackhole", probe]);
+                let _ = run(IP, &["-n", ns, "route", "del", "blackhole", probe]);
+                if self.log(name).contains(probe) {
+                    Ok(())
+                } else {
+                    Err(self.log(name))
+                }
+            },
+        );
+    }
+
     /// Writes `<dir>/<file>`.
     pub fn write(&self, file: &str, text: &str) -> PathBuf {
         let path = self.dir.join(file);
