@@ -303,7 +303,19 @@ impl AsPath {
                 _ => segments.push(seg.clone()),
             }
         }
-        segments.extend(as4.segments.iter().cloned());
+        let mut as4_segments = as4.segments.iter().cloned();
+        // Join the kept AS_SEQUENCE and a leading AS4_PATH sequence, so that the rebuilt path
+        // equals the one the NEW speaker sent rather than having two adjacent sequences.
+        if let (Some(last), Some(first)) = (segments.last_mut(), as4.segments.first()) {
+            if last.kind == SegmentType::Sequence
+                && first.kind == SegmentType::Sequence
+                && last.asns.len() + first.asns.len() <= 255
+            {
+                last.asns.extend_from_slice(&first.asns);
+                as4_segments.next();
+            }
+        }
+        segments.extend(as4_segments);
         AsPath { segments }
     }
 }
@@ -566,9 +578,11 @@ fn expected_flags(code: u8) -> Option<u8> {
 }
 
 /// RFC 7606 §7: what a malformed attribute of this type costs.
-fn malformed_action(code: u8) -> Rfc7606Action {
+fn malformed_action(code: u8, ctx: &SessionContext) -> Rfc7606Action {
     use type_code::*;
     match code {
+        // RFC 7606 §7.5: LOCAL_PREF from an external peer is discarded, malformed or not.
+        LOCAL_PREF if !ctx.ibgp => Rfc7606Action::AttributeDiscard,
         ATOMIC_AGGREGATE | AGGREGATOR | AS4_PATH | AS4_AGGREGATOR => {
             Rfc7606Action::AttributeDiscard
         }
@@ -739,7 +753,7 @@ fn decode_attributes_in(
         if flags & (flag::OPTIONAL | flag::TRANSITIVE) != expected {
             let err = UpdateError::attribute(
                 UpdateErrorKind::AttributeFlags(code),
-                malformed_action(code),
+                malformed_action(code, ctx),
                 flags,
                 code,
                 value,
@@ -750,7 +764,7 @@ fn decode_attributes_in(
         if let Err(kind) = decode_one(&mut out, code, value, frame, ctx, form) {
             out.record(UpdateError::attribute(
                 kind,
-                malformed_action(code),
+                malformed_action(code, ctx),
                 flags,
                 code,
                 value,
@@ -804,10 +818,10 @@ fn decode_one(
         }
         MULTI_EXIT_DISC => attrs.med = Some(u32_value(v).ok_or(length_error)?),
         LOCAL_PREF => {
-            let value = u32_value(v).ok_or(length_error)?;
-            // RFC 4271 §5.1.5: ignored when received from an external peer.
+            // RFC 4271 §5.1.5, RFC 7606 §7.5: ignored when received from an external peer,
+            // whatever its length.
             if ctx.ibgp {
-                attrs.local_pref = Some(value);
+                attrs.local_pref = Some(u32_value(v).ok_or(length_error)?);
             }
         }
         ATOMIC_AGGREGATE => {
@@ -860,7 +874,9 @@ fn decode_one(
         }
         AS4_PATH => {
             let path = AsPath::decode(v, true).ok_or(UpdateErrorKind::MalformedAsPath)?;
-            attrs.as4_path = Some(path);
+            // RFC 6793 §6: confederation segments are invalid in AS4_PATH; they are discarded
+            // and the rest of the attribute is used.
+            attrs.as4_path = Some(path.without_confed());
         }
         LARGE_COMMUNITY => {
             if !list_len_ok(v, 12) {
