@@ -264,6 +264,13 @@ fn gobgp_ipv4() {
 
 /// An FRR configuration with one eBGP neighbour (speakerd) and `network` statements.
 fn frr_conf(dir: &str, router_id: &str, neighbor: &str, networks: &[&str]) -> String {
+    let v6 = neighbor.contains(':');
+    let family = if v6 { "ipv6" } else { "ipv4" };
+    let activate = if v6 {
+        format!("  neighbor {neighbor} activate\n")
+    } else {
+        String::new()
+    };
     let networks: String = networks
         .iter()
         .map(|n| format!("  network {n}\n"))
@@ -273,7 +280,7 @@ fn frr_conf(dir: &str, router_id: &str, neighbor: &str, networks: &[&str]) -> St
          router bgp {PEER_AS}\n bgp router-id {router_id}\n no bgp ebgp-requires-policy\n\
          \x20no bgp network import-check\n neighbor {neighbor} remote-as {SD_AS}\n\
          \x20neighbor {neighbor} timers 3 9\n neighbor {neighbor} timers connect 2\n !\n\
-         \x20address-family ipv4 unicast\n{networks} exit-address-family\n!\n"
+         \x20address-family {family} unicast\n{activate}{networks} exit-address-family\n!\n"
     )
 }
 
@@ -905,4 +912,73 @@ fn graceful_restart_of_speakerd() {
         !monitor.contains(&format!("Deleted {}", routes[0])),
         "the kernel route left the kernel across the restart: {monitor}"
     );
+}
+
+/// IPv6 against FRR, which sends a global and a link-local next hop: speakerd installs a usable
+/// kernel IPv6 route, and FRR gets our prefix.
+#[test]
+fn frr_ipv6() {
+    let mut lab = Lab::new("frr_ipv6");
+    let (sd, peer) = pair(&mut lab);
+    let routes = ["2001:db8:2001::/48", "2001:db8:2002::/48"];
+    let dir = lab.dir().to_str().unwrap().to_string();
+    let frr = lab.frr_bgpd(
+        "bgpd",
+        &peer,
+        &frr_conf(&dir, "198.18.0.2", "2001:db8::1", &routes),
+    );
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!(
+                "{SD_PREFIX_V6}{}",
+                sd_neighbor("2001:db8::2", "2001:db8::1", "ipv6-unicast", "")
+            ),
+        ),
+    );
+    wait_for("FRR's session Established", UP, || {
+        let out = frr.try_vtysh(&["show bgp neighbors 2001:db8::1 json"])?;
+        if out.contains("\"bgpState\":\"Established\"") {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    });
+    wait_for("speakerd's session Established", SOON, || {
+        lab.speakerd_established(&sd, "2001:db8::2")
+    });
+    let ours = wait_for("2001:db8:1001::/48 in FRR's RIB", SOON, || {
+        let out = frr.try_vtysh(&["show bgp ipv6 unicast 2001:db8:1001::/48 json"])?;
+        if out.contains("\"paths\"") {
+            Ok(out)
+        } else {
+            Err(out)
+        }
+    });
+    assert!(ours.contains("4200000001"), "{ours}");
+    assert!(ours.contains("65001:106"), "community missing: {ours}");
+    for prefix in routes {
+        wait_for(&format!("{prefix} in the kernel"), SOON, || {
+            match lab.kernel_route(&sd, prefix) {
+                Some(r) if !Lab::gateways(&r).is_empty() => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        });
+    }
+    let route = lab.kernel_route(&sd, routes[0]).unwrap();
+    let gateway = Lab::gateways(&route)[0].clone();
+    assert!(
+        gateway == "2001:db8::2" || (gateway.starts_with("fe80:") && route["dev"] == "eth0"),
+        "{route}"
+    );
+    frr.vtysh(&[
+        "configure terminal",
+        &format!("router bgp {PEER_AS}"),
+        "address-family ipv6 unicast",
+        &format!("no network {}", routes[1]),
+    ]);
+    wait_route_gone(&lab, &sd, routes[1]);
+    assert!(lab.kernel_route(&sd, routes[0]).is_some());
 }
