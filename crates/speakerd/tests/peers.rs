@@ -982,3 +982,48 @@ fn frr_ipv6() {
     wait_route_gone(&lab, &sd, routes[1]);
     assert!(lab.kernel_route(&sd, routes[0]).is_some());
 }
+
+/// Hold timer: BIRD freezes (SIGSTOP) and sends nothing more; speakerd's hold timer (9 s)
+/// expires, the session goes down and BIRD's routes leave the kernel. After SIGCONT the
+/// session comes back with the routes.
+#[test]
+fn hold_timer_expiry() {
+    let mut lab = Lab::new("hold_timer");
+    let (sd, peer) = pair(&mut lab);
+    let routes = ["198.19.100.0/24"];
+    let bird = lab.bird(
+        "bird",
+        &peer,
+        &bird_conf("198.18.0.2", "198.18.0.2", "198.18.0.1", &routes, ""),
+    );
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", ""),
+        ),
+    );
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
+
+    lab.signal("bird", "STOP");
+    let frozen = std::time::Instant::now();
+    wait_route_gone(&lab, &sd, routes[0]);
+    let after = frozen.elapsed();
+    assert!(
+        after >= Duration::from_secs(5),
+        "routes went away {after:?} after the freeze, before the hold time could expire"
+    );
+    let n = lab.neighbor(&sd, "198.18.0.2").unwrap();
+    assert_ne!(n["state"], "Established", "{n}");
+    let log = lab.log("speakerd");
+    assert!(
+        log.to_lowercase().contains("hold"),
+        "no hold timer expiry logged:\n{log}"
+    );
+
+    lab.signal("bird", "CONT");
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
+}

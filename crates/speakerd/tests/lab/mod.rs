@@ -406,6 +406,18 @@ impl Lab {
         }
     }
 
+    /// Sends `signal` (e.g. "STOP", "CONT") to process `name` without waiting.
+    pub fn signal(&mut self, name: &str, signal: &str) {
+        let proc = self.proc_mut(name);
+        let pid = proc
+            .child
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name} is not running"))
+            .id()
+            .to_string();
+        run_ok("kill", &[&format!("-{signal}"), &pid]);
+    }
+
     /// Whether process `name` has exited (and how).
     pub fn exited(&mut self, name: &str) -> Option<std::process::ExitStatus> {
         let proc = self.proc_mut(name);
