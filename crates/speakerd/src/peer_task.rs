@@ -20,7 +20,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 use crate::config::NeighborConfig;
 use crate::metrics::Metrics;
 use crate::rib_task::{NeighborStatus, ToRib};
-use crate::transport::{spawn_connect, ConnEvent, Connection, SocketOptions};
+use crate::transport::{apply_ttl, spawn_connect, ConnEvent, Connection, SocketOptions};
 
 /// Commands for a neighbour's task.
 #[derive(Debug)]
@@ -200,6 +200,24 @@ impl PeerTask {
             .is_some_and(|c| c.generation == generation)
     }
 
+    /// Applies this neighbour's TTL and GTSM settings to a connection from the shared
+    /// listener, as connect does to ours: with GTSM, segments that arrive with a TTL below 255
+    /// from here on are dropped, so a neighbour further away never gets Established (RFC 5082).
+    /// False (the connection is dropped) when the options cannot be set.
+    fn secure_incoming(&self, stream: &TcpStream) -> bool {
+        let result = stream.peer_addr().and_then(|remote| {
+            apply_ttl(
+                &socket2::SockRef::from(stream),
+                remote,
+                &self.socket_options(),
+            )
+        });
+        if let Err(error) = &result {
+            warn!(%error, "incoming connection dropped: cannot set its TTL options");
+        }
+        result.is_ok()
+    }
+
     fn socket_options(&self) -> SocketOptions {
         let ebgp = self.config.remote_asn != self.ctx.local_as;
         SocketOptions {
@@ -284,6 +302,7 @@ impl PeerTask {
             ToPeer::EndOfRib(family) => {
                 let _ = self.peer.send_end_of_rib(family, now);
             }
+            ToPeer::Accept(stream) if !self.secure_incoming(&stream) => {}
             ToPeer::Accept(stream) => match self.peer.accept(now) {
                 Some(connection) => {
                     self.generation += 1;
