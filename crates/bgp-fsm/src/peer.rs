@@ -112,9 +112,27 @@ impl Peer {
     /// ManualStop with an optional RFC 9003 message: Cease 6/2 on every connection.
     pub fn stop(&mut self, message: Option<String>, now: Instant) {
         self.started = false;
+        self.outgoing_yielded = false;
         for connection in [ConnectionId::Outgoing, ConnectionId::Incoming] {
             if let Some(s) = self.session_mut(connection) {
                 s.handle(Event::ManualStop(message.clone()), now);
+            }
+        }
+        self.collect(now);
+    }
+
+    /// Stops every connection for good with this Cease (e.g. 6/3 Peer De-configured): nothing
+    /// restarts by itself, not even the outgoing connection that gave way in a collision.
+    pub fn shutdown(&mut self, reason: StopReason, now: Instant) {
+        self.started = false;
+        self.outgoing_yielded = false;
+        for connection in [ConnectionId::Outgoing, ConnectionId::Incoming] {
+            if let Some(s) = self.session_mut(connection) {
+                let stop = Event::AutomaticStop {
+                    reason: reason.clone(),
+                    restart_after: None,
+                };
+                s.handle(stop, now);
             }
         }
         self.collect(now);
@@ -134,6 +152,24 @@ impl Peer {
                     now,
                 );
             }
+        }
+        self.collect(now);
+    }
+
+    /// Gives up an incoming connection that has not reached OpenConfirm (Cease 6/7), so that a
+    /// newer connection from the neighbour can take its place: a half-open connection whose
+    /// peer went away would otherwise refuse every new one until its hold timer ran out.
+    pub fn abandon_incoming(&mut self, now: Instant) {
+        if let Some(s) = self
+            .incoming
+            .as_mut()
+            .filter(|s| s.state() < State::OpenConfirm)
+        {
+            let stop = Event::AutomaticStop {
+                reason: StopReason::ConnectionCollision,
+                restart_after: None,
+            };
+            s.handle(stop, now);
         }
         self.collect(now);
     }

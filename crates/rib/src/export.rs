@@ -38,12 +38,13 @@ pub(crate) struct AdjRibOut {
 impl AdjRibOut {
     /// Records the new export state of a prefix; a later offer for the same prefix replaces an
     /// earlier one not yet taken, so a slow neighbour costs at most one entry per prefix.
-    pub(crate) fn offer(&mut self, prefix: Prefix, attrs: Option<Arc<RouteAttrs>>) {
-        let unchanged = match (&attrs, self.sent.get(&prefix)) {
-            (None, None) => true,
-            (Some(new), Some(old)) => Arc::ptr_eq(new, old),
-            _ => false,
-        };
+    pub(crate) fn offer(&mut self, prefix: Prefix, attrs: Option<Arc<RouteAttrs>>, resend: bool) {
+        let unchanged = !resend
+            && match (&attrs, self.sent.get(&prefix)) {
+                (None, None) => true,
+                (Some(new), Some(old)) => Arc::ptr_eq(new, old),
+                _ => false,
+            };
         if unchanged {
             self.pending.remove(&prefix);
         } else {
@@ -96,21 +97,6 @@ impl AdjRibOut {
         out
     }
 
-    /// Forgets what was sent of one family, so that it is all offered again.
-    pub(crate) fn forget(&mut self, family: Family, interner: &mut AttrInterner) {
-        let prefixes: Vec<Prefix> = self
-            .sent
-            .keys()
-            .filter(|p| p.unicast_family() == family)
-            .copied()
-            .collect();
-        for prefix in prefixes {
-            if let Some(attrs) = self.sent.remove(&prefix) {
-                interner.release(attrs);
-            }
-        }
-    }
-
     /// Forgets everything (the session went down).
     pub(crate) fn clear(&mut self, interner: &mut AttrInterner) {
         self.pending.clear();
@@ -125,6 +111,9 @@ impl AdjRibOut {
 pub(crate) struct ExportContext {
     pub(crate) local_as: u32,
     pub(crate) cluster_id: Ipv4Addr,
+    /// Draining (RFC 8326): our own routes go out with GRACEFUL_SHUTDOWN and this many extra
+    /// prepends toward external neighbours.
+    pub(crate) graceful_shutdown: Option<u8>,
 }
 
 /// The attributes `best` is sent to `to` with, or `None` when it must not be sent there.
@@ -201,6 +190,16 @@ pub(crate) fn export_route(
         (Family::IPV4_UNICAST, IpAddr::V4(v4)) => Some(v4),
         _ => None,
     };
+    if let (Some(prepend), true) = (ctx.graceful_shutdown, source.is_local) {
+        if !out.communities.contains(&Community::GRACEFUL_SHUTDOWN) {
+            out.communities.push(Community::GRACEFUL_SHUTDOWN);
+        }
+        if !to.ibgp {
+            out.as_path
+                .get_or_insert_with(Default::default)
+                .prepend(ctx.local_as, usize::from(prepend));
+        }
+    }
     let mut exported = RouteAttrs::new(out, next_hop, link_local);
 
     // RFC 8212: nothing is sent to an external neighbour without an export policy.

@@ -262,6 +262,7 @@ pub struct Rib {
     interner: AttrInterner,
     dirty: FxHashMap<Prefix, Snapshot>,
     next_hops: FxHashMap<IpAddr, u32>,
+    graceful_shutdown: Option<u8>,
 }
 
 fn next_hop_of(attrs: &PathAttributes, mp: Option<&NextHop>) -> Option<(IpAddr, Option<Ipv6Addr>)> {
@@ -302,6 +303,7 @@ impl Rib {
             interner: AttrInterner::default(),
             dirty: FxHashMap::default(),
             next_hops: FxHashMap::default(),
+            graceful_shutdown: None,
         }
     }
 
@@ -329,16 +331,10 @@ impl Rib {
             up: false,
             out: AdjRibOut::default(),
         };
-        match self.peers.iter().skip(1).position(Option::is_none) {
-            Some(free) => {
-                self.peers[free + 1] = Some(state);
-                PeerId(free as u32 + 1)
-            }
-            None => {
-                self.peers.push(Some(state));
-                PeerId(self.peers.len() as u32 - 1)
-            }
-        }
+        // Identifiers are never reused: a task of a removed neighbour may still report with
+        // its old one for a moment, and must not be mistaken for a new neighbour.
+        self.peers.push(Some(state));
+        PeerId(self.peers.len() as u32 - 1)
     }
 
     /// Removes a neighbour and all its paths.
@@ -393,9 +389,22 @@ impl Rib {
 
     /// Computes and queues what `peer` should now have for `prefix`.
     fn export_to(&mut self, peer: PeerId, prefix: Prefix, best: Option<&BestRoute>) {
+        self.export_with(peer, prefix, best, false);
+    }
+
+    /// Computes what `peer` should have for `prefix` and queues it; `resend` queues it even
+    /// when the neighbour already has exactly that (route refresh).
+    fn export_with(
+        &mut self,
+        peer: PeerId,
+        prefix: Prefix,
+        best: Option<&BestRoute>,
+        resend: bool,
+    ) {
         let ctx = ExportContext {
             local_as: self.config.local_as,
             cluster_id: self.config.cluster_id.unwrap_or(self.config.router_id),
+            graceful_shutdown: self.graceful_shutdown,
         };
         let exported = best.and_then(|best| {
             let source = &self.peer(best.peer)?.info;
@@ -404,7 +413,7 @@ impl Rib {
         });
         let shared = exported.map(|attrs| self.interner.intern(attrs));
         if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
-            p.out.offer(prefix, shared);
+            p.out.offer(prefix, shared, resend);
         }
     }
 
@@ -471,13 +480,12 @@ impl Rib {
     /// The neighbour asked for `family` again (ROUTE-REFRESH, RFC 2918): everything we
     /// advertise to it in that family is queued anew.
     pub fn readvertise(&mut self, peer: PeerId, family: Family) {
-        if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
-            p.out.forget(family, &mut self.interner);
-        }
+        // What the neighbour has stays recorded as sent, so that a withdrawal that comes
+        // before the re-advertisement goes out still reaches it.
         for prefix in self.tables.prefixes() {
             if prefix.unicast_family() == family {
                 if let Some(best) = self.lookup(&prefix).and_then(|c| c.best) {
-                    self.export_to(peer, prefix, Some(&best));
+                    self.export_with(peer, prefix, Some(&best), true);
                 }
             }
         }
@@ -503,6 +511,29 @@ impl Rib {
         for prefix in self.tables.prefixes() {
             let best = self.lookup(&prefix).and_then(|c| c.best);
             self.export_to(peer, prefix, best.as_ref());
+        }
+    }
+
+    /// Starts (`Some(prepends)`) or ends (`None`) the graceful shutdown of our own routes
+    /// (RFC 8326): they are re-sent to every neighbour with the GRACEFUL_SHUTDOWN community and,
+    /// toward external neighbours, extra prepends of our AS, so traffic moves away before the
+    /// sessions close.
+    pub fn set_graceful_shutdown(&mut self, prepends: Option<u8>) {
+        if self.graceful_shutdown == prepends {
+            return;
+        }
+        self.graceful_shutdown = prepends;
+        let up: Vec<PeerId> = (1..self.peers.len() as u32)
+            .map(PeerId)
+            .filter(|id| self.peer(*id).is_some_and(|p| p.up))
+            .collect();
+        for prefix in self.tables.prefixes() {
+            let best = self.lookup(&prefix).and_then(|c| c.best);
+            if best.as_ref().is_some_and(|b| b.peer == PeerId::LOCAL) {
+                for peer in &up {
+                    self.export_to(*peer, prefix, best.as_ref());
+                }
+            }
         }
     }
 

@@ -241,3 +241,25 @@ fn route_refresh_readvertises_and_borr_eorr_flushes_what_was_not_resent() {
     assert_eq!(changes.len(), 1);
     assert!(changes[0].best.is_none());
 }
+
+#[test]
+fn a_withdrawal_right_after_a_route_refresh_still_reaches_the_neighbour() {
+    let mut lab = Lab::new();
+    let external = lab.peer("198.18.2.1", 65002, false, true);
+    lab.rib.originate(
+        prefix("10.244.1.0/24"),
+        Default::default(),
+        IpAddr::V4(v4("198.18.0.1")),
+    );
+    lab.rib.run_decision();
+    assert!(lab.sent_to(external).is_some());
+    // The neighbour asks for a refresh; before the re-advertisement is taken, the prefix goes.
+    lab.rib
+        .readvertise(external, bgp_proto::Family::IPV4_UNICAST);
+    lab.rib.withdraw_originated(prefix("10.244.1.0/24"));
+    lab.rib.run_decision();
+    let updates = lab.rib.take_updates(external);
+    assert_eq!(updates.len(), 1);
+    assert!(updates[0].attrs.is_none(), "{updates:?}");
+    assert_eq!(updates[0].prefixes, vec![prefix("10.244.1.0/24")]);
+}

@@ -59,6 +59,12 @@ pub enum ConfigErrorKind {
     /// A hold time of 1 or 2 seconds (RFC 4271 §4.2).
     #[error("hold time {0} must be 0 or at least 3 seconds")]
     HoldTime(u16),
+    /// An unknown peering mode.
+    #[error("unknown mode '{0}' (tor, mesh or route-reflector)")]
+    Mode(String),
+    /// A label selector that is not KEY=VALUE.
+    #[error("'{0}' is not a label selector KEY=VALUE")]
+    Label(String),
     /// A required key is missing from a table.
     #[error("missing key '{0}'")]
     Missing(&'static str),
@@ -178,6 +184,57 @@ pub struct OriginateConfig {
     pub large_communities: Vec<LargeCommunity>,
 }
 
+/// How the Kubernetes integration chooses a node's BGP neighbours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeeringMode {
+    /// Each node peers with the ToR its labels select.
+    Tor,
+    /// Every node peers with every other node over iBGP.
+    Mesh,
+    /// Nodes with the reflector label reflect; the others peer only with them.
+    RouteReflector,
+}
+
+/// A ToR chosen for the nodes whose label matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TorRule {
+    /// The label key.
+    pub label_key: String,
+    /// The label value.
+    pub label_value: String,
+    /// The ToR's address.
+    pub address: IpAddr,
+    /// The ToR's AS.
+    pub remote_asn: u32,
+}
+
+/// The `[kubernetes]` section: PodCIDRs and neighbours from Node objects.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KubernetesConfig {
+    /// Our Node's name.
+    pub node_name: String,
+    /// A kubeconfig file; in-cluster configuration when `None`.
+    pub kubeconfig: Option<PathBuf>,
+    /// The peering mode.
+    pub mode: PeeringMode,
+    /// Learned prefixes accepted although no Node lists them.
+    pub allowed_prefixes: Vec<Prefix>,
+    /// The cluster's Service ranges: learned routes overlapping them from outside are rejected.
+    pub service_cidrs: Vec<Prefix>,
+    /// A Node taint that starts the drain sequence (as `spec.unschedulable` does).
+    pub drain_taint: Option<String>,
+    /// How long routes stay announced with GRACEFUL_SHUTDOWN before the sessions close.
+    pub drain_seconds: u64,
+    /// Extra AS-path prepends while draining.
+    pub drain_prepend: u8,
+    /// Route-reflector mode: Nodes with this label set to "true" reflect.
+    pub reflector_label: String,
+    /// Settings of every session the integration creates (address and AS filled in per node).
+    pub peer: NeighborConfig,
+    /// ToR selection by node label.
+    pub tors: Vec<TorRule>,
+}
+
 /// A validated configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -203,6 +260,8 @@ pub struct Config {
     pub dynamic_neighbors: Vec<DynamicNeighborConfig>,
     /// Our prefixes.
     pub prefixes: Vec<OriginateConfig>,
+    /// The Kubernetes integration, when configured.
+    pub kubernetes: Option<KubernetesConfig>,
 }
 
 #[derive(Deserialize)]
@@ -214,9 +273,11 @@ struct RawConfig {
     #[serde(default)]
     kernel: RawKernel,
     #[serde(default, rename = "neighbor")]
-    neighbors: Vec<RawNeighbor>,
+    neighbors: Vec<Spanned<RawNeighbor>>,
     #[serde(default, rename = "dynamic_neighbor")]
-    dynamic_neighbors: Vec<RawNeighbor>,
+    dynamic_neighbors: Vec<Spanned<RawNeighbor>>,
+    #[serde(default)]
+    kubernetes: Option<Spanned<RawKubernetes>>,
     #[serde(default, rename = "prefix")]
     prefixes: Vec<RawOriginate>,
     #[serde(default, rename = "policy")]
@@ -293,7 +354,8 @@ struct RawNeighbor {
     address: Option<Spanned<String>>,
     #[serde(default)]
     range: Option<Spanned<String>>,
-    remote_asn: Spanned<u32>,
+    #[serde(default)]
+    remote_asn: Option<u32>,
     #[serde(default)]
     port: Option<u16>,
     #[serde(default)]
@@ -332,6 +394,40 @@ struct RawNeighbor {
     password_env: Option<Spanned<String>>,
     #[serde(default)]
     allow_own_as: u8,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKubernetes {
+    node_name: Spanned<String>,
+    #[serde(default)]
+    kubeconfig: Option<PathBuf>,
+    #[serde(default)]
+    mode: Option<Spanned<String>>,
+    #[serde(default)]
+    allowed_prefixes: Vec<Spanned<String>>,
+    #[serde(default)]
+    service_cidrs: Vec<Spanned<String>>,
+    #[serde(default)]
+    drain_taint: Option<String>,
+    #[serde(default)]
+    drain_seconds: Option<u64>,
+    #[serde(default)]
+    drain_prepend: Option<u8>,
+    #[serde(default)]
+    reflector_label: Option<String>,
+    #[serde(default)]
+    peer: Option<Spanned<RawNeighbor>>,
+    #[serde(default, rename = "tor")]
+    tors: Vec<Spanned<RawTor>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTor {
+    node_label: Spanned<String>,
+    address: Spanned<String>,
+    remote_asn: u32,
 }
 
 #[derive(Deserialize)]
@@ -632,9 +728,15 @@ fn validate(raw: RawConfig, l: &Locator<'_>, errors: &mut Vec<ConfigError>) -> O
     }
 
     let mut neighbors: Vec<NeighborConfig> = Vec::new();
-    for n in &raw.neighbors {
-        let Some(given) = &n.address else {
-            errors.push(l.error(&n.remote_asn, ConfigErrorKind::Missing("address")));
+    for table in &raw.neighbors {
+        let n = table.get_ref();
+        let (Some(given), Some(remote_asn)) = (&n.address, n.remote_asn) else {
+            let missing = if n.address.is_none() {
+                "address"
+            } else {
+                "remote_asn"
+            };
+            errors.push(l.error(table, ConfigErrorKind::Missing(missing)));
             continue;
         };
         let Some(address) = collect(errors, l.parse::<IpAddr>(given, ConfigErrorKind::Address))
@@ -645,20 +747,26 @@ fn validate(raw: RawConfig, l: &Locator<'_>, errors: &mut Vec<ConfigError>) -> O
             errors.push(l.error(given, ConfigErrorKind::DuplicateNeighbor(address)));
             continue;
         }
-        if let Some(config) = build_neighbor(address, n, &policies, l, errors) {
+        if let Some(config) = build_neighbor(address, remote_asn, n, &policies, l, errors) {
             neighbors.push(config);
         }
     }
     let mut dynamic_neighbors = Vec::new();
-    for d in &raw.dynamic_neighbors {
-        let Some(given) = &d.range else {
-            errors.push(l.error(&d.remote_asn, ConfigErrorKind::Missing("range")));
+    for table in &raw.dynamic_neighbors {
+        let d = table.get_ref();
+        let (Some(given), Some(remote_asn)) = (&d.range, d.remote_asn) else {
+            let missing = if d.range.is_none() {
+                "range"
+            } else {
+                "remote_asn"
+            };
+            errors.push(l.error(table, ConfigErrorKind::Missing(missing)));
             continue;
         };
         let Some(range) = collect(errors, l.parse::<Prefix>(given, ConfigErrorKind::Prefix)) else {
             continue;
         };
-        if let Some(template) = build_neighbor(range.addr(), d, &policies, l, errors) {
+        if let Some(template) = build_neighbor(range.addr(), remote_asn, d, &policies, l, errors) {
             dynamic_neighbors.push(DynamicNeighborConfig { range, template });
         }
     }
@@ -698,6 +806,10 @@ fn validate(raw: RawConfig, l: &Locator<'_>, errors: &mut Vec<ConfigError>) -> O
         })
         .collect();
 
+    let kubernetes = raw
+        .kubernetes
+        .as_ref()
+        .and_then(|k| build_kubernetes(k, raw.global.asn, &policies, l, errors));
     let kernel = KernelConfig {
         install: raw.kernel.install.unwrap_or(true),
         table: raw.kernel.table.unwrap_or(254),
@@ -720,6 +832,7 @@ fn validate(raw: RawConfig, l: &Locator<'_>, errors: &mut Vec<ConfigError>) -> O
         neighbors,
         dynamic_neighbors,
         prefixes,
+        kubernetes,
     })
 }
 
@@ -743,6 +856,7 @@ fn policy_chain(
 
 fn build_neighbor(
     address: IpAddr,
+    remote_asn: u32,
     s: &RawNeighbor,
     policies: &HashMap<String, Arc<Policy>>,
     l: &Locator<'_>,
@@ -806,7 +920,7 @@ fn build_neighbor(
     };
     Some(NeighborConfig {
         address,
-        remote_asn: *s.remote_asn.get_ref(),
+        remote_asn,
         port: s.port.unwrap_or(BGP_PORT),
         passive: s.passive,
         local_address,
@@ -830,6 +944,83 @@ fn build_neighbor(
         ttl_security: s.ttl_security,
         password,
         allow_own_as: s.allow_own_as,
+    })
+}
+
+fn build_kubernetes(
+    table: &Spanned<RawKubernetes>,
+    local_as: u32,
+    policies: &HashMap<String, Arc<Policy>>,
+    l: &Locator<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<KubernetesConfig> {
+    let k = table.get_ref();
+    let mode = match k.mode.as_ref().map(|m| m.get_ref().as_str()) {
+        None | Some("tor") => PeeringMode::Tor,
+        Some("mesh") => PeeringMode::Mesh,
+        Some("route-reflector") => PeeringMode::RouteReflector,
+        Some(other) => {
+            let at = k.mode.as_ref().map_or_else(
+                || l.error(table, ConfigErrorKind::Missing("mode")),
+                |m| l.error(m, ConfigErrorKind::Mode(other.to_string())),
+            );
+            errors.push(at);
+            return None;
+        }
+    };
+    let prefixes = |list: &[Spanned<String>], errors: &mut Vec<ConfigError>| -> Vec<Prefix> {
+        list.iter()
+            .filter_map(|p| collect(errors, l.parse::<Prefix>(p, ConfigErrorKind::Prefix)))
+            .collect()
+    };
+    let allowed_prefixes = prefixes(&k.allowed_prefixes, errors);
+    let service_cidrs = prefixes(&k.service_cidrs, errors);
+    let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let peer = match &k.peer {
+        Some(p) => build_neighbor(unspecified, local_as, p.get_ref(), policies, l, errors)?,
+        None => {
+            let empty: RawNeighbor = toml::from_str("").ok()?;
+            build_neighbor(unspecified, local_as, &empty, policies, l, errors)?
+        }
+    };
+    let mut tors = Vec::new();
+    for t in &k.tors {
+        let t = t.get_ref();
+        let Some((key, value)) = t.node_label.get_ref().split_once('=') else {
+            errors.push(l.error(
+                &t.node_label,
+                ConfigErrorKind::Label(t.node_label.get_ref().clone()),
+            ));
+            continue;
+        };
+        let Some(address) = collect(
+            errors,
+            l.parse::<IpAddr>(&t.address, ConfigErrorKind::Address),
+        ) else {
+            continue;
+        };
+        tors.push(TorRule {
+            label_key: key.to_string(),
+            label_value: value.to_string(),
+            address,
+            remote_asn: t.remote_asn,
+        });
+    }
+    Some(KubernetesConfig {
+        node_name: k.node_name.get_ref().clone(),
+        kubeconfig: k.kubeconfig.clone(),
+        mode,
+        allowed_prefixes,
+        service_cidrs,
+        drain_taint: k.drain_taint.clone(),
+        drain_seconds: k.drain_seconds.unwrap_or(30),
+        drain_prepend: k.drain_prepend.unwrap_or(3),
+        reflector_label: k
+            .reflector_label
+            .clone()
+            .unwrap_or_else(|| "bgp.speakerd.io/route-reflector".into()),
+        peer,
+        tors,
     })
 }
 

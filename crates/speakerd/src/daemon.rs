@@ -29,9 +29,10 @@ use tracing::{info, warn};
 use crate::admin;
 use crate::config::{Config, NeighborConfig};
 use crate::fib::{Fib, FibControl, FibError};
+use crate::kubernetes;
 use crate::metrics::Metrics;
 use crate::peer_task::{self, PeerContext, ToPeer};
-use crate::rib_task::{RibTask, ToRib};
+use crate::rib_task::{DrainSettings, PrefixSource, RibTask, ToRib};
 
 /// Why the daemon could not start.
 #[derive(Debug, Error)]
@@ -95,27 +96,34 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
     };
 
     let mut rib_task = RibTask::new(rib, fib_tx, metrics.clone());
-    rib_task.set_prefixes(config.prefixes.clone());
-    let mut peer_tasks = JoinSet::new();
-    let mut directory: HashMap<IpAddr, mpsc::UnboundedSender<ToPeer>> = HashMap::new();
-    for n in &config.neighbors {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let id = rib_task.add_peer(n.clone(), tx.clone(), false);
-        directory.insert(n.address, tx);
-        peer_tasks.spawn(peer_task::run(id, n.clone(), ctx.clone(), rx));
+    rib_task.set_prefixes(PrefixSource::Config, config.prefixes.clone());
+    if let Some(k) = &config.kubernetes {
+        rib_task.set_drain_settings(DrainSettings {
+            seconds: k.drain_seconds,
+            prepend: k.drain_prepend,
+        });
     }
-    // The first batch exports our own prefixes and sets the initial metrics.
     let rib_handle = tokio::spawn(rib_task.run(rib_inbox));
 
     let mut listeners = Vec::new();
     for address in &config.listen {
         let listener = bind(*address).map_err(|e| DaemonError::Listen(*address, e))?;
+        // TCP MD5 (RFC 2385) for incoming connections: the key of each configured neighbour
+        // is set on the listening socket, per neighbour address.
+        for n in &config.neighbors {
+            if let Some(key) = &n.password {
+                if n.address.is_ipv4() == address.is_ipv4() {
+                    crate::sockopt::set_md5_key(&listener, n.address, key.as_bytes())
+                        .map_err(|e| DaemonError::Listen(*address, e))?;
+                }
+            }
+        }
         info!(%address, "listening");
         listeners.push(listener);
     }
     let (acceptor_tx, acceptor_rx) = mpsc::unbounded_channel();
     let accept = Acceptor {
-        directory,
+        directory: HashMap::new(),
         commands: acceptor_rx,
         dynamic: config.dynamic_neighbors.clone(),
         ctx: ctx.clone(),
@@ -134,21 +142,41 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
         metrics.clone(),
     ));
 
+    let mut neighbors = Neighbors {
+        to_rib: to_rib.clone(),
+        acceptor: acceptor_tx,
+        ctx: ctx.clone(),
+        tasks: JoinSet::new(),
+        configured: Vec::new(),
+        discovered: Vec::new(),
+    };
+    neighbors
+        .set(Source::Config, config.neighbors.clone())
+        .await;
+    let (k8s_tx, mut k8s_neighbors) = mpsc::unbounded_channel();
+    let k8s_task = config
+        .kubernetes
+        .clone()
+        .map(|k| tokio::spawn(kubernetes::run(k, config.asn, to_rib.clone(), k8s_tx)));
+
     let mut current = config.clone();
     let mut signals = Signals::new()?;
-    while signals.next().await == Signal::Reload {
-        let reload = Reload {
-            to_rib: &to_rib,
-            acceptor: &acceptor_tx,
-            ctx: &ctx,
-            peer_tasks: &mut peer_tasks,
-        };
-        reload.apply(&path, &mut current).await;
+    loop {
+        tokio::select! {
+            signal = signals.next() => match signal {
+                Signal::Stop => break,
+                Signal::Reload => reload(&path, &mut current, &mut neighbors).await,
+            },
+            Some(list) = k8s_neighbors.recv() => neighbors.set(Source::Kubernetes, list).await,
+        }
+    }
+    if let Some(task) = k8s_task {
+        task.abort();
     }
     info!("shutting down");
     let _ = shutdown_tx.send(true);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while peer_tasks.join_next().await.is_some() {}
+        while neighbors.tasks.join_next().await.is_some() {}
         let _ = accept_task.await;
     })
     .await;
@@ -219,70 +247,78 @@ impl Signals {
     }
 }
 
-/// A configuration reload (SIGHUP): neighbours added or removed without touching the others,
-/// policy changes applied with route refresh and re-export (no session reset), originated
-/// prefixes changed. Changes to global settings need a restart and are reported, not applied.
-struct Reload<'a> {
-    to_rib: &'a mpsc::UnboundedSender<ToRib>,
-    acceptor: &'a mpsc::UnboundedSender<AcceptorCommand>,
-    ctx: &'a PeerContext,
-    peer_tasks: &'a mut JoinSet<()>,
+/// Where a neighbour comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// `[[neighbor]]` of the configuration.
+    Config,
+    /// The Kubernetes integration (mesh, route reflectors, ToR by label).
+    Kubernetes,
 }
 
-impl Reload<'_> {
-    async fn apply(self, path: &Path, current: &mut Config) {
-        let new = match Config::load(path) {
-            Ok(c) => c,
-            Err(errors) => {
-                for e in errors {
-                    warn!(error = %e, "configuration reload refused");
+/// The neighbours in force: the configured ones and the discovered ones (a configured
+/// neighbour wins over a discovered one with the same address). Changing either set starts,
+/// stops or re-polices only the neighbours that differ.
+struct Neighbors {
+    to_rib: mpsc::UnboundedSender<ToRib>,
+    acceptor: mpsc::UnboundedSender<AcceptorCommand>,
+    ctx: PeerContext,
+    tasks: JoinSet<()>,
+    configured: Vec<NeighborConfig>,
+    discovered: Vec<NeighborConfig>,
+}
+
+/// Two configurations of a neighbour differ only in what a route refresh can apply.
+fn same_session(a: &NeighborConfig, b: &NeighborConfig) -> bool {
+    let mut probe = a.clone();
+    probe.import = b.import.clone();
+    probe.export = b.export.clone();
+    probe.description = b.description.clone();
+    probe == *b
+}
+
+impl Neighbors {
+    fn active(&self) -> Vec<NeighborConfig> {
+        let mut all = self.configured.clone();
+        for n in &self.discovered {
+            if !all.iter().any(|c| c.address == n.address) {
+                all.push(n.clone());
+            }
+        }
+        all
+    }
+
+    async fn set(&mut self, source: Source, desired: Vec<NeighborConfig>) {
+        let before = self.active();
+        match source {
+            Source::Config => self.configured = desired,
+            Source::Kubernetes => self.discovered = desired,
+        }
+        let after = self.active();
+        for old in &before {
+            match after.iter().find(|n| n.address == old.address) {
+                Some(n) if same_session(old, n) => {
+                    if n != old {
+                        let _ = self.to_rib.send(ToRib::SetPolicies {
+                            address: n.address,
+                            import: n.import.clone(),
+                            export: n.export.clone(),
+                        });
+                    }
                 }
-                return;
-            }
-        };
-        let restart_needed = new.asn != current.asn
-            || new.router_id != current.router_id
-            || new.cluster_id != current.cluster_id
-            || new.listen != current.listen
-            || new.admin_listen != current.admin_listen
-            || new.kernel != current.kernel
-            || new.ecmp != current.ecmp
-            || new.protected_prefixes != current.protected_prefixes
-            || new.dynamic_neighbors.len() != current.dynamic_neighbors.len();
-        if restart_needed {
-            warn!("global settings, kernel settings or dynamic neighbour ranges changed: they apply after a restart");
-        }
-        for old in &current.neighbors {
-            let kept = new.neighbors.iter().find(|n| n.address == old.address);
-            let same_session = kept.is_some_and(|n| {
-                let mut probe = old.clone();
-                probe.import = n.import.clone();
-                probe.export = n.export.clone();
-                probe.description = n.description.clone();
-                probe == *n
-            });
-            if !same_session {
-                let _ = self.to_rib.send(ToRib::RemovePeer {
-                    address: old.address,
-                });
-                let _ = self.acceptor.send(AcceptorCommand::Forget(old.address));
-            } else if let Some(n) = kept.filter(|n| *n != old) {
-                let _ = self.to_rib.send(ToRib::SetPolicies {
-                    address: n.address,
-                    import: n.import.clone(),
-                    export: n.export.clone(),
-                });
+                _ => {
+                    let _ = self.to_rib.send(ToRib::RemovePeer {
+                        address: old.address,
+                    });
+                    let _ = self.acceptor.send(AcceptorCommand::Forget(old.address));
+                }
             }
         }
-        for n in &new.neighbors {
-            let unchanged_session = current.neighbors.iter().any(|old| {
-                let mut probe = old.clone();
-                probe.import = n.import.clone();
-                probe.export = n.export.clone();
-                probe.description = n.description.clone();
-                probe == *n
-            });
-            if unchanged_session {
+        for n in &after {
+            if before
+                .iter()
+                .any(|old| old.address == n.address && same_session(old, n))
+            {
                 continue;
             }
             let (tx, rx) = mpsc::unbounded_channel();
@@ -298,19 +334,50 @@ impl Reload<'_> {
             }
             let Ok(id) = id.await else { return };
             let _ = self.acceptor.send(AcceptorCommand::Add(n.address, tx));
-            info!(address = %n.address, "neighbor added by reload");
-            self.peer_tasks
+            info!(address = %n.address, description = ?n.description, "neighbor added");
+            self.tasks
                 .spawn(peer_task::run(id, n.clone(), self.ctx.clone(), rx));
         }
-        let _ = self.to_rib.send(ToRib::SetPrefixes(new.prefixes.clone()));
-        let applied = Config {
-            neighbors: new.neighbors,
-            prefixes: new.prefixes,
-            ..current.clone()
-        };
-        *current = applied;
-        info!("configuration reloaded");
     }
+}
+
+/// A configuration reload (SIGHUP): neighbours added or removed without touching the others,
+/// policy changes applied with route refresh and re-export (no session reset), originated
+/// prefixes changed. Changes to global settings need a restart and are reported, not applied.
+async fn reload(path: &Path, current: &mut Config, neighbors: &mut Neighbors) {
+    let new = match Config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in errors {
+                warn!(error = %e, "configuration reload refused");
+            }
+            return;
+        }
+    };
+    let restart_needed = new.asn != current.asn
+        || new.router_id != current.router_id
+        || new.cluster_id != current.cluster_id
+        || new.listen != current.listen
+        || new.admin_listen != current.admin_listen
+        || new.kernel != current.kernel
+        || new.ecmp != current.ecmp
+        || new.protected_prefixes != current.protected_prefixes
+        || new.dynamic_neighbors != current.dynamic_neighbors
+        || new.kubernetes != current.kubernetes;
+    if restart_needed {
+        warn!("global, kernel, dynamic neighbour or Kubernetes settings changed: they apply after a restart");
+    }
+    neighbors.set(Source::Config, new.neighbors.clone()).await;
+    let _ = neighbors.to_rib.send(ToRib::SetPrefixes(
+        PrefixSource::Config,
+        new.prefixes.clone(),
+    ));
+    *current = Config {
+        neighbors: new.neighbors,
+        prefixes: new.prefixes,
+        ..current.clone()
+    };
+    info!("configuration reloaded");
 }
 
 /// Changes to the acceptor's directory of neighbours.

@@ -6,6 +6,7 @@ mod config;
 mod daemon;
 mod decode;
 mod fib;
+mod kubernetes;
 mod metrics;
 mod peer_task;
 mod rib_task;

@@ -48,6 +48,8 @@ pub struct Metrics {
     pub kernel_install_errors: IntCounter,
     /// `bgp_kernel_drift_repairs_total`.
     pub kernel_drift_repairs: IntCounter,
+    /// `bgp_kubernetes_routes_rejected_total{reason}`.
+    pub kubernetes_routes_rejected: IntCounterVec,
 }
 
 const PEER: &[&str] = &["peer", "peer_asn"];
@@ -102,6 +104,7 @@ impl Metrics {
             kernel_routes_installed: reg(&registry, IntGauge::new("bgp_kernel_routes_installed", "Routes installed in the kernel").expect("static metric")),
             kernel_install_errors: reg(&registry, IntCounter::new("bgp_kernel_install_errors_total", "Kernel route installs that failed").expect("static metric")),
             kernel_drift_repairs: reg(&registry, IntCounter::new("bgp_kernel_drift_repairs_total", "Our kernel routes deleted or changed by someone else, and repaired").expect("static metric")),
+            kubernetes_routes_rejected: icv("bgp_kubernetes_routes_rejected_total", "Learned routes refused by Node validation", &["reason"]),
             registry,
         }
     }

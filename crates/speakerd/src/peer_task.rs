@@ -37,6 +37,10 @@ pub(crate) enum ToPeer {
     Cease(StopReason),
     /// The neighbour left the configuration: Cease 6/3, then end the task.
     Deconfigure,
+    /// Close with Cease 6/2 and this message, and stay down until [`ToPeer::Resume`].
+    Stop(String),
+    /// Start again after [`ToPeer::Stop`].
+    Resume,
 }
 
 /// What the task needs besides the neighbour's configuration.
@@ -105,6 +109,8 @@ struct PeerTask {
     incoming: Option<Connection>,
     connecting: Option<JoinHandle<()>>,
     generation: u64,
+    /// The generation of the outgoing connect in flight.
+    connect_generation: u64,
     counted: [bgp_fsm::MessageCounters; 2],
     labels: [String; 2],
     shutting_down: bool,
@@ -141,6 +147,7 @@ async fn run_inner(
         incoming: None,
         connecting: None,
         generation: 0,
+        connect_generation: 0,
         counted: Default::default(),
         labels,
         shutting_down: false,
@@ -235,7 +242,9 @@ impl PeerTask {
     fn on_conn_event(&mut self, event: ConnEvent) {
         let now = Instant::now();
         match event {
-            ConnEvent::Connected { generation, stream } if generation == self.generation => {
+            ConnEvent::Connected { generation, stream }
+                if generation == self.connect_generation =>
+            {
                 self.connecting = None;
                 debug!("connected");
                 self.outgoing = Some(Connection::start(
@@ -247,7 +256,9 @@ impl PeerTask {
                 self.peer
                     .handle(ConnectionId::Outgoing, Event::TcpCrAcked, now);
             }
-            ConnEvent::ConnectFailed { generation, error } if generation == self.generation => {
+            ConnEvent::ConnectFailed { generation, error }
+                if generation == self.connect_generation =>
+            {
                 self.connecting = None;
                 debug!(%error, "connect failed");
                 self.peer
@@ -303,28 +314,17 @@ impl PeerTask {
                 let _ = self.peer.send_end_of_rib(family, now);
             }
             ToPeer::Accept(stream) if !self.secure_incoming(&stream) => {}
-            ToPeer::Accept(stream) => match self.peer.accept(now) {
-                Some(connection) => {
-                    self.generation += 1;
-                    let conn = Connection::start(
-                        stream,
-                        connection,
-                        self.generation,
-                        self.events_tx.clone(),
-                    );
-                    *self.slot(connection) = Some(conn);
-                }
-                None => debug!("incoming connection refused"),
-            },
+            ToPeer::Accept(stream) => self.accept(stream, now),
             ToPeer::RefreshRequest(family) => {
                 let refresh = bgp_proto::RouteRefresh::request(family);
                 let _ = self.peer.send_route_refresh(refresh, now);
             }
             ToPeer::Deconfigure => {
                 self.shutting_down = true;
-                self.peer
-                    .cease(StopReason::PeerDeconfigured, MAX_PREFIX_RESTART, now);
+                self.peer.shutdown(StopReason::PeerDeconfigured, now);
             }
+            ToPeer::Stop(message) => self.peer.stop(Some(message), now),
+            ToPeer::Resume => self.peer.start(now),
             ToPeer::Cease(reason) => {
                 // RFC 4486: a neighbour over its prefix limit may come back after a while.
                 self.peer.cease(reason, MAX_PREFIX_RESTART, now);
@@ -343,6 +343,27 @@ impl PeerTask {
                 .is_some_and(|n| !n.graceful_restart_families().is_empty())
     }
 
+    /// Takes an incoming connection; a newer one replaces a half-open incoming connection.
+    fn accept(&mut self, stream: TcpStream, now: Instant) {
+        let half_open = self
+            .peer
+            .session(ConnectionId::Incoming)
+            .is_some_and(|s| s.state() < State::OpenConfirm);
+        if half_open {
+            self.peer.abandon_incoming(now);
+            self.drain_actions();
+        }
+        match self.peer.accept(now) {
+            Some(connection) => {
+                self.generation += 1;
+                let conn =
+                    Connection::start(stream, connection, self.generation, self.events_tx.clone());
+                *self.slot(connection) = Some(conn);
+            }
+            None => debug!("incoming connection refused"),
+        }
+    }
+
     fn shutdown(&mut self, message: Option<String>) {
         self.shutting_down = true;
         self.peer.stop(message, Instant::now());
@@ -354,6 +375,7 @@ impl PeerTask {
             match pa.action {
                 Action::Connect => {
                     self.generation += 1;
+                    self.connect_generation = self.generation;
                     let remote = SocketAddr::new(self.config.address, self.config.port);
                     let timeout = self.config.connect_retry_time.max(Duration::from_secs(1));
                     if let Some(old) = self.connecting.take() {

@@ -4,9 +4,9 @@
 //! neighbour's socket has drained (so a slow neighbour costs memory bounded by the table, not
 //! by the rate of change). It also answers the admin API's queries.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bgp_fsm::{Down, Negotiated, State, StopReason};
 use bgp_proto::{Family, Prefix, RouteRefresh, SessionContext, Update};
@@ -76,8 +76,15 @@ pub(crate) enum ToRib {
         import: Vec<Arc<rib::Policy>>,
         export: Vec<Arc<rib::Policy>>,
     },
-    /// The originated prefixes of the new configuration.
-    SetPrefixes(Vec<OriginateConfig>),
+    /// The prefixes one source wants originated (the configuration, or our Node's PodCIDRs).
+    SetPrefixes(PrefixSource, Vec<OriginateConfig>),
+    /// Which Node owns which PodCIDR, for learned-route validation.
+    SetNodeRoutes(Box<NodeRoutes>),
+    /// Our Node started or stopped draining.
+    Drain {
+        draining: bool,
+        node: String,
+    },
     Query(Query),
 }
 
@@ -173,7 +180,41 @@ pub(crate) struct RibTask {
     metrics: Metrics,
     synced: bool,
     started: Instant,
-    originated: Vec<OriginateConfig>,
+    originated: BTreeMap<PrefixSource, Vec<OriginateConfig>>,
+    node_routes: Option<NodeRoutes>,
+    drain_settings: Option<DrainSettings>,
+    drain_deadline: Option<(Instant, String)>,
+}
+
+/// Where originated prefixes come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum PrefixSource {
+    /// `[[prefix]]` of the configuration.
+    Config,
+    /// Our Node's PodCIDRs.
+    Kubernetes,
+}
+
+/// Which Node owns which PodCIDR, and the ranges learned routes must not touch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NodeRoutes {
+    /// Check that a PodCIDR comes from its Node (mesh and route-reflector modes).
+    pub(crate) validate_owners: bool,
+    /// PodCIDR -> the owning Node's addresses (other Nodes only).
+    pub(crate) owners: BTreeMap<bgp_proto::Prefix, Vec<IpAddr>>,
+    /// Our own PodCIDRs.
+    pub(crate) own_cidrs: Vec<bgp_proto::Prefix>,
+    /// The cluster's Service ranges.
+    pub(crate) service_cidrs: Vec<bgp_proto::Prefix>,
+    /// Prefixes accepted regardless (other clusters, VMs).
+    pub(crate) allowed: Vec<bgp_proto::Prefix>,
+}
+
+/// How the node drains.
+#[derive(Clone, Debug)]
+pub(crate) struct DrainSettings {
+    pub(crate) seconds: u64,
+    pub(crate) prepend: u8,
 }
 
 impl RibTask {
@@ -185,7 +226,10 @@ impl RibTask {
             metrics,
             synced: false,
             started: Instant::now(),
-            originated: Vec::new(),
+            originated: BTreeMap::new(),
+            node_routes: None,
+            drain_settings: None,
+            drain_deadline: None,
         }
     }
 
@@ -196,15 +240,18 @@ impl RibTask {
             .map(|(id, _)| *id)
     }
 
-    /// Originates the prefixes of a (re)loaded configuration and withdraws those that left it.
-    pub(crate) fn set_prefixes(&mut self, prefixes: Vec<OriginateConfig>) {
-        for old in &self.originated {
-            if !prefixes.iter().any(|p| p.prefix == old.prefix) {
+    /// Originates what a source wants now and withdraws what no source wants any more.
+    pub(crate) fn set_prefixes(&mut self, source: PrefixSource, prefixes: Vec<OriginateConfig>) {
+        let before: Vec<OriginateConfig> = self.originated.values().flatten().cloned().collect();
+        self.originated.insert(source, prefixes);
+        let after: Vec<OriginateConfig> = self.originated.values().flatten().cloned().collect();
+        for old in &before {
+            if !after.iter().any(|p| p.prefix == old.prefix) {
                 self.rib.withdraw_originated(old.prefix);
             }
         }
-        for p in &prefixes {
-            if self.originated.contains(p) {
+        for p in &after {
+            if before.contains(p) {
                 continue;
             }
             let attrs = bgp_proto::PathAttributes {
@@ -215,7 +262,110 @@ impl RibTask {
             self.rib
                 .originate(p.prefix, attrs, IpAddr::V4(self.rib.config().router_id));
         }
-        self.originated = prefixes;
+    }
+
+    /// Drain (RFC 8326): re-announce our routes with GRACEFUL_SHUTDOWN and prepends, and after
+    /// the drain period close every session with Cease 6/2 "node drained: NAME". Ending the drain
+    /// restores normal announcements and restarts the sessions.
+    fn drain(&mut self, draining: bool, node: String) {
+        let Some(settings) = self.drain_settings.clone() else {
+            return;
+        };
+        if draining {
+            info!(%node, seconds = settings.seconds, "node is draining: announcing GRACEFUL_SHUTDOWN");
+            self.rib.set_graceful_shutdown(Some(settings.prepend));
+            self.drain_deadline =
+                Some((Instant::now() + Duration::from_secs(settings.seconds), node));
+        } else {
+            info!(%node, "node no longer draining: normal announcements");
+            self.rib.set_graceful_shutdown(None);
+            self.drain_deadline = None;
+            for p in self.peers.values() {
+                let _ = p.commands.send(ToPeer::Resume);
+            }
+        }
+    }
+
+    fn drain_expired(&mut self) {
+        let Some((_, node)) = self.drain_deadline.take() else {
+            return;
+        };
+        let message = format!("node drained: {node}");
+        info!(%message, "closing every session");
+        for p in self.peers.values() {
+            let _ = p.commands.send(ToPeer::Stop(message.clone()));
+        }
+    }
+
+    /// Learned-route validation of the Kubernetes integration: routes that overlap our own
+    /// PodCIDRs or the Service ranges are refused from anyone; in mesh and route-reflector modes
+    /// a route for a PodCIDR is accepted only with a next hop of the Node that owns it (or when
+    /// the prefix is on the allow-list). Refused routes are withdrawn and counted.
+    fn validate(&self, update: &Update) -> Option<(Update, Update)> {
+        let routes = self.node_routes.as_ref()?;
+        let next_hop = update
+            .mp_reach
+            .as_ref()
+            .map(|r| match r.next_hop {
+                bgp_proto::NextHop::V4(a) => IpAddr::V4(a),
+                bgp_proto::NextHop::V6 { global, .. } => IpAddr::V6(global),
+            })
+            .or(update.attributes.next_hop.map(IpAddr::V4));
+        let verdict = |prefix: &bgp_proto::Prefix| -> Option<&'static str> {
+            if routes.allowed.iter().any(|a| a.contains(prefix)) {
+                return None;
+            }
+            let overlaps = |p: &bgp_proto::Prefix| p.contains(prefix) || prefix.contains(p);
+            if routes.own_cidrs.iter().any(overlaps) || routes.service_cidrs.iter().any(overlaps) {
+                return Some("overlaps-cluster");
+            }
+            if routes.validate_owners {
+                match routes.owners.get(prefix) {
+                    Some(addresses) if next_hop.is_some_and(|nh| addresses.contains(&nh)) => {}
+                    Some(_) => return Some("wrong-next-hop"),
+                    None => return Some("no-such-node"),
+                }
+            }
+            None
+        };
+        let refused: Vec<(bgp_proto::Family, bgp_proto::Nlri, &'static str)> = update
+            .announced()
+            .filter_map(|(f, n)| verdict(&n.prefix).map(|why| (f, *n, why)))
+            .collect();
+        if refused.is_empty() {
+            return None;
+        }
+        for (_, n, why) in &refused {
+            warn!(prefix = %n.prefix, reason = why, "learned route refused by Node validation");
+            self.metrics
+                .kubernetes_routes_rejected
+                .with_label_values(&[why])
+                .inc();
+        }
+        let mut kept = update.clone();
+        kept.nlri
+            .retain(|n| !refused.iter().any(|(_, r, _)| r == n));
+        if let Some(reach) = kept.mp_reach.as_mut() {
+            reach
+                .nlri
+                .retain(|n| !refused.iter().any(|(_, r, _)| r == n));
+        }
+        let mut withdraw = Update::default();
+        for (family, nlri, _) in refused {
+            if family == bgp_proto::Family::IPV4_UNICAST {
+                withdraw.withdrawn.push(nlri);
+            } else {
+                withdraw
+                    .mp_unreach
+                    .get_or_insert_with(|| bgp_proto::MpUnreach {
+                        family,
+                        withdrawn: Vec::new(),
+                    })
+                    .withdrawn
+                    .push(nlri);
+            }
+        }
+        Some((kept, withdraw))
     }
 
     /// Registers a configured neighbour with the RIB and remembers how to reach its task.
@@ -248,14 +398,27 @@ impl RibTask {
         id
     }
 
+    /// Enables the drain sequence with these settings.
+    pub(crate) fn set_drain_settings(&mut self, settings: DrainSettings) {
+        self.drain_settings = Some(settings);
+    }
+
     /// Runs until every sender is gone.
     pub(crate) async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<ToRib>) {
         loop {
-            let next_flush = self.peers.values().filter_map(|p| p.stale_until).min();
+            let next_flush = self
+                .peers
+                .values()
+                .filter_map(|p| p.stale_until)
+                .chain(self.drain_deadline.as_ref().map(|(t, _)| *t))
+                .min();
             let message = tokio::select! {
                 m = inbox.recv() => m,
                 _ = async { match next_flush { Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await, None => std::future::pending().await } } => {
                     self.flush_expired_stale();
+                    if self.drain_deadline.as_ref().is_some_and(|(t, _)| *t <= Instant::now()) {
+                        self.drain_expired();
+                    }
                     self.after_batch();
                     continue;
                 }
@@ -310,6 +473,9 @@ impl RibTask {
                     p.eor_received.clear();
                 }
             }
+            // A connection that never got Established (e.g. the loser of a collision) leaves the
+            // neighbour's Established session, if any, alone.
+            ToRib::PeerDown { down, .. } if !down.was_established => {}
             ToRib::PeerDown { peer, down } => {
                 let retain: Vec<Family> = down
                     .retain_stale
@@ -395,7 +561,21 @@ impl RibTask {
                     info!(%address, "neighbor policies reloaded");
                 }
             }
-            ToRib::SetPrefixes(prefixes) => self.set_prefixes(prefixes),
+            ToRib::SetPrefixes(source, prefixes) => self.set_prefixes(source, prefixes),
+            ToRib::SetNodeRoutes(routes) => {
+                let first = self.node_routes.is_none();
+                self.node_routes = Some(*routes);
+                if !first {
+                    // Routes refused under the old Node list may be valid now (and accepted
+                    // ones invalid): have every neighbour send its table again.
+                    for p in self.peers.values() {
+                        for family in p.negotiated.iter().flat_map(|n| n.families.clone()) {
+                            let _ = p.commands.send(ToPeer::RefreshRequest(family));
+                        }
+                    }
+                }
+            }
+            ToRib::Drain { draining, node } => self.drain(draining, node),
             ToRib::Query(query) => self.answer(query),
         }
     }
@@ -414,6 +594,11 @@ impl RibTask {
                 .with_label_values(&[&labels[0], &labels[1], &family.to_string()])
                 .inc();
         }
+        let validated = self.validate(update);
+        if let Some((_, withdraw)) = &validated {
+            let _ = self.rib.apply_update(peer, withdraw);
+        }
+        let update = validated.as_ref().map_or(update, |(kept, _)| kept);
         match self.rib.apply_update(peer, update) {
             Ok(outcome) => {
                 for family in outcome.warnings {

@@ -1,0 +1,303 @@
+//! The Kubernetes integration: a watch over `v1/Node` (kube-runtime's watcher, which lists,
+//! watches, follows bookmarks, relists after 410 Gone and backs off while the API server is
+//! unreachable). From the Node objects it derives what this node announces (its PodCIDRs), whom
+//! it peers with (by mode: ToR by label, full iBGP mesh, or route reflectors by label), which
+//! learned routes are plausible (a PodCIDR is accepted only from the Node that owns it), and
+//! whether the node is being drained. While the API server is unreachable the last known state
+//! stays in force; after a relist only what changed is applied.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use bgp_proto::Prefix;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Node;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::{Api, Client};
+use thiserror::Error;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::config::{KubernetesConfig, NeighborConfig, OriginateConfig, PeeringMode};
+use crate::rib_task::{NodeRoutes, PrefixSource, ToRib};
+
+/// Why the Kubernetes client could not be built.
+#[derive(Debug, Error)]
+pub enum KubernetesError {
+    /// The kubeconfig file could not be read.
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(#[from] kube::config::KubeconfigError),
+    /// The in-cluster configuration is missing.
+    #[error("in-cluster configuration: {0}")]
+    InCluster(#[from] kube::config::InClusterError),
+    /// The client could not be created.
+    #[error("client: {0}")]
+    Client(#[from] kube::Error),
+}
+
+/// What the integration knows of one Node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NodeInfo {
+    pub(crate) pod_cidrs: Vec<Prefix>,
+    pub(crate) addresses: Vec<IpAddr>,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) draining: bool,
+}
+
+impl NodeInfo {
+    fn from_node(node: &Node, drain_taint: Option<&str>) -> Self {
+        let spec = node.spec.clone().unwrap_or_default();
+        let cidrs = spec
+            .pod_cidrs
+            .clone()
+            .filter(|c| !c.is_empty())
+            .or(spec.pod_cidr.clone().map(|c| vec![c]));
+        let pod_cidrs = cidrs
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| c.parse().ok())
+            .collect();
+        let addresses = node
+            .status
+            .as_ref()
+            .and_then(|s| s.addresses.as_ref())
+            .map(|list| {
+                list.iter()
+                    .filter(|a| a.type_ == "InternalIP")
+                    .filter_map(|a| a.address.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let tainted =
+            drain_taint.is_some_and(|key| spec.taints.iter().flatten().any(|t| t.key == key));
+        Self {
+            pod_cidrs,
+            addresses,
+            labels: node.metadata.labels.clone().unwrap_or_default(),
+            draining: spec.unschedulable.unwrap_or(false) || tainted,
+        }
+    }
+
+    /// The address neighbours use: the first IPv4 InternalIP, else the first one.
+    fn peering_address(&self) -> Option<IpAddr> {
+        self.addresses
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(self.addresses.first())
+            .copied()
+    }
+}
+
+/// The neighbours, prefixes and validation data the current Node list implies for `own`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Desired {
+    pub(crate) prefixes: Vec<OriginateConfig>,
+    pub(crate) neighbors: Vec<NeighborConfig>,
+    pub(crate) node_routes: NodeRoutes,
+    pub(crate) draining: bool,
+}
+
+fn neighbor(
+    template: &NeighborConfig,
+    name: &str,
+    address: IpAddr,
+    asn: u32,
+    rr_client: bool,
+) -> NeighborConfig {
+    let mut n = template.clone();
+    n.address = address;
+    n.remote_asn = asn;
+    n.rr_client = rr_client;
+    n.description = Some(name.to_string());
+    n
+}
+
+/// Computes what the node `config.node_name` should do given every Node.
+pub(crate) fn desired(
+    config: &KubernetesConfig,
+    local_as: u32,
+    nodes: &BTreeMap<String, NodeInfo>,
+) -> Desired {
+    let own = nodes.get(&config.node_name);
+    let prefixes = own
+        .map(|n| {
+            n.pod_cidrs
+                .iter()
+                .map(|p| OriginateConfig {
+                    prefix: *p,
+                    communities: Vec::new(),
+                    large_communities: Vec::new(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let is_reflector = |n: &NodeInfo| {
+        n.labels
+            .get(&config.reflector_label)
+            .is_some_and(|v| v == "true")
+    };
+    let others = nodes.iter().filter(|(name, _)| **name != config.node_name);
+    let neighbors = match config.mode {
+        PeeringMode::Tor => own
+            .and_then(|n| {
+                config.tors.iter().find(|t| {
+                    n.labels
+                        .get(&t.label_key)
+                        .is_some_and(|v| *v == t.label_value)
+                })
+            })
+            .map(|t| {
+                let mut n = config.peer.clone();
+                n.address = t.address;
+                n.remote_asn = t.remote_asn;
+                n.description = Some("tor".into());
+                vec![n]
+            })
+            .unwrap_or_default(),
+        PeeringMode::Mesh => others
+            .filter_map(|(name, n)| {
+                Some(neighbor(
+                    &config.peer,
+                    name,
+                    n.peering_address()?,
+                    local_as,
+                    false,
+                ))
+            })
+            .collect(),
+        PeeringMode::RouteReflector => {
+            let we_reflect = own.is_some_and(is_reflector);
+            others
+                .filter(|(_, n)| we_reflect || is_reflector(n))
+                .filter_map(|(name, n)| {
+                    let client = we_reflect && !is_reflector(n);
+                    Some(neighbor(
+                        &config.peer,
+                        name,
+                        n.peering_address()?,
+                        local_as,
+                        client,
+                    ))
+                })
+                .collect()
+        }
+    };
+    let mut owners = BTreeMap::new();
+    for (name, n) in nodes {
+        if *name == config.node_name {
+            continue;
+        }
+        for p in &n.pod_cidrs {
+            owners.insert(*p, n.addresses.clone());
+        }
+    }
+    let node_routes = NodeRoutes {
+        validate_owners: config.mode != PeeringMode::Tor,
+        owners,
+        own_cidrs: own.map(|n| n.pod_cidrs.clone()).unwrap_or_default(),
+        service_cidrs: config.service_cidrs.clone(),
+        allowed: config.allowed_prefixes.clone(),
+    };
+    Desired {
+        prefixes,
+        neighbors,
+        node_routes,
+        draining: own.is_some_and(|n| n.draining),
+    }
+}
+
+async fn client(config: &KubernetesConfig) -> Result<Client, KubernetesError> {
+    let kube_config = match &config.kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await?
+        }
+        None => kube::Config::incluster()?,
+    };
+    Ok(Client::try_from(kube_config)?)
+}
+
+/// Watches Nodes until the daemon stops; sends the RIB what to announce and validate, and the
+/// daemon which neighbours to have.
+pub(crate) async fn run(
+    config: KubernetesConfig,
+    local_as: u32,
+    to_rib: mpsc::UnboundedSender<ToRib>,
+    neighbors: mpsc::UnboundedSender<Vec<NeighborConfig>>,
+) {
+    let client = loop {
+        match client(&config).await {
+            Ok(c) => break c,
+            Err(e) => {
+                warn!(error = %e, "cannot create the Kubernetes client; retrying in 10 s");
+                tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+            }
+        }
+    };
+    let api: Api<Node> = Api::all(client);
+    let mut events = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let mut nodes: BTreeMap<String, NodeInfo> = BTreeMap::new();
+    let mut relisting: Option<BTreeMap<String, NodeInfo>> = None;
+    let mut applied: Option<Desired> = None;
+    let taint = config.drain_taint.as_deref();
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(Event::Init) => relisting = Some(BTreeMap::new()),
+            Ok(Event::InitApply(node)) => {
+                if let (Some(buffer), Some(name)) = (relisting.as_mut(), node.metadata.name.clone())
+                {
+                    buffer.insert(name, NodeInfo::from_node(&node, taint));
+                }
+            }
+            Ok(Event::InitDone) => {
+                if let Some(buffer) = relisting.take() {
+                    info!(nodes = buffer.len(), "node list synced");
+                    nodes = buffer;
+                }
+            }
+            Ok(Event::Apply(node)) => {
+                if let Some(name) = node.metadata.name.clone() {
+                    nodes.insert(name, NodeInfo::from_node(&node, taint));
+                }
+            }
+            Ok(Event::Delete(node)) => {
+                if let Some(name) = &node.metadata.name {
+                    nodes.remove(name);
+                }
+            }
+            Err(e) => {
+                // The watcher retries with back-off; the last known state stays in force.
+                warn!(error = %e, "node watch failed; keeping the last known state");
+                continue;
+            }
+        }
+        if relisting.is_some() {
+            continue;
+        }
+        let want = desired(&config, local_as, &nodes);
+        let previous = applied.as_ref();
+        if previous.map(|p| &p.prefixes) != Some(&want.prefixes) {
+            let _ = to_rib.send(ToRib::SetPrefixes(
+                PrefixSource::Kubernetes,
+                want.prefixes.clone(),
+            ));
+        }
+        if previous.map(|p| &p.node_routes) != Some(&want.node_routes) {
+            let _ = to_rib.send(ToRib::SetNodeRoutes(Box::new(want.node_routes.clone())));
+        }
+        if previous.map(|p| p.draining) != Some(want.draining) {
+            let _ = to_rib.send(ToRib::Drain {
+                draining: want.draining,
+                node: config.node_name.clone(),
+            });
+        }
+        if previous.map(|p| &p.neighbors) != Some(&want.neighbors) {
+            let _ = neighbors.send(want.neighbors.clone());
+        }
+        applied = Some(want);
+    }
+}
