@@ -73,6 +73,10 @@ pub(crate) fn session_config(
         ..GracefulRestartConfig::default()
     });
     c.jitter_seed = seed;
+    // Back off up to four connect-retry intervals (capped at the default two minutes): a
+    // neighbour that refused us only because it did not know us yet (a node joining a mesh) is
+    // retried on the scale the operator configured, not minutes later.
+    c.damping.max = (n.connect_retry_time.max(Duration::from_secs(1)) * 4).min(c.damping.max);
     c
 }
 
