@@ -39,12 +39,11 @@ impl AdjRibOut {
     /// Records the new export state of a prefix; a later offer for the same prefix replaces an
     /// earlier one not yet taken, so a slow neighbour costs at most one entry per prefix.
     pub(crate) fn offer(&mut self, prefix: Prefix, attrs: Option<Arc<RouteAttrs>>, resend: bool) {
-        let unchanged = !resend
-            && match (&attrs, self.sent.get(&prefix)) {
-                (None, None) => true,
-                (Some(new), Some(old)) => Arc::ptr_eq(new, old),
-                _ => false,
-            };
+        let unchanged = match (&attrs, self.sent.get(&prefix)) {
+            (None, None) => true,
+            (Some(new), Some(old)) => !resend && Arc::ptr_eq(new, old),
+            _ => false,
+        };
         if unchanged {
             self.pending.remove(&prefix);
         } else {

@@ -365,10 +365,26 @@ impl Rib {
             p.four_octet_as = four_octet_as;
             p.up = true;
         }
+        self.reexport(peer, None, false);
+    }
+
+    /// The neighbours whose sessions are up (they get exports).
+    fn up_peers(&self) -> Vec<PeerId> {
+        (1..self.peers.len() as u32)
+            .map(PeerId)
+            .filter(|id| self.peer(*id).is_some_and(|p| p.up))
+            .collect()
+    }
+
+    /// Recomputes what `peer` should have for every prefix (of `family`, when given); `resend`
+    /// queues routes again even when the neighbour already has them (route refresh).
+    fn reexport(&mut self, peer: PeerId, family: Option<Family>, resend: bool) {
         for prefix in self.tables.prefixes() {
-            if let Some(best) = self.lookup(&prefix).and_then(|c| c.best) {
-                self.export_to(peer, prefix, Some(&best));
+            if family.is_some_and(|f| f != prefix.unicast_family()) {
+                continue;
             }
+            let best = self.lookup(&prefix).and_then(|c| c.best);
+            self.export_with(peer, prefix, best.as_ref(), resend);
         }
     }
 
@@ -482,13 +498,7 @@ impl Rib {
     pub fn readvertise(&mut self, peer: PeerId, family: Family) {
         // What the neighbour has stays recorded as sent, so that a withdrawal that comes
         // before the re-advertisement goes out still reaches it.
-        for prefix in self.tables.prefixes() {
-            if prefix.unicast_family() == family {
-                if let Some(best) = self.lookup(&prefix).and_then(|c| c.best) {
-                    self.export_with(peer, prefix, Some(&best), true);
-                }
-            }
-        }
+        self.reexport(peer, Some(family), true);
     }
 
     /// Replaces a neighbour's policies (configuration reload). What it is sent is recomputed at
@@ -508,10 +518,7 @@ impl Rib {
         if !p.up {
             return;
         }
-        for prefix in self.tables.prefixes() {
-            let best = self.lookup(&prefix).and_then(|c| c.best);
-            self.export_to(peer, prefix, best.as_ref());
-        }
+        self.reexport(peer, None, false);
     }
 
     /// Starts (`Some(prepends)`) or ends (`None`) the graceful shutdown of our own routes
@@ -523,17 +530,8 @@ impl Rib {
             return;
         }
         self.graceful_shutdown = prepends;
-        let up: Vec<PeerId> = (1..self.peers.len() as u32)
-            .map(PeerId)
-            .filter(|id| self.peer(*id).is_some_and(|p| p.up))
-            .collect();
-        for prefix in self.tables.prefixes() {
-            let best = self.lookup(&prefix).and_then(|c| c.best);
-            if best.as_ref().is_some_and(|b| b.peer == PeerId::LOCAL) {
-                for peer in &up {
-                    self.export_to(*peer, prefix, best.as_ref());
-                }
-            }
+        for peer in self.up_peers() {
+            self.reexport(peer, None, false);
         }
     }
 
@@ -883,10 +881,7 @@ impl Rib {
         let dirty = std::mem::take(&mut self.dirty);
         let mut changes = Vec::new();
         // The sessions up do not change during the batch: collect them once, not per prefix.
-        let up: Vec<PeerId> = (1..self.peers.len() as u32)
-            .map(PeerId)
-            .filter(|id| self.peer(*id).is_some_and(|p| p.up))
-            .collect();
+        let up = self.up_peers();
         for (prefix, before) in dirty {
             let after = self.decide(&prefix);
             let same_best = match (&before.best, &after.best) {

@@ -263,3 +263,37 @@ fn a_withdrawal_right_after_a_route_refresh_still_reaches_the_neighbour() {
     assert!(updates[0].attrs.is_none(), "{updates:?}");
     assert_eq!(updates[0].prefixes, vec![prefix("10.244.1.0/24")]);
 }
+
+#[test]
+fn graceful_shutdown_re_sends_our_routes_with_the_community_and_prepends() {
+    let mut lab = Lab::new();
+    let external = lab.peer("198.18.2.1", 65002, false, true);
+    let internal = lab.peer("198.18.3.1", LOCAL_AS, false, false);
+    lab.rib.originate(
+        prefix("10.244.1.0/24"),
+        Default::default(),
+        IpAddr::V4(v4("198.18.0.1")),
+    );
+    lab.rib.run_decision();
+    assert!(lab.sent_to(external).is_some());
+    assert!(lab.sent_to(internal).is_some());
+    lab.rib.set_graceful_shutdown(Some(2));
+    let ext = lab.sent_to(external).expect("re-sent while draining");
+    assert!(ext
+        .attributes
+        .communities
+        .contains(&Community::GRACEFUL_SHUTDOWN));
+    assert_eq!(
+        ext.attributes.as_path,
+        Some(AsPath::from_sequence(vec![LOCAL_AS; 3]))
+    );
+    let int = lab.sent_to(internal).expect("re-sent inside the AS too");
+    assert!(int
+        .attributes
+        .communities
+        .contains(&Community::GRACEFUL_SHUTDOWN));
+    assert_eq!(int.attributes.as_path, Some(AsPath::default()));
+    lab.rib.set_graceful_shutdown(None);
+    let back = lab.sent_to(external).expect("normal announcement again");
+    assert!(back.attributes.communities.is_empty());
+}

@@ -173,6 +173,15 @@ struct PeerEntry {
     dynamic: bool,
 }
 
+impl PeerEntry {
+    /// Asks the neighbour to send its table again (RFC 2918), for every negotiated family.
+    fn request_refresh(&self) {
+        for family in self.negotiated.iter().flat_map(|n| n.families.iter()) {
+            let _ = self.commands.send(ToPeer::RefreshRequest(*family));
+        }
+    }
+}
+
 pub(crate) struct RibTask {
     pub(crate) rib: Rib,
     peers: HashMap<PeerId, PeerEntry>,
@@ -554,9 +563,7 @@ impl RibTask {
                         p.config.import = import;
                         p.config.export = export;
                         // Re-evaluate what it sent before under the new import policy.
-                        for family in p.negotiated.iter().flat_map(|n| n.families.clone()) {
-                            let _ = p.commands.send(ToPeer::RefreshRequest(family));
-                        }
+                        p.request_refresh();
                     }
                     info!(%address, "neighbor policies reloaded");
                 }
@@ -569,9 +576,7 @@ impl RibTask {
                     // Routes refused under the old Node list may be valid now (and accepted
                     // ones invalid): have every neighbour send its table again.
                     for p in self.peers.values() {
-                        for family in p.negotiated.iter().flat_map(|n| n.families.clone()) {
-                            let _ = p.commands.send(ToPeer::RefreshRequest(family));
-                        }
+                        p.request_refresh();
                     }
                 }
             }
