@@ -1,12 +1,16 @@
 //! Interned attribute sets: a route is (peer, path id, shared attribute set); equal sets are
 //! stored once and freed with their last route (hash-consing, as BIRD's `rta_lookup` does).
+//! The RIB refers to a set by a 4-byte [`AttrId`] and counts its references itself; the `Arc`
+//! is what callers get (changes, `explain`, outgoing updates).
 
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use bgp_proto::{Origin, PathAttributes};
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::FxHasher;
+
+use crate::intern::Interner;
 
 /// Default LOCAL_PREF when a route has none (RFC 4271 §5.1.5 leaves it to configuration; 100 is
 /// what every implementation uses).
@@ -76,75 +80,38 @@ impl Hash for RouteAttrs {
     }
 }
 
-/// The distinct attribute sets in use. It holds them weakly: a set lives exactly as long as some
-/// route (or a caller holding a change) references it, and its entry is dropped with it.
+/// A handle to an interned attribute set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct AttrId(u32);
+
+/// The distinct attribute sets in use, each counted by its holders in the RIB (paths and
+/// Adj-RIB-Out entries) and dropped with the last of them.
 #[derive(Debug, Default)]
-pub struct AttrInterner {
-    sets: FxHashMap<u64, Vec<Weak<RouteAttrs>>>,
-    /// Bucket count after the last purge of dead entries, to purge again when it doubles.
-    purged_at: usize,
-}
+pub(crate) struct AttrInterner(Interner<Arc<RouteAttrs>>);
 
 impl AttrInterner {
-    /// The shared copy of `attrs`, adding it if new.
-    pub fn intern(&mut self, attrs: RouteAttrs) -> Arc<RouteAttrs> {
-        let bucket = self.sets.entry(attrs.hash).or_default();
-        let mut found = None;
-        bucket.retain(|weak| match weak.upgrade() {
-            Some(existing) => {
-                if found.is_none() && *existing == attrs {
-                    found = Some(existing);
-                }
-                true
-            }
-            None => false,
-        });
-        if let Some(existing) = found {
-            return existing;
-        }
-        let shared = Arc::new(attrs);
-        bucket.push(Arc::downgrade(&shared));
-        if self.sets.len() > 2 * self.purged_at + 1024 {
-            self.purge();
-        }
-        shared
+    /// One more reference to the shared copy of `attrs`, adding it if new.
+    pub(crate) fn intern(&mut self, attrs: RouteAttrs) -> AttrId {
+        AttrId(self.0.intern(attrs).0)
     }
 
-    /// Drops a route's reference; when it was the last one, the entry goes too.
-    pub fn release(&mut self, attrs: Arc<RouteAttrs>) {
-        let hash = attrs.hash;
-        let last = Arc::strong_count(&attrs) == 1;
-        drop(attrs);
-        if last {
-            if let Some(bucket) = self.sets.get_mut(&hash) {
-                bucket.retain(|weak| weak.strong_count() > 0);
-                if bucket.is_empty() {
-                    self.sets.remove(&hash);
-                }
-            }
-        }
+    /// One more reference to a live set.
+    pub(crate) fn retain(&mut self, id: AttrId) {
+        self.0.retain(id.0);
     }
 
-    /// Removes the entries of sets whose last holder (outside the RIB) let them go.
-    pub fn purge(&mut self) {
-        self.sets.retain(|_, bucket| {
-            bucket.retain(|weak| weak.strong_count() > 0);
-            !bucket.is_empty()
-        });
-        self.purged_at = self.sets.len();
+    /// Drops a reference; the last one frees the set (callers may still hold its `Arc`).
+    pub(crate) fn release(&mut self, id: AttrId) {
+        self.0.release(id.0);
+    }
+
+    /// A live set.
+    pub(crate) fn get(&self, id: AttrId) -> &Arc<RouteAttrs> {
+        self.0.get(id.0)
     }
 
     /// How many distinct attribute sets are alive.
-    pub fn len(&self) -> usize {
-        self.sets
-            .values()
-            .flatten()
-            .filter(|weak| weak.strong_count() > 0)
-            .count()
-    }
-
-    /// Whether no attribute set is alive.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
     }
 }

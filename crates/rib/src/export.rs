@@ -12,7 +12,7 @@ use bgp_proto::{
 use bytes::BytesMut;
 use rustc_hash::FxHashMap;
 
-use crate::attrs::{AttrInterner, RouteAttrs};
+use crate::attrs::{AttrId, AttrInterner, RouteAttrs};
 use crate::peer::PeerInfo;
 use crate::policy::{evaluate, PolicyRoute};
 use crate::rib::{BestRoute, PeerConfig};
@@ -28,26 +28,40 @@ pub struct OutgoingUpdate {
     pub prefixes: Vec<Prefix>,
 }
 
-/// What was sent to one neighbour and what is waiting to be sent.
+/// What was sent to one neighbour and what is waiting to be sent; each entry holds a reference
+/// to its attribute set.
 #[derive(Debug, Default)]
 pub(crate) struct AdjRibOut {
-    sent: FxHashMap<Prefix, Arc<RouteAttrs>>,
-    pending: FxHashMap<Prefix, Option<Arc<RouteAttrs>>>,
+    sent: FxHashMap<Prefix, AttrId>,
+    pending: FxHashMap<Prefix, Option<AttrId>>,
 }
 
 impl AdjRibOut {
-    /// Records the new export state of a prefix; a later offer for the same prefix replaces an
-    /// earlier one not yet taken, so a slow neighbour costs at most one entry per prefix.
-    pub(crate) fn offer(&mut self, prefix: Prefix, attrs: Option<Arc<RouteAttrs>>, resend: bool) {
-        let unchanged = match (&attrs, self.sent.get(&prefix)) {
+    /// Records the new export state of a prefix, taking over the caller's reference to `attrs`;
+    /// a later offer for the same prefix replaces an earlier one not yet taken, so a slow
+    /// neighbour costs at most one entry per prefix.
+    pub(crate) fn offer(
+        &mut self,
+        prefix: Prefix,
+        attrs: Option<AttrId>,
+        resend: bool,
+        interner: &mut AttrInterner,
+    ) {
+        let unchanged = match (attrs, self.sent.get(&prefix)) {
             (None, None) => true,
-            (Some(new), Some(old)) => !resend && Arc::ptr_eq(new, old),
+            (Some(new), Some(old)) => !resend && new == *old,
             _ => false,
         };
-        if unchanged {
-            self.pending.remove(&prefix);
+        let replaced = if unchanged {
+            if let Some(id) = attrs {
+                interner.release(id);
+            }
+            self.pending.remove(&prefix)
         } else {
-            self.pending.insert(prefix, attrs);
+            self.pending.insert(prefix, attrs)
+        };
+        if let Some(Some(id)) = replaced {
+            interner.release(id);
         }
     }
 
@@ -63,24 +77,20 @@ impl AdjRibOut {
 
     /// Takes everything pending, marks it sent, and groups it by family and attribute set.
     pub(crate) fn take(&mut self, interner: &mut AttrInterner) -> Vec<OutgoingUpdate> {
-        let mut groups: FxHashMap<(Family, usize), OutgoingUpdate> = FxHashMap::default();
+        let mut groups: FxHashMap<(Family, Option<AttrId>), OutgoingUpdate> = FxHashMap::default();
         for (prefix, attrs) in self.pending.drain() {
             let family = prefix.unicast_family();
-            let key = (
-                family,
-                attrs.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize),
-            );
             groups
-                .entry(key)
+                .entry((family, attrs))
                 .or_insert_with(|| OutgoingUpdate {
                     family,
-                    attrs: attrs.clone(),
+                    attrs: attrs.map(|id| Arc::clone(interner.get(id))),
                     prefixes: Vec::new(),
                 })
                 .prefixes
                 .push(prefix);
             let old = match attrs {
-                Some(a) => self.sent.insert(prefix, a),
+                Some(id) => self.sent.insert(prefix, id),
                 None => self.sent.remove(&prefix),
             };
             if let Some(old) = old {
@@ -98,9 +108,9 @@ impl AdjRibOut {
 
     /// Forgets everything (the session went down).
     pub(crate) fn clear(&mut self, interner: &mut AttrInterner) {
-        self.pending.clear();
-        for (_, attrs) in self.sent.drain() {
-            interner.release(attrs);
+        let pending = self.pending.drain().filter_map(|(_, attrs)| attrs);
+        for id in pending.chain(self.sent.drain().map(|(_, id)| id)) {
+            interner.release(id);
         }
     }
 }
@@ -128,12 +138,17 @@ pub(crate) fn export_route(
     if !source.is_local && source.address == to.address {
         return None;
     }
+    // RFC 8212: nothing is sent to an external neighbour without an export policy (decided
+    // first: it needs no copy of the attributes).
+    let exported_from_as = !to.ibgp;
+    if exported_from_as && to_config.export.is_empty() {
+        return None;
+    }
     let attrs = &best.attrs.attrs;
     // RFC 1997 well-known communities.
     if attrs.communities.contains(&Community::NO_ADVERTISE) {
         return None;
     }
-    let exported_from_as = !to.ibgp;
     if exported_from_as
         && (attrs.communities.contains(&Community::NO_EXPORT)
             || attrs.communities.contains(&Community::NO_EXPORT_SUBCONFED))
@@ -201,9 +216,9 @@ pub(crate) fn export_route(
     }
     let mut exported = RouteAttrs::new(out, next_hop, link_local);
 
-    // RFC 8212: nothing is sent to an external neighbour without an export policy.
+    // Inside the AS, no export policy sends everything.
     if to_config.export.is_empty() {
-        return (!exported_from_as).then_some(exported);
+        return Some(exported);
     }
     let mut route = PolicyRoute {
         prefix,

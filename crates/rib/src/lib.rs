@@ -5,12 +5,13 @@
 pub mod attrs;
 pub mod decision;
 pub mod export;
+mod intern;
 pub mod peer;
 pub mod policy;
 pub mod rib;
 mod table;
 
-pub use attrs::{AttrInterner, RouteAttrs, DEFAULT_LOCAL_PREF};
+pub use attrs::{RouteAttrs, DEFAULT_LOCAL_PREF};
 pub use decision::{DecisionConfig, DecisionStep, EcmpConfig};
 pub use export::{encode_updates, OutgoingUpdate};
 pub use peer::{PeerId, PeerInfo};
@@ -19,4 +20,3 @@ pub use rib::{
     BestRoute, ForwardingNextHop, ImportOutcome, MaxPrefix, MaxPrefixExceeded, PathExplanation,
     PathStatus, PeerConfig, RejectReason, Rib, RibConfig, RibStats, RouteChange,
 };
-pub use table::Path;

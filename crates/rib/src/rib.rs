@@ -13,14 +13,14 @@ use bgp_proto::{Family, NextHop, Nlri, PathAttributes, Prefix, Update};
 use rustc_hash::FxHashMap;
 use thiserror::Error;
 
-use crate::attrs::{AttrInterner, RouteAttrs};
+use crate::attrs::{AttrId, AttrInterner, RouteAttrs};
 use crate::decision::{
     compare, loses_on_med, multipath_equal, rank, Candidate, DecisionConfig, DecisionStep,
 };
 use crate::export::{export_route, AdjRibOut, ExportContext, OutgoingUpdate};
 use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{evaluate, Match, Policy, PolicyRoute};
-use crate::table::{Dest, Path, Tables};
+use crate::table::{DestMut, PathKey, PathRef, PathStore, Tables};
 
 /// Global RIB settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -247,10 +247,42 @@ pub struct RibStats {
     pub attribute_sets: usize,
 }
 
+/// The prefixes changed in the current batch, each with the selection it had before (those
+/// paths are held, so that their handles stay valid until compared). No allocation per prefix:
+/// the destination carries a dirty flag, the selections share one array.
+#[derive(Debug, Default)]
+struct Dirty {
+    prefixes: Vec<DirtyPrefix>,
+    before: Vec<PathRef>,
+}
+
 #[derive(Debug)]
-struct Snapshot {
-    best: Option<(PeerId, u32, Arc<RouteAttrs>)>,
-    next_hops: Vec<ForwardingNextHop>,
+struct DirtyPrefix {
+    prefix: Prefix,
+    /// Where its selection starts in `before`.
+    start: u32,
+    /// How many paths it had selected.
+    count: u8,
+}
+
+impl Dirty {
+    /// Records the destination of `prefix` as changed, with its selection, the first time.
+    fn note(&mut self, prefix: Prefix, dest: &mut DestMut<'_>, paths: &mut PathStore) {
+        if dest.is_dirty() {
+            return;
+        }
+        dest.set_dirty(true);
+        let selection = &dest.paths()[..dest.selected()];
+        for path in selection {
+            paths.retain(*path);
+        }
+        self.prefixes.push(DirtyPrefix {
+            prefix,
+            start: self.before.len() as u32,
+            count: selection.len() as u8,
+        });
+        self.before.extend_from_slice(selection);
+    }
 }
 
 /// The RIB.
@@ -259,8 +291,9 @@ pub struct Rib {
     config: RibConfig,
     peers: Vec<Option<PeerState>>,
     tables: Tables,
+    paths: PathStore,
     interner: AttrInterner,
-    dirty: FxHashMap<Prefix, Snapshot>,
+    dirty: Dirty,
     next_hops: FxHashMap<IpAddr, u32>,
     graceful_shutdown: Option<u8>,
 }
@@ -300,8 +333,9 @@ impl Rib {
             config,
             peers: vec![Some(local)],
             tables: Tables::default(),
+            paths: PathStore::default(),
             interner: AttrInterner::default(),
-            dirty: FxHashMap::default(),
+            dirty: Dirty::default(),
             next_hops: FxHashMap::default(),
             graceful_shutdown: None,
         }
@@ -428,8 +462,13 @@ impl Rib {
             export_route(ctx, prefix, best, source, &to.config, &to.info)
         });
         let shared = exported.map(|attrs| self.interner.intern(attrs));
-        if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
-            p.out.offer(prefix, shared, resend);
+        match self.peers.get_mut(peer.0 as usize) {
+            Some(Some(p)) => p.out.offer(prefix, shared, resend, &mut self.interner),
+            _ => {
+                if let Some(id) = shared {
+                    self.interner.release(id);
+                }
+            }
         }
     }
 
@@ -477,17 +516,21 @@ impl Rib {
             if prefix.unicast_family() != family {
                 continue;
             }
-            let has = self
-                .tables
-                .get(&prefix)
-                .is_some_and(|d| d.paths.iter().any(|p| p.peer == peer));
-            if has {
-                self.mark_dirty(prefix);
-                if let Some(dest) = self.tables.get_mut(&prefix) {
-                    dest.paths
-                        .iter_mut()
-                        .filter(|p| p.peer == peer)
-                        .for_each(|p| p.stale = true);
+            let Some(mut dest) = self.tables.get_mut(&prefix) else {
+                continue;
+            };
+            let paths = &self.paths;
+            if !dest.paths().iter().any(|p| paths.get(*p).peer == peer) {
+                continue;
+            }
+            self.dirty.note(prefix, &mut dest, &mut self.paths);
+            for i in 0..dest.paths().len() {
+                let path = dest.paths()[i];
+                let key = *self.paths.get(path);
+                if key.peer == peer && !key.stale {
+                    let stale = PathKey { stale: true, ..key };
+                    dest.paths_mut()[i] = self.paths.intern(stale, &mut self.interner);
+                    self.paths.release(path, &mut self.interner);
                 }
             }
         }
@@ -553,15 +596,17 @@ impl Rib {
             None => self.next_hops.remove(&next_hop),
         };
         for prefix in self.tables.prefixes() {
-            self.mark_dirty(prefix);
+            if let Some(mut dest) = self.tables.get_mut(&prefix) {
+                self.dirty.note(prefix, &mut dest, &mut self.paths);
+            }
         }
     }
 
-    fn next_hop_cost(&self, path: &Path) -> Option<u32> {
-        if path.peer == PeerId::LOCAL {
+    fn next_hop_cost(&self, peer: PeerId, attrs: &RouteAttrs) -> Option<u32> {
+        if peer == PeerId::LOCAL {
             return Some(0);
         }
-        match self.next_hops.get(&path.attrs.next_hop) {
+        match self.next_hops.get(&attrs.next_hop) {
             Some(cost) => Some(*cost),
             None if self.config.require_next_hop_resolution => None,
             None => Some(0),
@@ -575,6 +620,7 @@ impl Rib {
         attrs.as_path.get_or_insert_with(Default::default);
         let shared = self.interner.intern(RouteAttrs::new(attrs, next_hop, None));
         self.insert_path(prefix, PeerId::LOCAL, 0, shared);
+        self.interner.release(shared);
     }
 
     /// Stops originating `prefix`.
@@ -644,9 +690,9 @@ impl Rib {
         };
         for (family, nlri) in announced {
             let path_id = nlri.path_id.unwrap_or(0);
-            let verdict = match &shared {
+            let verdict = match shared {
                 _ if ebgp_without_policy => None,
-                Some(decided) => decided.as_ref().map(|(a, allow)| (Arc::clone(a), *allow)),
+                Some(decided) => decided,
                 None => self.import_verdict(&import, &base, nlri.prefix, family, neighbor),
             };
             let reason = match &verdict {
@@ -663,15 +709,16 @@ impl Rib {
                     }
                     outcome.accepted += 1;
                 }
-                (verdict, reason) => {
-                    if let Some((attrs, _)) = verdict {
-                        self.interner.release(attrs);
-                    }
+                (_, reason) => {
                     outcome.reject(reason.unwrap_or(RejectReason::Policy));
                     if self.remove_path(nlri.prefix, peer, path_id) {
                         self.count(peer, family, -1);
                     }
                 }
+            }
+            // A verdict of this prefix alone holds its own reference.
+            if let (None, Some((attrs, _))) = (shared, verdict) {
+                self.interner.release(attrs);
             }
         }
         if let Some(Some((attrs, _))) = shared {
@@ -682,7 +729,7 @@ impl Rib {
     }
 
     /// Runs the import chain (an empty one accepts: RFC 8212 is checked by the caller) and
-    /// interns the accepted attributes.
+    /// interns the accepted attributes (the caller releases that reference).
     fn import_verdict(
         &mut self,
         import: &[Arc<Policy>],
@@ -690,7 +737,7 @@ impl Rib {
         prefix: Prefix,
         family: Family,
         neighbor: IpAddr,
-    ) -> Option<(Arc<RouteAttrs>, bool)> {
+    ) -> Option<(AttrId, bool)> {
         if import.is_empty() {
             return Some((self.interner.intern(base.clone()), false));
         }
@@ -779,51 +826,31 @@ impl Rib {
         Ok(())
     }
 
-    fn mark_dirty(&mut self, prefix: Prefix) {
-        if self.dirty.contains_key(&prefix) {
-            return;
-        }
-        let snapshot = match self.tables.get(&prefix) {
-            Some(dest) => selection_of(dest),
-            None => Snapshot {
-                best: None,
-                next_hops: Vec::new(),
-            },
+    /// Adds or replaces the path (peer, path id) with `attrs` (the caller keeps its own
+    /// reference to them); returns whether it is new.
+    fn insert_path(&mut self, prefix: Prefix, peer: PeerId, path_id: u32, attrs: AttrId) -> bool {
+        let key = PathKey {
+            peer,
+            path_id,
+            attrs,
+            stale: false,
         };
-        self.dirty.insert(prefix, snapshot);
-    }
-
-    /// Adds or replaces the path (peer, path id); returns whether it is new.
-    fn insert_path(
-        &mut self,
-        prefix: Prefix,
-        peer: PeerId,
-        path_id: u32,
-        attrs: Arc<RouteAttrs>,
-    ) -> bool {
-        self.mark_dirty(prefix);
-        let dest = self.tables.entry(&prefix);
-        match dest
-            .paths
-            .iter_mut()
-            .find(|p| p.peer == peer && p.path_id == path_id)
-        {
-            Some(existing) => {
-                existing.stale = false;
-                let old = std::mem::replace(&mut existing.attrs, attrs);
-                self.interner.release(old);
+        let path = self.paths.intern(key, &mut self.interner);
+        let mut dest = self.tables.entry(&prefix);
+        self.dirty.note(prefix, &mut dest, &mut self.paths);
+        let paths = &self.paths;
+        let existing = dest.paths().iter().position(|p| {
+            let other = paths.get(*p);
+            other.peer == peer && other.path_id == path_id
+        });
+        match existing {
+            Some(index) => {
+                let old = std::mem::replace(&mut dest.paths_mut()[index], path);
+                self.paths.release(old, &mut self.interner);
                 false
             }
             None => {
-                // Most prefixes have one or two paths: grow by one, not to the default 4 (that
-                // was 72 bytes wasted per single-path prefix of a full table).
-                dest.paths.reserve_exact(1);
-                dest.paths.push(Path {
-                    peer,
-                    path_id,
-                    attrs,
-                    stale: false,
-                });
+                dest.push(path);
                 true
             }
         }
@@ -831,46 +858,44 @@ impl Rib {
 
     /// Removes the path (peer, path id); returns whether there was one.
     fn remove_path(&mut self, prefix: Prefix, peer: PeerId, path_id: u32) -> bool {
-        let found = self.tables.get(&prefix).and_then(|d| {
-            d.paths
-                .iter()
-                .position(|p| p.peer == peer && p.path_id == path_id)
+        let Some(mut dest) = self.tables.get_mut(&prefix) else {
+            return false;
+        };
+        let paths = &self.paths;
+        let found = dest.paths().iter().position(|p| {
+            let key = paths.get(*p);
+            key.peer == peer && key.path_id == path_id
         });
         let Some(index) = found else { return false };
-        self.mark_dirty(prefix);
-        if let Some(dest) = self.tables.get_mut(&prefix) {
-            let path = dest.paths.swap_remove(index);
-            dest.selected = 0;
-            self.interner.release(path.attrs);
-        }
+        self.dirty.note(prefix, &mut dest, &mut self.paths);
+        let path = dest.swap_remove(index);
+        dest.set_selected(0);
+        self.paths.release(path, &mut self.interner);
         true
     }
 
-    fn remove_paths_where(&mut self, pred: impl Fn(&Path) -> bool, family: Option<Family>) {
+    fn remove_paths_where(&mut self, pred: impl Fn(&PathKey) -> bool, family: Option<Family>) {
         for prefix in self.tables.prefixes() {
             if family.is_some_and(|f| f != prefix.unicast_family()) {
                 continue;
             }
-            let any = self
-                .tables
-                .get(&prefix)
-                .is_some_and(|d| d.paths.iter().any(&pred));
-            if !any {
-                continue;
-            }
-            self.mark_dirty(prefix);
-            let Some(dest) = self.tables.get_mut(&prefix) else {
+            let Some(mut dest) = self.tables.get_mut(&prefix) else {
                 continue;
             };
-            let (gone, kept): (Vec<Path>, Vec<Path>) = std::mem::take(&mut dest.paths)
-                .into_iter()
-                .partition(|p| pred(p));
-            dest.paths = kept;
-            dest.selected = 0;
+            let paths = &self.paths;
+            if !dest.paths().iter().any(|p| pred(paths.get(*p))) {
+                continue;
+            }
+            self.dirty.note(prefix, &mut dest, &mut self.paths);
+            let (gone, kept): (Vec<PathRef>, Vec<PathRef>) =
+                dest.paths().iter().partition(|p| pred(self.paths.get(**p)));
+            dest.set(kept);
+            dest.set_selected(0);
             let family = prefix.unicast_family();
             for path in gone {
-                self.interner.release(path.attrs);
-                self.count(path.peer, family, -1);
+                let peer = self.paths.get(path).peer;
+                self.paths.release(path, &mut self.interner);
+                self.count(peer, family, -1);
             }
         }
     }
@@ -882,78 +907,92 @@ impl Rib {
         let mut changes = Vec::new();
         // The sessions up do not change during the batch: collect them once, not per prefix.
         let up = self.up_peers();
-        for (prefix, before) in dirty {
-            let after = self.decide(&prefix);
-            let same_best = match (&before.best, &after.best) {
+        for entry in &dirty.prefixes {
+            let prefix = entry.prefix;
+            let before = &dirty.before[entry.start as usize..][..usize::from(entry.count)];
+            self.decide(&prefix);
+            let after = self.tables.get(&prefix).map_or(&[][..], |d| d.selection());
+            let same = |a: &PathRef, b: &PathRef| self.paths.get(*a).same_route(self.paths.get(*b));
+            let same_best = match (before.first(), after.first()) {
                 (None, None) => true,
-                (Some((p1, i1, a1)), Some(b)) => {
-                    *p1 == b.peer && *i1 == b.path_id && Arc::ptr_eq(a1, &b.attrs)
-                }
+                (Some(b), Some(a)) => same(b, a),
                 _ => false,
             };
-            if !same_best {
-                for peer in &up {
-                    self.export_to(*peer, prefix, after.best.as_ref());
+            // The same paths selected have the same next hops; otherwise compare the hops.
+            let same_selection =
+                before.len() == after.len() && before.iter().zip(after).all(|(b, a)| same(b, a));
+            let changed = !same_best
+                || (!same_selection && self.next_hops_of(before) != self.next_hops_of(after));
+            if changed {
+                let change = self.selection_change(prefix, after);
+                if !same_best {
+                    for peer in &up {
+                        self.export_to(*peer, prefix, change.best.as_ref());
+                    }
                 }
+                changes.push(change);
             }
-            if !same_best || before.next_hops != after.next_hops {
-                changes.push(RouteChange {
-                    prefix,
-                    best: after.best,
-                    next_hops: after.next_hops,
-                });
-            }
-            if let Some((_, _, attrs)) = before.best {
-                self.interner.release(attrs);
+            for path in before {
+                self.paths.release(*path, &mut self.interner);
             }
         }
         changes
     }
 
-    fn candidate<'a>(&'a self, path: &'a Path) -> Option<Candidate<'a>> {
-        let peer = &self.peer(path.peer)?.info;
-        let igp_cost = self.next_hop_cost(path)?;
+    fn candidate(&self, path: PathRef) -> Option<Candidate<'_>> {
+        let key = self.paths.get(path);
+        let peer = &self.peer(key.peer)?.info;
+        let attrs = self.interner.get(key.attrs);
+        let igp_cost = self.next_hop_cost(key.peer, attrs)?;
         Some(Candidate {
-            attrs: &path.attrs,
+            attrs,
             peer,
-            path_id: path.path_id,
-            stale: path.stale,
+            path_id: key.path_id,
+            stale: key.stale,
             igp_cost,
         })
     }
 
-    /// Selects the best path and the ECMP set of one prefix, moving them to the front.
-    fn decide(&mut self, prefix: &Prefix) -> RouteChange {
-        let empty = RouteChange {
-            prefix: *prefix,
-            best: None,
-            next_hops: Vec::new(),
-        };
+    /// Selects the best path and the ECMP set of one prefix, moving them to the front; a
+    /// destination left with no path goes.
+    fn decide(&mut self, prefix: &Prefix) {
         let Some(dest) = self.tables.get(prefix) else {
-            return empty;
+            return;
         };
-        if dest.paths.is_empty() {
-            self.tables.remove(prefix);
-            return empty;
+        let (selected, reordered) = match dest.paths {
+            [] => {
+                self.tables.remove(prefix);
+                return;
+            }
+            // One path (most prefixes): selected if eligible, no ranking needed.
+            [only] => (usize::from(self.candidate(*only).is_some()), None),
+            paths => self.rank_paths(paths),
+        };
+        if let Some(mut dest) = self.tables.get_mut(prefix) {
+            if let Some(order) = reordered {
+                dest.paths_mut().copy_from_slice(&order);
+            }
+            dest.set_selected(selected);
+            dest.set_dirty(false);
         }
+    }
+
+    /// The size of the selection among several paths, and their new order when the selection
+    /// is not already in front.
+    fn rank_paths(&self, paths: &[PathRef]) -> (usize, Option<Vec<PathRef>>) {
         let decision = &self.config.decision;
-        let (indices, candidates): (Vec<usize>, Vec<Candidate<'_>>) = dest
-            .paths
+        let (indices, candidates): (Vec<usize>, Vec<Candidate<'_>>) = paths
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| self.candidate(p).map(|c| (i, c)))
+            .filter_map(|(i, p)| self.candidate(*p).map(|c| (i, c)))
             .unzip();
-        // One eligible path (most prefixes): it is the best, no ranking needed.
         let ranked = if candidates.len() == 1 {
             vec![0]
         } else {
             rank(&candidates, decision)
         };
         let Some(&best) = ranked.first() else {
-            if let Some(d) = self.tables.get_mut(prefix) {
-                d.selected = 0;
-            }
-            return empty;
+            return (0, None);
         };
         let max_paths = decision.ecmp.max_paths.max(1);
         let order: Vec<usize> = std::iter::once(best)
@@ -966,21 +1005,17 @@ impl Rib {
             .take(max_paths)
             .map(|c| indices[c])
             .collect();
-        let Some(dest) = self.tables.get_mut(prefix) else {
-            return empty;
-        };
-        let already_in_front = order.iter().enumerate().all(|(slot, i)| slot == *i);
-        if !already_in_front {
-            let mut slots: Vec<Option<Path>> = std::mem::take(&mut dest.paths)
-                .into_iter()
-                .map(Some)
-                .collect();
-            let mut front: Vec<Path> = order.iter().filter_map(|i| slots[*i].take()).collect();
-            front.extend(slots.into_iter().flatten());
-            dest.paths = front;
+        if order.iter().enumerate().all(|(slot, i)| slot == *i) {
+            return (order.len(), None);
         }
-        dest.selected = order.len() as u8;
-        selection_change(prefix, dest)
+        let rest = (0..paths.len()).filter(|i| !order.contains(i));
+        let reordered = order
+            .iter()
+            .copied()
+            .chain(rest)
+            .map(|i| paths[i])
+            .collect();
+        (order.len(), Some(reordered))
     }
 
     /// Every path of a prefix and where it stands.
@@ -988,25 +1023,21 @@ impl Rib {
         let Some(dest) = self.tables.get(prefix) else {
             return Vec::new();
         };
-        let best = dest
-            .paths
-            .first()
-            .filter(|_| dest.selected > 0)
-            .and_then(|p| self.candidate(p));
+        let best = dest.selection().first().and_then(|p| self.candidate(*p));
         let decision = &self.config.decision;
         let eligible: Vec<Candidate<'_>> = dest
             .paths
             .iter()
-            .filter_map(|p| self.candidate(p))
+            .filter_map(|p| self.candidate(*p))
             .collect();
         dest.paths
             .iter()
             .enumerate()
             .map(|(i, path)| {
-                let status = match (self.candidate(path), &best) {
+                let status = match (self.candidate(*path), &best) {
                     (None, _) => PathStatus::Unreachable,
                     (Some(_), _) if i == 0 && dest.selected > 0 => PathStatus::Best,
-                    (Some(_), _) if i < usize::from(dest.selected) => PathStatus::Multipath,
+                    (Some(_), _) if i < dest.selected => PathStatus::Multipath,
                     (Some(c), Some(b)) => match compare(b, &c, decision).1 {
                         // Removed at the MED step by another route of its neighbouring AS, even
                         // if it is not comparable with the best on MED.
@@ -1021,14 +1052,15 @@ impl Rib {
                     },
                     (Some(_), None) => PathStatus::Unreachable,
                 };
+                let key = self.paths.get(*path);
                 PathExplanation {
-                    peer: path.peer,
+                    peer: key.peer,
                     peer_address: self
-                        .peer(path.peer)
+                        .peer(key.peer)
                         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.info.address),
-                    path_id: path.path_id,
-                    attrs: Arc::clone(&path.attrs),
-                    stale: path.stale,
+                    path_id: key.path_id,
+                    attrs: Arc::clone(self.interner.get(key.attrs)),
+                    stale: key.stale,
                     status,
                 }
             })
@@ -1038,7 +1070,7 @@ impl Rib {
     /// The selected route and ECMP next hops of a prefix.
     pub fn lookup(&self, prefix: &Prefix) -> Option<RouteChange> {
         let dest = self.tables.get(prefix)?;
-        (dest.selected > 0).then(|| selection_change(prefix, dest))
+        (dest.selected > 0).then(|| self.selection_change(*prefix, dest.selection()))
     }
 
     /// Every prefix with a selected route, and that selection.
@@ -1052,67 +1084,47 @@ impl Rib {
 
     /// Sizes, for metrics and memory accounting.
     pub fn stats(&self) -> RibStats {
-        let paths = self
-            .tables
-            .v4
-            .map
-            .values()
-            .map(|d| d.paths.len())
-            .sum::<usize>()
-            + self
-                .tables
-                .v6
-                .map
-                .values()
-                .map(|d| d.paths.len())
-                .sum::<usize>();
         RibStats {
             prefixes: self.tables.len(),
-            paths,
+            paths: self.tables.path_count(),
             attribute_sets: self.interner.len(),
         }
     }
-}
 
-fn next_hops_of(dest: &Dest) -> Vec<ForwardingNextHop> {
-    let mut hops: Vec<ForwardingNextHop> = dest.paths[..usize::from(dest.selected)]
-        .iter()
-        .filter(|p| p.peer != PeerId::LOCAL)
-        .map(|p| ForwardingNextHop {
-            address: p.attrs.next_hop,
-            link_local: p.attrs.link_local,
-        })
-        .collect();
-    hops.sort();
-    hops.dedup();
-    hops
-}
-
-fn selection_of(dest: &Dest) -> Snapshot {
-    let best = dest
-        .paths
-        .first()
-        .filter(|_| dest.selected > 0)
-        .map(|p| (p.peer, p.path_id, Arc::clone(&p.attrs)));
-    Snapshot {
-        best,
-        next_hops: next_hops_of(dest),
+    /// The forwarding next hops of a selection, deduplicated and sorted (none for our own
+    /// prefixes).
+    fn next_hops_of(&self, selection: &[PathRef]) -> Vec<ForwardingNextHop> {
+        let mut hops: Vec<ForwardingNextHop> = selection
+            .iter()
+            .map(|p| self.paths.get(*p))
+            .filter(|key| key.peer != PeerId::LOCAL)
+            .map(|key| {
+                let attrs = self.interner.get(key.attrs);
+                ForwardingNextHop {
+                    address: attrs.next_hop,
+                    link_local: attrs.link_local,
+                }
+            })
+            .collect();
+        hops.sort();
+        hops.dedup();
+        hops
     }
-}
 
-fn selection_change(prefix: &Prefix, dest: &Dest) -> RouteChange {
-    let best = dest
-        .paths
-        .first()
-        .filter(|_| dest.selected > 0)
-        .map(|p| BestRoute {
-            peer: p.peer,
-            path_id: p.path_id,
-            attrs: Arc::clone(&p.attrs),
+    /// A prefix's selection as a change (an empty one withdraws).
+    fn selection_change(&self, prefix: Prefix, selection: &[PathRef]) -> RouteChange {
+        let best = selection.first().map(|p| {
+            let key = self.paths.get(*p);
+            BestRoute {
+                peer: key.peer,
+                path_id: key.path_id,
+                attrs: Arc::clone(self.interner.get(key.attrs)),
+            }
         });
-    RouteChange {
-        prefix: *prefix,
-        best,
-        next_hops: next_hops_of(dest),
+        RouteChange {
+            prefix,
+            best,
+            next_hops: self.next_hops_of(selection),
+        }
     }
 }

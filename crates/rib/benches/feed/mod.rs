@@ -71,34 +71,37 @@ pub struct AttrSet {
 
 /// `k` attribute sets from neighbour AS `first_as`.
 pub fn attr_sets(k: usize, first_as: u32, seed: u64) -> Vec<AttrSet> {
+    attr_set_iter(k, first_as, seed).collect()
+}
+
+/// The same sets as [`attr_sets`], generated one at a time.
+pub fn attr_set_iter(k: usize, first_as: u32, seed: u64) -> impl Iterator<Item = AttrSet> {
     let mut rng = Rng::new(seed);
-    (0..k)
-        .map(|_| {
-            let hops = rng.range(1, 5);
-            let mut path = vec![first_as];
-            for _ in 0..hops {
-                path.push(if rng.chance(0.5) {
-                    rng.range(1000, 64000) as u32
-                } else {
-                    rng.range(131_072, 400_000) as u32
-                });
-            }
-            let med = rng.chance(0.2).then(|| rng.range(0, 1000) as u32);
-            let communities = if rng.chance(0.3) {
-                let last = *path.last().expect("non-empty") as u16;
-                (0..rng.range(1, 3))
-                    .map(|_| Community::new(last, rng.range(1, 999) as u16))
-                    .collect()
+    (0..k).map(move |_| {
+        let hops = rng.range(1, 5);
+        let mut path = vec![first_as];
+        for _ in 0..hops {
+            path.push(if rng.chance(0.5) {
+                rng.range(1000, 64000) as u32
             } else {
-                Vec::new()
-            };
-            AttrSet {
-                path,
-                med,
-                communities,
-            }
-        })
-        .collect()
+                rng.range(131_072, 400_000) as u32
+            });
+        }
+        let med = rng.chance(0.2).then(|| rng.range(0, 1000) as u32);
+        let communities = if rng.chance(0.3) {
+            let last = *path.last().expect("non-empty") as u16;
+            (0..rng.range(1, 3))
+                .map(|_| Community::new(last, rng.range(1, 999) as u16))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        AttrSet {
+            path,
+            med,
+            communities,
+        }
+    })
 }
 
 /// The prefixes of each attribute set (a random set per prefix), sorted.
