@@ -6,9 +6,19 @@
 //! the side with the higher BGP Identifier and closes the other with Cease 6/7.
 //!
 //! A connection that arrives while a session is Established is refused, unless the peer
-//! negotiated graceful restart: then the new connection is the restarted peer, and once its OPEN
-//! arrives the old session goes down as a transport failure (so its routes are kept as stale,
-//! RFC 4724 §4.2) and the new one takes over.
+//! negotiated graceful restart: then the new connection is the restarted peer, and the old
+//! session goes down as a transport failure (so its routes are kept as stale, RFC 4724 §4.2) and
+//! the new one takes over: at once when the old session was the incoming one, once the new
+//! session has the peer's OPEN when it was the outgoing one.
+//!
+//! A connection that arrives while the incoming session is not Established replaces it: the old
+//! one is closed with Cease 6/7. A neighbour opens one connection to us at a time, so a newer
+//! one means it gave up the older one, whose transport may be half-open (the peer vanished) and
+//! would otherwise refuse the neighbour until its hold timer ran out (docs/adr/0005).
+//!
+//! Because an old and a new transport can both be Incoming, every [`PeerAction`] names the
+//! transport it is for by a generation: [`Peer::accept`] returns the new incoming transport's,
+//! and each [`Action::Connect`] starts a new outgoing generation.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -33,6 +43,12 @@ pub enum ConnectionId {
 pub struct PeerAction {
     /// The connection it is for.
     pub connection: ConnectionId,
+    /// The transport of that connection it is for: the generation [`Peer::accept`] returned for
+    /// an incoming one; for the outgoing one, that of the [`Action::Connect`] that opened it
+    /// (the Connect carries the new generation). A replaced transport's last actions (its Cease
+    /// and Close) come after the newer transport exists, so carry every action out on the
+    /// transport it names, and drop those naming a transport already gone.
+    pub generation: u64,
     /// What to do.
     pub action: Action,
 }
@@ -47,6 +63,10 @@ pub struct Peer {
     started: bool,
     /// The outgoing session gave way to the incoming one and waits for it to end.
     outgoing_yielded: bool,
+    /// The generation of the latest outgoing transport (one per Connect).
+    outgoing_generation: u64,
+    /// The generation of the latest incoming transport (one per accepted connection).
+    incoming_generation: u64,
 }
 
 impl Peer {
@@ -59,6 +79,8 @@ impl Peer {
             actions: VecDeque::new(),
             started: false,
             outgoing_yielded: false,
+            outgoing_generation: 0,
+            incoming_generation: 0,
         }
     }
 
@@ -156,67 +178,44 @@ impl Peer {
         self.collect(now);
     }
 
-    /// Gives up an incoming connection that has not reached OpenConfirm (Cease 6/7), so that a
-    /// newer connection from the neighbour can take its place: a half-open connection whose
-    /// peer went away would otherwise refuse every new one until its hold timer ran out.
-    pub fn abandon_incoming(&mut self, now: Instant) {
-        if let Some(s) = self
-            .incoming
-            .as_mut()
-            .filter(|s| s.state() < State::OpenConfirm)
-        {
-            let stop = Event::AutomaticStop {
-                reason: StopReason::ConnectionCollision,
-                restart_after: None,
-            };
-            s.handle(stop, now);
-        }
-        self.collect(now);
-    }
-
-    /// The neighbour connected to us: `Some(Incoming)` when the connection is taken (the
-    /// session is in OpenSent already), `None` when it must be closed.
-    pub fn accept(&mut self, now: Instant) -> Option<ConnectionId> {
-        // RFC 4724 §4.2: a graceful-restart peer connecting again while its session is
-        // Established on our Incoming connection has restarted. The old session ends as if its
-        // transport failed (its routes are kept as stale) and the new connection takes the
-        // slot; the old session's Close is not passed on, since the slot now means the new one.
-        if let Some(old) = self.incoming.as_mut() {
-            let restarted = self.started
-                && old.state() == State::Established
-                && old
-                    .negotiated()
-                    .is_some_and(|n| n.peer_graceful_restart.is_some());
-            if restarted {
-                old.handle(Event::TcpConnectionFails, now);
-                while let Some(action) = old.poll_action() {
-                    if action != Action::Close {
-                        self.actions.push_back(PeerAction {
-                            connection: ConnectionId::Incoming,
-                            action,
-                        });
-                    }
-                }
-                self.incoming = None;
-            }
-        }
-        if !self.started
-            || self
-                .incoming
-                .as_ref()
-                .is_some_and(|s| s.state() != State::Idle)
-        {
+    /// The neighbour connected to us: the generation of the new incoming transport when the
+    /// connection is taken (its session is in OpenSent already), `None` when it must be closed.
+    ///
+    /// Refused while stopped, and while a session is Established unless the neighbour
+    /// negotiated graceful restart (RFC 4724 §4.2: it has restarted). Otherwise the connection
+    /// takes the incoming slot from the session there, if any: an Established one (graceful
+    /// restart) ends as if its transport failed, so its routes are kept as stale; one not yet
+    /// Established is closed with Cease 6/7, as a collision loser (RFC 4271 §6.8). The old
+    /// session's last actions name its own generation.
+    pub fn accept(&mut self, now: Instant) -> Option<u64> {
+        if !self.started {
             return None;
         }
-        if let Some(outgoing) = &self.outgoing {
-            if outgoing.state() == State::Established {
-                let graceful = outgoing
-                    .negotiated()
-                    .is_some_and(|n| n.peer_graceful_restart.is_some());
-                if !graceful {
-                    return None;
+        // An Established session refuses, unless the neighbour can restart gracefully.
+        let blocks = |s: &Option<Session>| {
+            s.as_ref().is_some_and(|s| {
+                s.state() == State::Established
+                    && s.negotiated()
+                        .is_none_or(|n| n.peer_graceful_restart.is_none())
+            })
+        };
+        if blocks(&self.outgoing) || blocks(&self.incoming) {
+            return None;
+        }
+        if let Some(old) = self.incoming.as_mut() {
+            let event = if old.state() == State::Established {
+                Event::TcpConnectionFails
+            } else {
+                Event::AutomaticStop {
+                    reason: StopReason::ConnectionCollision,
+                    restart_after: None,
                 }
-            }
+            };
+            old.handle(event, now);
+            self.drain(ConnectionId::Incoming);
+            // Removed without `collect`: the outgoing session, if it gave way to the old
+            // incoming one, keeps waiting, now for the new one.
+            self.incoming = None;
         }
         let mut config = self.config.clone();
         config.passive = true;
@@ -224,10 +223,11 @@ impl Peer {
         let mut session = Session::new(config);
         session.handle(Event::ManualStart, now);
         session.handle(Event::TcpConnectionConfirmed, now);
+        self.incoming_generation += 1;
         self.incoming = Some(session);
         self.resolve(now);
         self.collect(now);
-        Some(ConnectionId::Incoming)
+        Some(self.incoming_generation)
     }
 
     /// Feeds an event to one connection's session.
@@ -296,16 +296,28 @@ impl Peer {
         self.actions.pop_front()
     }
 
+    /// Moves a session's actions to the queue, each naming its transport's generation.
+    fn drain(&mut self, connection: ConnectionId) {
+        let (session, generation) = match connection {
+            ConnectionId::Outgoing => (self.outgoing.as_mut(), &mut self.outgoing_generation),
+            ConnectionId::Incoming => (self.incoming.as_mut(), &mut self.incoming_generation),
+        };
+        let Some(session) = session else { return };
+        while let Some(action) = session.poll_action() {
+            if action == Action::Connect {
+                *generation += 1;
+            }
+            self.actions.push_back(PeerAction {
+                connection,
+                generation: *generation,
+                action,
+            });
+        }
+    }
+
     fn collect(&mut self, now: Instant) {
         for connection in [ConnectionId::Outgoing, ConnectionId::Incoming] {
-            if let Some(s) = self.session_mut(connection) {
-                let drained: Vec<Action> = std::iter::from_fn(|| s.poll_action()).collect();
-                self.actions.extend(
-                    drained
-                        .into_iter()
-                        .map(|action| PeerAction { connection, action }),
-                );
-            }
+            self.drain(connection);
         }
         if self
             .incoming
@@ -318,10 +330,7 @@ impl Peer {
                 if let Some(s) = self.outgoing.as_mut() {
                     s.handle(Event::AutomaticStart, now);
                     // Its Connect goes out now, not with whatever call comes next.
-                    let connection = ConnectionId::Outgoing;
-                    while let Some(action) = s.poll_action() {
-                        self.actions.push_back(PeerAction { connection, action });
-                    }
+                    self.drain(ConnectionId::Outgoing);
                 }
             }
         }

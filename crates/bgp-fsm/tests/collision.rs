@@ -6,7 +6,9 @@ mod peernet;
 
 use std::time::{Duration, Instant};
 
-use bgp_fsm::{ConnectionId, DownReason, GracefulRestartConfig, Peer, SessionConfig, State};
+use bgp_fsm::{
+    Action, ConnectionId, DownReason, GracefulRestartConfig, Peer, SessionConfig, State,
+};
 use bgp_proto::notification::{cease_subcode, code};
 use bgp_proto::Family;
 use peernet::{config, Net};
@@ -181,6 +183,7 @@ fn graceful_restart(a_id: [u8; 4], b_id: [u8; 4]) {
     // b's process dies silently and comes back.
     net.peers[1] = Peer::new(b);
     net.bound.retain(|(side, _), _| *side != 1);
+    net.transports.retain(|(side, _, _), _| *side != 1);
     let downs_before = net.downs(0).len();
     let restarted_at = net.now;
     net.start(1);
@@ -231,4 +234,138 @@ fn without_graceful_restart_a_second_connection_is_refused_while_established() {
     }
     net.process();
     assert!(net.both_established());
+}
+
+/// `a` connects to the passive `b`; before `a` finishes (b's incoming session is in OpenSent,
+/// or in OpenConfirm once a's OPEN arrived) `a`'s process dies without a FIN or RST and comes
+/// back. Its new connection replaces the half-open one at once; `b` does not wait for the old
+/// one's hold timer (240 s with the OPEN still to come, the negotiated hold time after it: never
+/// with hold time 0).
+fn half_open_incoming_is_replaced(open_delivered: bool, hold_time: u16) {
+    let what = format!("a's OPEN delivered: {open_delivered}, hold time {hold_time}");
+    let (mut a, mut b) = configs(LOW, HIGH);
+    a.hold_time = hold_time;
+    b.hold_time = hold_time;
+    b.passive = true;
+    let mut net = Net::new(a.clone(), b, Instant::now());
+    net.start_both();
+    assert_eq!(net.conns.len(), 1, "{what}");
+    if open_delivered {
+        net.deliver(0, 1, None);
+    }
+    let old_state = if open_delivered {
+        State::OpenConfirm
+    } else {
+        State::OpenSent
+    };
+    let b_incoming = |net: &Net| {
+        net.peers[1]
+            .session(ConnectionId::Incoming)
+            .map(|s| s.state())
+    };
+    assert_eq!(b_incoming(&net), Some(old_state), "{what}");
+
+    // a dies and restarts; its end of the connection is gone, with what was in flight.
+    net.conns[0].queues = Default::default();
+    net.conns[0].held[0] = false;
+    net.peers[0] = Peer::new(a);
+    net.bound.retain(|(side, _), _| *side != 0);
+    net.transports.retain(|(side, _, _), _| *side != 0);
+    let restarted_at = net.now;
+    let logged = net.log[0].len();
+    net.start(0);
+    assert!(
+        net.run_until(MINUTE, Net::both_established),
+        "{what}\n{}",
+        net.dump()
+    );
+    assert!(net.now - restarted_at < Duration::from_secs(5), "{what}");
+    let new = net.established_conn().unwrap();
+    assert_eq!(new, 1, "{what}: the new connection is the one up");
+    let connects = net.log[0][logged..]
+        .iter()
+        .filter(|l| matches!(l.action, Action::Connect))
+        .count();
+    assert_eq!(connects, 1, "{what}: accepted at the first attempt");
+
+    // The old connection got b's Cease 6/7 and its Close (a FIN); the new one no NOTIFICATION.
+    let sent: Vec<_> = net
+        .notifications(1)
+        .into_iter()
+        .map(|(conn, n)| (conn, n.code, n.subcode))
+        .collect();
+    let collision = (Some(0), code::CEASE, cease_subcode::CONNECTION_COLLISION);
+    assert_eq!(sent, vec![collision], "{what}");
+    assert!(net.conns[0].dead && !net.conns[0].held[1], "{what}");
+    let downs = net.downs(1);
+    assert_eq!(downs.len(), 1, "{what}: {downs:?}");
+    let (slot, conn, down) = &downs[0];
+    assert_eq!((*slot, *conn), (ConnectionId::Incoming, Some(0)), "{what}");
+    assert!(!down.was_established, "{what}");
+    assert!(
+        matches!(&down.reason, DownReason::Stopped(n) if n.subcode == cease_subcode::CONNECTION_COLLISION),
+        "{what}: {down:?}"
+    );
+
+    net.run_for(HOUR);
+    assert_eq!(net.established_conn(), Some(new), "{what}");
+}
+
+#[test]
+fn a_newer_incoming_connection_replaces_one_not_yet_established() {
+    half_open_incoming_is_replaced(false, 90);
+    half_open_incoming_is_replaced(true, 90);
+    half_open_incoming_is_replaced(true, 0);
+}
+
+/// The incoming session fails (here its hold timer expires) and, before the driver has carried
+/// out its NOTIFICATION and Close, a new connection is accepted: those actions still name the
+/// old transport, and only the new session's name the new one. (The interleavings property
+/// found this: the old Close went to the new connection, which then never came up.)
+#[test]
+fn actions_of_a_replaced_incoming_transport_name_its_generation() {
+    let (mut config, _) = configs(LOW, HIGH);
+    config.passive = true;
+    let start = Instant::now();
+    let mut peer = Peer::new(config);
+    peer.start(start);
+    let old = peer.accept(start).expect("taken");
+    while peer.poll_action().is_some() {}
+    let expiry = start + bgp_fsm::session::LARGE_HOLD_TIME;
+    assert_eq!(peer.poll_timeout(), Some(expiry));
+    peer.handle_timeout(expiry);
+    let new = peer.accept(expiry).expect("taken");
+    assert!(new > old);
+
+    let actions: Vec<_> = std::iter::from_fn(|| peer.poll_action()).collect();
+    let kinds: Vec<_> = actions
+        .iter()
+        .map(|pa| {
+            let kind = match &pa.action {
+                Action::Send(bytes) => match bytes[18] {
+                    1 => "open",
+                    3 => "notification",
+                    _ => "other",
+                },
+                Action::Close => "close",
+                Action::StateChanged { .. } => "state",
+                Action::Down(_) => "down",
+                _ => "other",
+            };
+            (pa.connection, pa.generation, kind)
+        })
+        .collect();
+    let inc = ConnectionId::Incoming;
+    assert_eq!(
+        kinds,
+        vec![
+            (inc, old, "notification"),
+            (inc, old, "close"),
+            (inc, old, "state"),
+            (inc, old, "down"),
+            (inc, new, "state"),
+            (inc, new, "open"),
+            (inc, new, "state"),
+        ]
+    );
 }

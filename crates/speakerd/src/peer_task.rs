@@ -111,8 +111,9 @@ struct PeerTask {
     events_tx: mpsc::UnboundedSender<ConnEvent>,
     outgoing: Option<Connection>,
     incoming: Option<Connection>,
+    /// An incoming connection a newer one replaced, until the Close naming its generation.
+    replaced: Option<Connection>,
     connecting: Option<JoinHandle<()>>,
-    generation: u64,
     /// The generation of the outgoing connect in flight.
     connect_generation: u64,
     counted: [bgp_fsm::MessageCounters; 2],
@@ -149,8 +150,8 @@ async fn run_inner(
         events_tx,
         outgoing: None,
         incoming: None,
+        replaced: None,
         connecting: None,
-        generation: 0,
         connect_generation: 0,
         counted: Default::default(),
         labels,
@@ -206,9 +207,34 @@ impl PeerTask {
         }
     }
 
+    /// Whether events of this connection are for the Peer: it is the slot's newest one.
     fn current(&self, connection: ConnectionId, generation: u64) -> bool {
         self.connection(connection)
             .is_some_and(|c| c.generation == generation)
+    }
+
+    /// The connection an action names, if it is still open.
+    fn transport(&self, connection: ConnectionId, generation: u64) -> Option<&Connection> {
+        let replaced = self
+            .replaced
+            .as_ref()
+            .filter(|_| connection == ConnectionId::Incoming);
+        self.connection(connection)
+            .into_iter()
+            .chain(replaced)
+            .find(|c| c.generation == generation)
+    }
+
+    /// Takes the connection an action names out of its place, to close it.
+    fn take_transport(&mut self, connection: ConnectionId, generation: u64) -> Option<Connection> {
+        if self.current(connection, generation) {
+            self.slot(connection).take()
+        } else {
+            let replaced = |c: &mut Connection| {
+                connection == ConnectionId::Incoming && c.generation == generation
+            };
+            self.replaced.take_if(replaced)
+        }
     }
 
     /// Applies this neighbour's TTL and GTSM settings to a connection from the shared
@@ -347,22 +373,15 @@ impl PeerTask {
                 .is_some_and(|n| !n.graceful_restart_families().is_empty())
     }
 
-    /// Takes an incoming connection; a newer one replaces a half-open incoming connection.
+    /// Takes an incoming connection. One it replaces (the Peer closes an incoming session
+    /// that is not Established when a newer connection arrives) is kept aside until the Peer's
+    /// Cease and Close for it, which name its generation, are carried out.
     fn accept(&mut self, stream: TcpStream, now: Instant) {
-        let half_open = self
-            .peer
-            .session(ConnectionId::Incoming)
-            .is_some_and(|s| s.state() < State::OpenConfirm);
-        if half_open {
-            self.peer.abandon_incoming(now);
-            self.drain_actions();
-        }
         match self.peer.accept(now) {
-            Some(connection) => {
-                self.generation += 1;
-                let conn =
-                    Connection::start(stream, connection, self.generation, self.events_tx.clone());
-                *self.slot(connection) = Some(conn);
+            Some(generation) => {
+                let incoming = ConnectionId::Incoming;
+                let conn = Connection::start(stream, incoming, generation, self.events_tx.clone());
+                self.replaced = self.incoming.replace(conn);
             }
             None => debug!("incoming connection refused"),
         }
@@ -375,11 +394,10 @@ impl PeerTask {
 
     fn drain_actions(&mut self) {
         while let Some(pa) = self.peer.poll_action() {
-            let connection = pa.connection;
+            let (connection, generation) = (pa.connection, pa.generation);
             match pa.action {
                 Action::Connect => {
-                    self.generation += 1;
-                    self.connect_generation = self.generation;
+                    self.connect_generation = generation;
                     let remote = SocketAddr::new(self.config.address, self.config.port);
                     let timeout = self.config.connect_retry_time.max(Duration::from_secs(1));
                     if let Some(old) = self.connecting.take() {
@@ -389,20 +407,21 @@ impl PeerTask {
                         remote,
                         self.socket_options(),
                         timeout,
-                        self.generation,
+                        generation,
                         self.events_tx.clone(),
                     ));
                 }
                 Action::Send(bytes) => {
-                    if let Some(conn) = self.connection(connection) {
+                    if let Some(conn) = self.transport(connection, generation) {
                         conn.send(bytes);
                     }
                 }
                 Action::Close => {
-                    if let Some(conn) = self.slot(connection).take() {
+                    if let Some(conn) = self.take_transport(connection, generation) {
                         conn.close();
                     }
-                    if connection == ConnectionId::Outgoing {
+                    if connection == ConnectionId::Outgoing && generation == self.connect_generation
+                    {
                         if let Some(c) = self.connecting.take() {
                             c.abort();
                         }
@@ -420,7 +439,9 @@ impl PeerTask {
                         .with_label_values(&l)
                         .set(self.ctx.started.elapsed().as_secs_f64());
                     info!(hold = negotiated.hold_time, families = ?negotiated.families, "established");
-                    let local_address = self.connection(connection).and_then(|c| c.local_address);
+                    let local_address = self
+                        .transport(connection, generation)
+                        .and_then(|c| c.local_address);
                     let _ = self.ctx.to_rib.send(ToRib::PeerUp {
                         peer: self.id,
                         negotiated,

@@ -3,7 +3,9 @@
 //! `Peer::accept`. Within a connection bytes stay in order; a connection may be cut (both ends
 //! see TcpConnectionFails, what was in flight is lost), closed (a FIN: what was written before
 //! still arrives) or replayed as a ghost (a stale duplicate of a whole connection's bytes,
-//! arriving as a new incoming connection). Nothing reads the real clock but the origin.
+//! arriving as a new incoming connection). Actions go to the connection of the transport
+//! generation they name, events come from the connection a slot holds now. Nothing reads the
+//! real clock but the origin.
 
 #![allow(dead_code)]
 
@@ -35,6 +37,9 @@ pub struct Conn {
     pub written: [Vec<Bytes>; 2],
     /// Cut, or both ends closed.
     pub dead: bool,
+    /// Whether the endpoint at end `i` still holds the connection: it has not closed it and
+    /// has not been told it failed.
+    pub held: [bool; 2],
 }
 
 impl Conn {
@@ -69,10 +74,10 @@ pub struct Net {
     pub now: Instant,
     pub start: Instant,
     pub conns: Vec<Conn>,
-    /// Which connection each (side, slot) is bound to.
+    /// Which connection each (side, slot) is bound to: where its events come from.
     pub bound: HashMap<(usize, ConnectionId), usize>,
-    /// The connection each (side, slot) was last bound to (a Down comes after the Close).
-    pub last_bound: HashMap<(usize, ConnectionId), usize>,
+    /// The connection of each transport (side, slot, generation): where its actions go.
+    pub transports: HashMap<(usize, ConnectionId, u64), usize>,
     pub log: [Vec<Logged>; 2],
     /// Whether each side accepts connections at all (a host that is down refuses them).
     pub reachable: [bool; 2],
@@ -92,7 +97,7 @@ impl Net {
             start,
             conns: Vec::new(),
             bound: HashMap::new(),
-            last_bound: HashMap::new(),
+            transports: HashMap::new(),
             log: [Vec::new(), Vec::new()],
             reachable: [true, true],
         }
@@ -128,37 +133,45 @@ impl Net {
     }
 
     fn carry_out(&mut self, side: usize, pa: PeerAction) {
-        let PeerAction { connection, action } = pa;
-        let conn = self.bound.get(&(side, connection)).copied();
-        let logged_conn = conn.or(self.last_bound.get(&(side, connection)).copied());
+        let PeerAction {
+            connection,
+            generation,
+            action,
+        } = pa;
+        let key = (side, connection, generation);
         match &action {
             Action::Connect => {
-                if let Some(old) = conn {
+                if let Some(old) = self.bound.get(&(side, connection)).copied() {
                     // A new attempt replaces the old connection; only the far end notices.
                     self.bound.remove(&(side, connection));
                     self.cut_quietly(old, (side, connection));
                 }
-                self.connect(side);
+                self.connect(side, generation);
             }
             Action::Send(bytes) => {
-                if let Some(i) = conn {
+                if let Some(i) = self.transports.get(&key).copied() {
                     let c = &mut self.conns[i];
                     let end = c.end_of(side, connection).unwrap();
-                    c.written[end].push(bytes.clone());
-                    c.queues[1 - end].push_back(Seg::Data(bytes.clone()));
+                    if c.held[end] {
+                        c.written[end].push(bytes.clone());
+                        c.queues[1 - end].push_back(Seg::Data(bytes.clone()));
+                    }
                 }
             }
             Action::Close => {
-                if let Some(i) = conn {
-                    self.bound.remove(&(side, connection));
+                if let Some(i) = self.transports.get(&key).copied() {
                     let c = &mut self.conns[i];
                     let end = c.end_of(side, connection).unwrap();
-                    c.queues[end].clear();
-                    c.queues[1 - end].push_back(Seg::Fin);
-                    if c.endpoint(1 - end)
-                        .is_none_or(|ep| self.bound.get(&ep) != Some(&i))
-                    {
-                        self.conns[i].dead = true;
+                    if c.held[end] {
+                        c.held[end] = false;
+                        c.queues[end].clear();
+                        c.queues[1 - end].push_back(Seg::Fin);
+                        if !c.held[1 - end] {
+                            c.dead = true;
+                        }
+                        if self.bound.get(&(side, connection)) == Some(&i) {
+                            self.bound.remove(&(side, connection));
+                        }
                     }
                 }
             }
@@ -167,40 +180,45 @@ impl Net {
         self.log[side].push(Logged {
             at: self.now,
             connection,
-            conn: logged_conn,
+            conn: self.transports.get(&key).copied(),
             action,
         });
     }
 
-    fn connect(&mut self, side: usize) {
+    fn connect(&mut self, side: usize, generation: u64) {
         let other = 1 - side;
         let now = self.now;
-        let accepted = self.reachable[other] && self.peers[other].accept(now).is_some();
-        if !accepted {
+        let accepted = if self.reachable[other] {
+            self.peers[other].accept(now)
+        } else {
+            None
+        };
+        let Some(incoming) = accepted else {
             self.peers[side].handle(ConnectionId::Outgoing, Event::TcpConnectionFails, now);
             return;
-        }
-        let i = self.add_conn(Some(side), other);
+        };
+        let i = self.add_conn(Some(side), other, incoming);
         self.bound.insert((side, ConnectionId::Outgoing), i);
-        self.last_bound.insert((side, ConnectionId::Outgoing), i);
+        self.transports
+            .insert((side, ConnectionId::Outgoing, generation), i);
         self.peers[side].handle(ConnectionId::Outgoing, Event::TcpCrAcked, now);
     }
 
-    /// A connection accepted by `acceptor` (already told through `accept`).
-    fn add_conn(&mut self, opener: Option<usize>, acceptor: usize) -> usize {
+    /// A connection accepted by `acceptor` (already told through `accept`, which returned this
+    /// generation). An incoming connection it replaced gets its Cease and Close through the
+    /// actions naming its own generation.
+    fn add_conn(&mut self, opener: Option<usize>, acceptor: usize, generation: u64) -> usize {
         let i = self.conns.len();
-        self.last_bound
-            .insert((acceptor, ConnectionId::Incoming), i);
-        if let Some(old) = self.bound.insert((acceptor, ConnectionId::Incoming), i) {
-            // accept replaced the Incoming session: the old connection is gone for it.
-            self.cut_quietly(old, (acceptor, ConnectionId::Incoming));
-        }
+        self.bound.insert((acceptor, ConnectionId::Incoming), i);
+        self.transports
+            .insert((acceptor, ConnectionId::Incoming, generation), i);
         self.conns.push(Conn {
             opener,
             acceptor,
             queues: [VecDeque::new(), VecDeque::new()],
             written: [Vec::new(), Vec::new()],
             dead: false,
+            held: [opener.is_some(), true],
         });
         i
     }
@@ -215,8 +233,9 @@ impl Net {
         self.conns[i].dead = true;
         self.conns[i].queues = [VecDeque::new(), VecDeque::new()];
         for end in 0..2 {
+            let held = std::mem::take(&mut self.conns[i].held[end]);
             if let Some(ep) = self.conns[i].endpoint(end) {
-                if ep != except && self.bound.get(&ep) == Some(&i) {
+                if held && ep != except && self.bound.get(&ep) == Some(&i) {
                     self.bound.remove(&ep);
                     self.peers[ep.0].handle(ep.1, Event::TcpConnectionFails, now);
                 }
@@ -230,10 +249,13 @@ impl Net {
         let acceptor = self.conns[i].acceptor;
         let written = self.conns[i].written[0].clone();
         let now = self.now;
-        if !self.reachable[acceptor] || self.peers[acceptor].accept(now).is_none() {
+        if !self.reachable[acceptor] {
             return false;
         }
-        let g = self.add_conn(None, acceptor);
+        let Some(generation) = self.peers[acceptor].accept(now) else {
+            return false;
+        };
+        let g = self.add_conn(None, acceptor, generation);
         for b in written {
             self.conns[g].queues[1].push_back(Seg::Data(b));
         }
@@ -275,6 +297,7 @@ impl Net {
             Seg::Fin => {
                 if let Some((side, connection)) = live {
                     self.bound.remove(&(side, connection));
+                    self.conns[i].held[end] = false;
                     self.peers[side].handle(connection, Event::TcpConnectionFails, now);
                 }
                 self.conns[i].dead = true;
