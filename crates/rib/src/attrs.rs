@@ -3,6 +3,7 @@
 //! The RIB refers to a set by a 4-byte [`AttrId`] and counts its references itself; the `Arc`
 //! is what callers get (changes, `explain`, outgoing updates).
 
+use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -90,8 +91,8 @@ pub(crate) struct AttrId(u32);
 pub(crate) struct AttrInterner(Interner<Arc<RouteAttrs>>);
 
 impl AttrInterner {
-    /// One more reference to the shared copy of `attrs`, adding it if new.
-    pub(crate) fn intern(&mut self, attrs: RouteAttrs) -> AttrId {
+    /// One more reference to the shared copy of `attrs`, adding it (copied if borrowed) if new.
+    pub(crate) fn intern(&mut self, attrs: Cow<'_, RouteAttrs>) -> AttrId {
         AttrId(self.0.intern(attrs).0)
     }
 

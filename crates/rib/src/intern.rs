@@ -3,7 +3,7 @@
 //! (neighbour, path id, attribute set, stale) this way, so that a destination holds 4-byte
 //! handles instead of pointers and copies.
 
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::hash::Hash;
 
 use rustc_hash::FxHashMap;
@@ -33,17 +33,18 @@ impl<T> Default for Interner<T> {
 }
 
 impl<T: Hash + Eq + Clone> Interner<T> {
-    /// One more reference to the slot holding `value` (added if new); whether it is new.
-    pub(crate) fn intern<Q>(&mut self, value: Q) -> (u32, bool)
+    /// One more reference to the slot holding `value` (added if new, the only time a borrowed
+    /// value is copied); whether it is new.
+    pub(crate) fn intern<Q>(&mut self, value: Cow<'_, Q>) -> (u32, bool)
     where
-        Q: Hash + Eq,
-        T: Borrow<Q> + From<Q>,
+        Q: ToOwned + Hash + Eq + ?Sized,
+        T: Borrow<Q> + From<Q::Owned>,
     {
-        if let Some(&slot) = self.index.get(&value) {
+        if let Some(&slot) = self.index.get(value.as_ref()) {
             self.slots[slot as usize].refs += 1;
             return (slot, false);
         }
-        let value = T::from(value);
+        let value = T::from(value.into_owned());
         let filled = Slot {
             value: Some(value.clone()),
             refs: 1,
@@ -107,16 +108,16 @@ mod tests {
     #[test]
     fn equal_values_share_a_slot_until_the_last_release() {
         let mut interner: Interner<String> = Interner::default();
-        let (a, new_a) = interner.intern("a".to_string());
-        let (again, new_again) = interner.intern("a".to_string());
-        let (b, _) = interner.intern("b".to_string());
+        let (a, new_a) = interner.intern(Cow::Borrowed("a"));
+        let (again, new_again) = interner.intern(Cow::Borrowed("a"));
+        let (b, _) = interner.intern(Cow::<str>::Owned("b".to_string()));
         assert_eq!((a, new_a, new_again), (again, true, false));
         assert_ne!(a, b);
         assert_eq!(interner.len(), 2);
         assert_eq!(interner.release(a), None);
         assert_eq!(interner.get(a), "a");
         assert_eq!(interner.release(a).as_deref(), Some("a"));
-        let (c, _) = interner.intern("c".to_string());
+        let (c, _) = interner.intern(Cow::Borrowed("c"));
         assert_eq!(c, a, "a freed slot is reused");
         interner.release(b);
         interner.release(c);

@@ -6,6 +6,7 @@
 //! once per dirty prefix and returns what changed, so a full table costs one decision per prefix,
 //! not one per UPDATE.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -461,7 +462,7 @@ impl Rib {
             let to = self.peer(peer)?;
             export_route(ctx, prefix, best, source, &to.config, &to.info)
         });
-        let shared = exported.map(|attrs| self.interner.intern(attrs));
+        let shared = exported.map(|attrs| self.interner.intern(Cow::Owned(attrs)));
         match self.peers.get_mut(peer.0 as usize) {
             Some(Some(p)) => p.out.offer(prefix, shared, resend, &mut self.interner),
             _ => {
@@ -618,7 +619,9 @@ impl Rib {
     pub fn originate(&mut self, prefix: Prefix, mut attrs: PathAttributes, next_hop: IpAddr) {
         attrs.origin.get_or_insert(bgp_proto::Origin::Igp);
         attrs.as_path.get_or_insert_with(Default::default);
-        let shared = self.interner.intern(RouteAttrs::new(attrs, next_hop, None));
+        let shared = self
+            .interner
+            .intern(Cow::Owned(RouteAttrs::new(attrs, next_hop, None)));
         self.insert_path(prefix, PeerId::LOCAL, 0, shared);
         self.interner.release(shared);
     }
@@ -739,7 +742,7 @@ impl Rib {
         neighbor: IpAddr,
     ) -> Option<(AttrId, bool)> {
         if import.is_empty() {
-            return Some((self.interner.intern(base.clone()), false));
+            return Some((self.interner.intern(Cow::Borrowed(base)), false));
         }
         let mut candidate = base.clone();
         let mut route = PolicyRoute {
@@ -750,9 +753,12 @@ impl Rib {
             local_as: self.config.local_as,
         };
         let result = evaluate(import, &mut route);
-        result
-            .accepted
-            .then(|| (self.interner.intern(candidate), result.allow_protected))
+        result.accepted.then(|| {
+            (
+                self.interner.intern(Cow::Owned(candidate)),
+                result.allow_protected,
+            )
+        })
     }
 
     fn loop_check(&self, state: &PeerState, attrs: &PathAttributes) -> Option<RejectReason> {
