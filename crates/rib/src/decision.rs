@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::attrs::RouteAttrs;
+use crate::attrs::StoredAttrs;
 use crate::peer::PeerInfo;
 
 /// One step of the comparison, in the order they are applied.
@@ -92,7 +92,7 @@ pub struct DecisionConfig {
 /// A route as the decision process sees it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Candidate<'a> {
-    pub(crate) attrs: &'a RouteAttrs,
+    pub(crate) attrs: &'a StoredAttrs,
     pub(crate) peer: &'a PeerInfo,
     pub(crate) path_id: u32,
     pub(crate) stale: bool,
@@ -106,7 +106,7 @@ impl Candidate<'_> {
         } else {
             0
         };
-        self.attrs.attrs.med.unwrap_or(missing)
+        self.attrs.med().unwrap_or(missing)
     }
 
     fn router_id(&self) -> u32 {
@@ -127,13 +127,16 @@ pub(crate) fn compare(
     use DecisionStep::*;
     let steps: [(DecisionStep, Ordering); 7] = [
         (Stale, a.stale.cmp(&b.stale)),
-        (LocalPref, b.attrs.local_pref.cmp(&a.attrs.local_pref)),
+        (LocalPref, b.attrs.local_pref().cmp(&a.attrs.local_pref())),
         (LocallyOriginated, b.peer.is_local.cmp(&a.peer.is_local)),
-        (AsPathLength, a.attrs.as_path_len.cmp(&b.attrs.as_path_len)),
-        (Origin, a.attrs.origin.cmp(&b.attrs.origin)),
+        (
+            AsPathLength,
+            a.attrs.as_path_len().cmp(&b.attrs.as_path_len()),
+        ),
+        (Origin, a.attrs.origin().cmp(&b.attrs.origin())),
         (
             Med,
-            if config.always_compare_med || a.attrs.neighbor_as == b.attrs.neighbor_as {
+            if config.always_compare_med || a.attrs.neighbor_as() == b.attrs.neighbor_as() {
                 a.med(config).cmp(&b.med(config))
             } else {
                 Ordering::Equal
@@ -151,11 +154,7 @@ pub(crate) fn compare(
         (RouterId, a.router_id().cmp(&b.router_id())),
         (
             ClusterListLength,
-            a.attrs
-                .attrs
-                .cluster_list
-                .len()
-                .cmp(&b.attrs.attrs.cluster_list.len()),
+            a.attrs.cluster_list_len().cmp(&b.attrs.cluster_list_len()),
         ),
         (PeerAddress, a.peer_address().cmp(&b.peer_address())),
         (PathId, a.path_id.cmp(&b.path_id)),
@@ -188,7 +187,7 @@ pub(crate) fn loses_on_med(
 ) -> bool {
     !config.always_compare_med
         && all.iter().any(|d| {
-            d.attrs.neighbor_as == c.attrs.neighbor_as
+            d.attrs.neighbor_as() == c.attrs.neighbor_as()
                 && d.med(config) < c.med(config)
                 && equal_before_med(d, c, config).is_eq()
         })
@@ -233,5 +232,5 @@ pub(crate) fn multipath_equal(
     if best.peer.ibgp && !config.ecmp.ibgp_multipath {
         return false;
     }
-    config.ecmp.as_path_relax || best.attrs.attrs.as_path == other.attrs.attrs.as_path
+    config.ecmp.as_path_relax || best.attrs.same_as_path(other.attrs)
 }

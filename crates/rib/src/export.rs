@@ -84,7 +84,7 @@ impl AdjRibOut {
                 .entry((family, attrs))
                 .or_insert_with(|| OutgoingUpdate {
                     family,
-                    attrs: attrs.map(|id| Arc::clone(interner.get(id))),
+                    attrs: attrs.map(|id| Arc::new(interner.get(id).to_route_attrs())),
                     prefixes: Vec::new(),
                 })
                 .prefixes

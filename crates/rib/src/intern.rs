@@ -3,16 +3,17 @@
 //! (neighbour, path id, attribute set, stale) this way, so that a destination holds 4-byte
 //! handles instead of pointers and copies.
 
-use std::borrow::{Borrow, Cow};
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 
 /// Interned values with reference counts.
 #[derive(Debug)]
 pub(crate) struct Interner<T> {
     slots: Vec<Slot<T>>,
-    index: FxHashMap<T, u32>,
+    /// Slot numbers by the hash of their value: each value is stored once, in its slot.
+    index: HashTable<u32>,
     free: Vec<u32>,
 }
 
@@ -26,40 +27,50 @@ impl<T> Default for Interner<T> {
     fn default() -> Self {
         Self {
             slots: Vec::new(),
-            index: FxHashMap::default(),
+            index: HashTable::new(),
             free: Vec::new(),
         }
     }
 }
 
-impl<T: Hash + Eq + Clone> Interner<T> {
-    /// One more reference to the slot holding `value` (added if new, the only time a borrowed
-    /// value is copied); whether it is new.
-    pub(crate) fn intern<Q>(&mut self, value: Cow<'_, Q>) -> (u32, bool)
-    where
-        Q: ToOwned + Hash + Eq + ?Sized,
-        T: Borrow<Q> + From<Q::Owned>,
-    {
-        if let Some(&slot) = self.index.get(value.as_ref()) {
-            self.slots[slot as usize].refs += 1;
+fn hash_of<T: Hash>(value: &T) -> u64 {
+    FxBuildHasher.hash_one(value)
+}
+
+impl<T: Hash + Eq> Interner<T> {
+    /// One more reference to the slot holding `value` (added if new); whether it is new.
+    pub(crate) fn intern(&mut self, value: T) -> (u32, bool) {
+        let hash = hash_of(&value);
+        let slots = &mut self.slots;
+        let found = self.index.find(hash, |slot| {
+            slots[*slot as usize].value.as_ref() == Some(&value)
+        });
+        if let Some(&slot) = found {
+            slots[slot as usize].refs += 1;
             return (slot, false);
         }
-        let value = T::from(value.into_owned());
         let filled = Slot {
-            value: Some(value.clone()),
+            value: Some(value),
             refs: 1,
         };
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slots[slot as usize] = filled;
+                slots[slot as usize] = filled;
                 slot
             }
             None => {
-                self.slots.push(filled);
-                self.slots.len() as u32 - 1
+                slots.push(filled);
+                slots.len() as u32 - 1
             }
         };
-        self.index.insert(value, slot);
+        self.index.insert_unique(hash, slot, |slot| {
+            hash_of(
+                slots[*slot as usize]
+                    .value
+                    .as_ref()
+                    .expect("indexed slots are live"),
+            )
+        });
         (slot, true)
     }
 
@@ -76,11 +87,14 @@ impl<T: Hash + Eq + Clone> Interner<T> {
             return None;
         }
         let value = entry.value.take()?;
-        self.index.remove(&value);
+        if let Ok(indexed) = self.index.find_entry(hash_of(&value), |s| *s == slot) {
+            indexed.remove();
+        }
         if self.index.is_empty() {
             // The last value went: give the slots back instead of keeping them all free.
             self.slots = Vec::new();
             self.free = Vec::new();
+            self.index = HashTable::new();
         } else {
             self.free.push(slot);
         }
@@ -108,16 +122,16 @@ mod tests {
     #[test]
     fn equal_values_share_a_slot_until_the_last_release() {
         let mut interner: Interner<String> = Interner::default();
-        let (a, new_a) = interner.intern(Cow::Borrowed("a"));
-        let (again, new_again) = interner.intern(Cow::Borrowed("a"));
-        let (b, _) = interner.intern(Cow::<str>::Owned("b".to_string()));
+        let (a, new_a) = interner.intern("a".to_string());
+        let (again, new_again) = interner.intern("a".to_string());
+        let (b, _) = interner.intern("b".to_string());
         assert_eq!((a, new_a, new_again), (again, true, false));
         assert_ne!(a, b);
         assert_eq!(interner.len(), 2);
         assert_eq!(interner.release(a), None);
         assert_eq!(interner.get(a), "a");
         assert_eq!(interner.release(a).as_deref(), Some("a"));
-        let (c, _) = interner.intern(Cow::Borrowed("c"));
+        let (c, _) = interner.intern("c".to_string());
         assert_eq!(c, a, "a freed slot is reused");
         interner.release(b);
         interner.release(c);

@@ -6,7 +6,6 @@
 //! once per dirty prefix and returns what changed, so a full table costs one decision per prefix,
 //! not one per UPDATE.
 
-use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -14,7 +13,7 @@ use bgp_proto::{Family, NextHop, Nlri, PathAttributes, Prefix, Update};
 use rustc_hash::FxHashMap;
 use thiserror::Error;
 
-use crate::attrs::{AttrId, AttrInterner, RouteAttrs};
+use crate::attrs::{AttrId, AttrInterner, RouteAttrs, SharedAttrs};
 use crate::decision::{
     compare, loses_on_med, multipath_equal, rank, Candidate, DecisionConfig, DecisionStep,
 };
@@ -414,11 +413,17 @@ impl Rib {
     /// Recomputes what `peer` should have for every prefix (of `family`, when given); `resend`
     /// queues routes again even when the neighbour already has them (route refresh).
     fn reexport(&mut self, peer: PeerId, family: Option<Family>, resend: bool) {
+        // No path is released during the scan: the shared attributes stay valid.
+        let mut shared = SharedAttrs::default();
         for prefix in self.tables.prefixes() {
             if family.is_some_and(|f| f != prefix.unicast_family()) {
                 continue;
             }
-            let best = self.lookup(&prefix).and_then(|c| c.best);
+            let best = self
+                .tables
+                .get(&prefix)
+                .and_then(|d| d.selection().first().copied())
+                .map(|path| self.best_route(path, &mut shared));
             self.export_with(peer, prefix, best.as_ref(), resend);
         }
     }
@@ -462,7 +467,7 @@ impl Rib {
             let to = self.peer(peer)?;
             export_route(ctx, prefix, best, source, &to.config, &to.info)
         });
-        let shared = exported.map(|attrs| self.interner.intern(Cow::Owned(attrs)));
+        let shared = exported.map(|attrs| self.interner.intern(attrs));
         match self.peers.get_mut(peer.0 as usize) {
             Some(Some(p)) => p.out.offer(prefix, shared, resend, &mut self.interner),
             _ => {
@@ -603,11 +608,11 @@ impl Rib {
         }
     }
 
-    fn next_hop_cost(&self, peer: PeerId, attrs: &RouteAttrs) -> Option<u32> {
+    fn next_hop_cost(&self, peer: PeerId, next_hop: IpAddr) -> Option<u32> {
         if peer == PeerId::LOCAL {
             return Some(0);
         }
-        match self.next_hops.get(&attrs.next_hop) {
+        match self.next_hops.get(&next_hop) {
             Some(cost) => Some(*cost),
             None if self.config.require_next_hop_resolution => None,
             None => Some(0),
@@ -619,9 +624,7 @@ impl Rib {
     pub fn originate(&mut self, prefix: Prefix, mut attrs: PathAttributes, next_hop: IpAddr) {
         attrs.origin.get_or_insert(bgp_proto::Origin::Igp);
         attrs.as_path.get_or_insert_with(Default::default);
-        let shared = self
-            .interner
-            .intern(Cow::Owned(RouteAttrs::new(attrs, next_hop, None)));
+        let shared = self.interner.intern(RouteAttrs::new(attrs, next_hop, None));
         self.insert_path(prefix, PeerId::LOCAL, 0, shared);
         self.interner.release(shared);
     }
@@ -742,7 +745,7 @@ impl Rib {
         neighbor: IpAddr,
     ) -> Option<(AttrId, bool)> {
         if import.is_empty() {
-            return Some((self.interner.intern(Cow::Borrowed(base)), false));
+            return Some((self.interner.intern(base.clone()), false));
         }
         let mut candidate = base.clone();
         let mut route = PolicyRoute {
@@ -753,12 +756,9 @@ impl Rib {
             local_as: self.config.local_as,
         };
         let result = evaluate(import, &mut route);
-        result.accepted.then(|| {
-            (
-                self.interner.intern(Cow::Owned(candidate)),
-                result.allow_protected,
-            )
-        })
+        result
+            .accepted
+            .then(|| (self.interner.intern(candidate), result.allow_protected))
     }
 
     fn loop_check(&self, state: &PeerState, attrs: &PathAttributes) -> Option<RejectReason> {
@@ -913,6 +913,9 @@ impl Rib {
         let mut changes = Vec::new();
         // The sessions up do not change during the batch: collect them once, not per prefix.
         let up = self.up_peers();
+        // The selections before are released after the loop, so that no path, and no attribute
+        // set it shares, is freed while `shared` holds copies.
+        let mut shared = SharedAttrs::default();
         for entry in &dirty.prefixes {
             let prefix = entry.prefix;
             let before = &dirty.before[entry.start as usize..][..usize::from(entry.count)];
@@ -930,7 +933,7 @@ impl Rib {
             let changed = !same_best
                 || (!same_selection && self.next_hops_of(before) != self.next_hops_of(after));
             if changed {
-                let change = self.selection_change(prefix, after);
+                let change = self.selection_change(prefix, after, &mut shared);
                 if !same_best {
                     for peer in &up {
                         self.export_to(*peer, prefix, change.best.as_ref());
@@ -938,9 +941,9 @@ impl Rib {
                 }
                 changes.push(change);
             }
-            for path in before {
-                self.paths.release(*path, &mut self.interner);
-            }
+        }
+        for path in &dirty.before {
+            self.paths.release(*path, &mut self.interner);
         }
         changes
     }
@@ -949,7 +952,7 @@ impl Rib {
         let key = self.paths.get(path);
         let peer = &self.peer(key.peer)?.info;
         let attrs = self.interner.get(key.attrs);
-        let igp_cost = self.next_hop_cost(key.peer, attrs)?;
+        let igp_cost = self.next_hop_cost(key.peer, attrs.next_hop())?;
         Some(Candidate {
             attrs,
             peer,
@@ -1065,7 +1068,7 @@ impl Rib {
                         .peer(key.peer)
                         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.info.address),
                     path_id: key.path_id,
-                    attrs: Arc::clone(self.interner.get(key.attrs)),
+                    attrs: Arc::new(self.interner.get(key.attrs).to_route_attrs()),
                     stale: key.stale,
                     status,
                 }
@@ -1076,15 +1079,23 @@ impl Rib {
     /// The selected route and ECMP next hops of a prefix.
     pub fn lookup(&self, prefix: &Prefix) -> Option<RouteChange> {
         let dest = self.tables.get(prefix)?;
-        (dest.selected > 0).then(|| self.selection_change(*prefix, dest.selection()))
+        let mut shared = SharedAttrs::default();
+        (dest.selected > 0).then(|| self.selection_change(*prefix, dest.selection(), &mut shared))
     }
 
     /// Every prefix with a selected route, and that selection.
     pub fn routes(&self) -> Vec<(Prefix, RouteChange)> {
+        let mut shared = SharedAttrs::default();
         self.tables
             .prefixes()
             .into_iter()
-            .filter_map(|prefix| self.lookup(&prefix).map(|change| (prefix, change)))
+            .filter_map(|prefix| {
+                let dest = self.tables.get(&prefix)?;
+                (dest.selected > 0).then(|| {
+                    let change = self.selection_change(prefix, dest.selection(), &mut shared);
+                    (prefix, change)
+                })
+            })
             .collect()
     }
 
@@ -1107,8 +1118,8 @@ impl Rib {
             .map(|key| {
                 let attrs = self.interner.get(key.attrs);
                 ForwardingNextHop {
-                    address: attrs.next_hop,
-                    link_local: attrs.link_local,
+                    address: attrs.next_hop(),
+                    link_local: attrs.link_local(),
                 }
             })
             .collect();
@@ -1117,16 +1128,24 @@ impl Rib {
         hops
     }
 
+    /// A selected path as the best route, its attributes from `shared`.
+    fn best_route(&self, path: PathRef, shared: &mut SharedAttrs) -> BestRoute {
+        let key = self.paths.get(path);
+        BestRoute {
+            peer: key.peer,
+            path_id: key.path_id,
+            attrs: shared.get(&self.interner, key.attrs),
+        }
+    }
+
     /// A prefix's selection as a change (an empty one withdraws).
-    fn selection_change(&self, prefix: Prefix, selection: &[PathRef]) -> RouteChange {
-        let best = selection.first().map(|p| {
-            let key = self.paths.get(*p);
-            BestRoute {
-                peer: key.peer,
-                path_id: key.path_id,
-                attrs: Arc::clone(self.interner.get(key.attrs)),
-            }
-        });
+    fn selection_change(
+        &self,
+        prefix: Prefix,
+        selection: &[PathRef],
+        shared: &mut SharedAttrs,
+    ) -> RouteChange {
+        let best = selection.first().map(|p| self.best_route(*p, shared));
         RouteChange {
             prefix,
             best,

@@ -5,7 +5,6 @@
 //! about 9 bytes per prefix instead of the 40-byte entries of a hash map at half load.
 //! See docs/adr/0006-compact-rib-tables.md.
 
-use std::borrow::Cow;
 use std::net::Ipv4Addr;
 
 use bgp_proto::{Ipv4Prefix, Ipv6Prefix, Prefix};
@@ -48,7 +47,7 @@ pub(crate) struct PathStore(Interner<PathKey>);
 impl PathStore {
     /// One more reference to `key`'s path.
     pub(crate) fn intern(&mut self, key: PathKey, attrs: &mut AttrInterner) -> PathRef {
-        let (slot, new) = self.0.intern(Cow::Owned(key));
+        let (slot, new) = self.0.intern(key);
         if new {
             attrs.retain(key.attrs);
         }
