@@ -20,7 +20,7 @@ use crate::decision::{
 use crate::export::{export_route, AdjRibOut, ExportContext, OutgoingUpdate};
 use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{evaluate, Match, Policy, PolicyRoute};
-use crate::table::{DestMut, PathKey, PathRef, PathStore, Tables};
+use crate::table::{v4_bucket, DestMut, PathKey, PathRef, PathStore, Tables};
 
 /// Global RIB settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -249,11 +249,20 @@ pub struct RibStats {
 
 /// The prefixes changed in the current batch, each with the selection it had before (those
 /// paths are held, so that their handles stay valid until compared). No allocation per prefix:
-/// the destination carries a dirty flag, the selections share one array.
+/// the destination carries a dirty flag, the selections share one array. IPv4 destinations
+/// that had nothing selected (a table being loaded) get no entry: only their /16 array is
+/// noted, and scanned for dirty flags by the decision run, so that loading a table does not grow
+/// (and then free) a list as long as the table between its long-lived allocations.
 #[derive(Debug, Default)]
 struct Dirty {
     prefixes: Vec<DirtyPrefix>,
     before: Vec<PathRef>,
+    /// The /16 arrays to scan, each once.
+    v4_buckets: Vec<u16>,
+    /// A bit per /16 array: noted in `v4_buckets` (empty until the first).
+    v4_marked: Vec<u64>,
+    /// How many destinations the arrays hold dirty.
+    v4_dirty: usize,
 }
 
 #[derive(Debug)]
@@ -273,6 +282,19 @@ impl Dirty {
         }
         dest.set_dirty(true);
         let selection = &dest.paths()[..dest.selected()];
+        if let (true, Prefix::V4(v4)) = (selection.is_empty(), prefix) {
+            let bucket = v4_bucket(&v4);
+            if self.v4_marked.is_empty() {
+                self.v4_marked = vec![0; (1 << 16) / 64];
+            }
+            let (word, bit) = (bucket / 64, 1u64 << (bucket % 64));
+            if self.v4_marked[word] & bit == 0 {
+                self.v4_marked[word] |= bit;
+                self.v4_buckets.push(bucket as u16);
+            }
+            self.v4_dirty += 1;
+            return;
+        }
         for path in selection {
             paths.retain(*path);
         }
@@ -910,42 +932,63 @@ impl Rib {
     /// prefixes whose best route or ECMP next hops changed.
     pub fn run_decision(&mut self) -> Vec<RouteChange> {
         let dirty = std::mem::take(&mut self.dirty);
-        let mut changes = Vec::new();
+        // Each dirty prefix changes at most once: no growing (and copying) for a full table.
+        let mut changes = Vec::with_capacity(dirty.prefixes.len() + dirty.v4_dirty);
         // The sessions up do not change during the batch: collect them once, not per prefix.
         let up = self.up_peers();
         // The selections before are released after the loop, so that no path, and no attribute
         // set it shares, is freed while `shared` holds copies.
         let mut shared = SharedAttrs::default();
         for entry in &dirty.prefixes {
-            let prefix = entry.prefix;
             let before = &dirty.before[entry.start as usize..][..usize::from(entry.count)];
-            self.decide(&prefix);
-            let after = self.tables.get(&prefix).map_or(&[][..], |d| d.selection());
-            let same = |a: &PathRef, b: &PathRef| self.paths.get(*a).same_route(self.paths.get(*b));
-            let same_best = match (before.first(), after.first()) {
-                (None, None) => true,
-                (Some(b), Some(a)) => same(b, a),
-                _ => false,
-            };
-            // The same paths selected have the same next hops; otherwise compare the hops.
-            let same_selection =
-                before.len() == after.len() && before.iter().zip(after).all(|(b, a)| same(b, a));
-            let changed = !same_best
-                || (!same_selection && self.next_hops_of(before) != self.next_hops_of(after));
-            if changed {
-                let change = self.selection_change(prefix, after, &mut shared);
-                if !same_best {
-                    for peer in &up {
-                        self.export_to(*peer, prefix, change.best.as_ref());
-                    }
-                }
-                changes.push(change);
+            self.settle(entry.prefix, before, &up, &mut shared, &mut changes);
+        }
+        let mut scanned = Vec::new();
+        for bucket in &dirty.v4_buckets {
+            scanned.clear();
+            self.tables.dirty_v4(usize::from(*bucket), &mut scanned);
+            for prefix in &scanned {
+                self.settle(*prefix, &[], &up, &mut shared, &mut changes);
             }
         }
         for path in &dirty.before {
             self.paths.release(*path, &mut self.interner);
         }
         changes
+    }
+
+    /// Decides one dirty prefix, which had `before` selected; records a change of its best
+    /// route or ECMP next hops and exports a new best route to the sessions `up`.
+    fn settle(
+        &mut self,
+        prefix: Prefix,
+        before: &[PathRef],
+        up: &[PeerId],
+        shared: &mut SharedAttrs,
+        changes: &mut Vec<RouteChange>,
+    ) {
+        self.decide(&prefix);
+        let after = self.tables.get(&prefix).map_or(&[][..], |d| d.selection());
+        let same = |a: &PathRef, b: &PathRef| self.paths.get(*a).same_route(self.paths.get(*b));
+        let same_best = match (before.first(), after.first()) {
+            (None, None) => true,
+            (Some(b), Some(a)) => same(b, a),
+            _ => false,
+        };
+        // The same paths selected have the same next hops; otherwise compare the hops.
+        let same_selection =
+            before.len() == after.len() && before.iter().zip(after).all(|(b, a)| same(b, a));
+        let changed = !same_best
+            || (!same_selection && self.next_hops_of(before) != self.next_hops_of(after));
+        if changed {
+            let change = self.selection_change(prefix, after, shared);
+            if !same_best {
+                for peer in up {
+                    self.export_to(*peer, prefix, change.best.as_ref());
+                }
+            }
+            changes.push(change);
+        }
     }
 
     fn candidate(&self, path: PathRef) -> Option<Candidate<'_>> {

@@ -275,6 +275,11 @@ fn v4_key(prefix: &Ipv4Prefix) -> (usize, u32) {
     )
 }
 
+/// The /16 array an IPv4 prefix lives in.
+pub(crate) fn v4_bucket(prefix: &Ipv4Prefix) -> usize {
+    v4_key(prefix).0
+}
+
 fn v4_prefix(bucket: usize, key: u32) -> Ipv4Prefix {
     let addr = Ipv4Addr::from((bucket as u32) << 16 | key >> 6);
     Ipv4Prefix::new(addr, (key & 0x3f) as u8).expect("a stored length is at most 32")
@@ -397,6 +402,15 @@ impl Tables {
         if let Some(dest) = dest.filter(|d| d.tag & MULTI != 0) {
             self.lists.remove(dest.head);
         }
+    }
+
+    /// Adds to `out` the prefixes of the dirty destinations in one /16 array ([`v4_bucket`]).
+    pub(crate) fn dirty_v4(&self, bucket: usize, out: &mut Vec<Prefix>) {
+        let Some(dests) = self.v4.buckets.get(bucket) else {
+            return;
+        };
+        let dirty = dests.iter().filter(|d| d.tag & DIRTY != 0);
+        out.extend(dirty.map(|d| Prefix::V4(v4_prefix(bucket, d.key()))));
     }
 
     /// Number of destinations.
