@@ -47,28 +47,35 @@ fn main() {
     let peer = rib.add_peer(pc);
     rib.peer_up(peer, feed::FIRST_HOP, true);
 
+    // The feed must not leave holes under the RIB's heap: glibc keeps freed blocks between
+    // live ones resident, and once a large block has been freed it serves requests up to that
+    // size (up to 32 MiB) from the heap instead of mapping them. So the only feed buffers alive
+    // while the RIB loads are allocated first, as separate mappings: the per-set counts and
+    // the prefixes (sorted by set in place, through a transient copy freed before the RIB
+    // allocates). Each attribute set and its UPDATE are built and dropped one at a time, as a
+    // session decodes them.
+    let mut sizes = vec![0usize; k];
     let base = live();
-    // The feed sits in two large buffers (allocated outside the heap the RIB grows, and given
-    // back whole when dropped); its small allocations are freed before the RIB allocates, so
-    // that RSS measures the RIB, not holes left by the generator. Each attribute set and its
-    // UPDATE are built and dropped one at a time, as a session decodes them.
-    let (flat, bounds) = {
-        let prefixes = feed::prefixes(n, 1);
-        let groups = feed::groups(&prefixes, k, 101);
-        drop(prefixes);
-        let mut flat = Vec::with_capacity(n);
-        let mut bounds = Vec::with_capacity(k);
-        for group in groups {
-            bounds.push(flat.len()..flat.len() + group.len());
-            flat.extend(group);
+    let flat = {
+        let mut prefixes = feed::prefixes(n, 1);
+        let mut by_set: Vec<(usize, bgp_proto::Prefix)> = feed::set_of_each(k, 101)
+            .zip(prefixes.iter().copied())
+            .collect();
+        by_set.sort_unstable();
+        for (slot, (set, prefix)) in prefixes.iter_mut().zip(by_set) {
+            *slot = prefix;
+            sizes[set] += 1;
         }
-        (flat, bounds)
+        prefixes
     };
-    for (set, range) in feed::attr_set_iter(k, feed::NEIGHBOUR_AS, 2).zip(bounds) {
-        if !range.is_empty() {
-            rib.apply_update(peer, &feed::announce(&set, feed::FIRST_HOP, &flat[range]))
+    let mut start = 0;
+    for (set, size) in feed::attr_set_iter(k, feed::NEIGHBOUR_AS, 2).zip(&sizes) {
+        // At most 1,000 prefixes per UPDATE, as a 4,096-octet message holds.
+        for chunk in flat[start..start + size].chunks(1000) {
+            rib.apply_update(peer, &feed::announce(&set, feed::FIRST_HOP, chunk))
                 .expect("no limit");
         }
+        start += size;
     }
     drop(flat);
     let changes = rib.run_decision();

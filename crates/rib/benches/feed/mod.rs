@@ -104,12 +104,17 @@ pub fn attr_set_iter(k: usize, first_as: u32, seed: u64) -> impl Iterator<Item =
     })
 }
 
-/// The prefixes of each attribute set (a random set per prefix), sorted.
-pub fn groups(prefixes: &[Prefix], k: usize, seed: u64) -> Vec<Vec<Prefix>> {
+/// The attribute set of each prefix in turn (a random one of `k`).
+pub fn set_of_each(k: usize, seed: u64) -> impl Iterator<Item = usize> {
     let mut rng = Rng::new(seed);
+    std::iter::repeat_with(move || rng.range(0, k as u64 - 1) as usize)
+}
+
+/// The prefixes of each attribute set ([`set_of_each`]), sorted.
+pub fn groups(prefixes: &[Prefix], k: usize, seed: u64) -> Vec<Vec<Prefix>> {
     let mut groups = vec![Vec::new(); k];
-    for p in prefixes {
-        groups[rng.range(0, k as u64 - 1) as usize].push(*p);
+    for (p, set) in prefixes.iter().zip(set_of_each(k, seed)) {
+        groups[set].push(*p);
     }
     for g in &mut groups {
         g.sort();
