@@ -262,6 +262,36 @@ pub struct Config {
     pub prefixes: Vec<OriginateConfig>,
     /// The Kubernetes integration, when configured.
     pub kubernetes: Option<KubernetesConfig>,
+    /// How to drain on SIGTERM before the sessions close.
+    pub shutdown_drain: ShutdownDrain,
+}
+
+impl Config {
+    /// Whether any session offers graceful restart (RFC 4724): configured neighbours, dynamic
+    /// neighbours or the sessions of the Kubernetes integration. Then speakerd restarts as a
+    /// restarting speaker: its kernel routes stay in place across the restart.
+    pub fn graceful_restart_configured(&self) -> bool {
+        self.neighbors.iter().any(|n| n.graceful_restart.is_some())
+            || self
+                .dynamic_neighbors
+                .iter()
+                .any(|d| d.template.graceful_restart.is_some())
+            || self
+                .kubernetes
+                .as_ref()
+                .is_some_and(|k| k.peer.graceful_restart.is_some())
+    }
+}
+
+/// The drain on SIGTERM (RFC 8326): for `seconds` our routes are re-announced with the
+/// GRACEFUL_SHUTDOWN community and `prepend` extra copies of our AS before the sessions close.
+/// `seconds = 0` closes at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShutdownDrain {
+    /// How long to announce GRACEFUL_SHUTDOWN before closing.
+    pub seconds: u64,
+    /// Extra AS-path prepends meanwhile.
+    pub prepend: u8,
 }
 
 #[derive(Deserialize)]
@@ -293,6 +323,10 @@ struct RawGlobal {
     cluster_id: Option<Spanned<String>>,
     #[serde(default)]
     listen: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    shutdown_drain_seconds: u64,
+    #[serde(default)]
+    shutdown_drain_prepend: Option<u8>,
 }
 
 #[derive(Deserialize, Default)]
@@ -833,6 +867,10 @@ fn validate(raw: RawConfig, l: &Locator<'_>, errors: &mut Vec<ConfigError>) -> O
         dynamic_neighbors,
         prefixes,
         kubernetes,
+        shutdown_drain: ShutdownDrain {
+            seconds: raw.global.shutdown_drain_seconds,
+            prepend: raw.global.shutdown_drain_prepend.unwrap_or(3),
+        },
     })
 }
 

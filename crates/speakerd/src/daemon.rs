@@ -80,6 +80,7 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
     let rib = Rib::new(rib_config);
 
     let fib = Fib::open(config.kernel.clone(), metrics.clone()).await?;
+    let restarting = fib.preserved_routes() > 0;
     let (fib_tx, fib_rx) = mpsc::unbounded_channel();
     let (fib_control, fib_control_rx) = mpsc::unbounded_channel();
     let fib_task = tokio::spawn(fib.run(fib_rx, fib_control_rx));
@@ -92,16 +93,19 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
         to_rib: to_rib.clone(),
         metrics: metrics.clone(),
         started,
+        restarting,
         shutdown: shutdown_rx.clone(),
     };
 
     let mut rib_task = RibTask::new(rib, fib_tx, metrics.clone());
     rib_task.set_prefixes(PrefixSource::Config, config.prefixes.clone());
+    let (node_events_tx, node_events) = mpsc::unbounded_channel();
     if let Some(k) = &config.kubernetes {
         rib_task.set_drain_settings(DrainSettings {
             seconds: k.drain_seconds,
             prepend: k.drain_prepend,
         });
+        rib_task.set_node_events(node_events_tx);
     }
     let rib_handle = tokio::spawn(rib_task.run(rib_inbox));
 
@@ -154,11 +158,22 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
         .set(Source::Config, config.neighbors.clone())
         .await;
     let (k8s_tx, mut k8s_neighbors) = mpsc::unbounded_channel();
-    let k8s_task = config
-        .kubernetes
-        .clone()
-        .map(|k| tokio::spawn(kubernetes::run(k, config.asn, to_rib.clone(), k8s_tx)));
+    let k8s_task = config.kubernetes.clone().map(|k| {
+        tokio::spawn(kubernetes::run(
+            k,
+            config.asn,
+            to_rib.clone(),
+            k8s_tx,
+            node_events,
+        ))
+    });
 
+    // Without Kubernetes the configuration is all there is to know; with it, the first Node
+    // list (our PodCIDRs, then our neighbours) completes the start.
+    let mut starting = k8s_task.is_some();
+    if !starting {
+        let _ = to_rib.send(ToRib::StartupComplete);
+    }
     let mut current = config.clone();
     let mut signals = Signals::new()?;
     loop {
@@ -167,7 +182,33 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
                 Signal::Stop => break,
                 Signal::Reload => reload(&path, &mut current, &mut neighbors).await,
             },
-            Some(list) = k8s_neighbors.recv() => neighbors.set(Source::Kubernetes, list).await,
+            Some(list) = k8s_neighbors.recv() => {
+                neighbors.set(Source::Kubernetes, list).await;
+                if std::mem::take(&mut starting) {
+                    let _ = to_rib.send(ToRib::StartupComplete);
+                }
+            }
+        }
+    }
+    let drain = current.shutdown_drain;
+    if drain.seconds > 0 {
+        info!(
+            seconds = drain.seconds,
+            "draining before shutdown (SIGTERM again to skip)"
+        );
+        let _ = to_rib.send(ToRib::ShutdownDrain {
+            prepend: drain.prepend,
+        });
+        let end = tokio::time::sleep(Duration::from_secs(drain.seconds));
+        tokio::pin!(end);
+        loop {
+            tokio::select! {
+                _ = &mut end => break,
+                signal = signals.next() => if signal == Signal::Stop {
+                    info!("drain cut short");
+                    break;
+                },
+            }
         }
     }
     if let Some(task) = k8s_task {
@@ -180,14 +221,7 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
         let _ = accept_task.await;
     })
     .await;
-    let keep_routes = config
-        .neighbors
-        .iter()
-        .any(|n| n.graceful_restart.is_some())
-        || config
-            .dynamic_neighbors
-            .iter()
-            .any(|d| d.template.graceful_restart.is_some());
+    let keep_routes = current.graceful_restart_configured();
     let (done, done_rx) = oneshot::channel();
     let _ = fib_control.send(FibControl::Shutdown { keep_routes, done });
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, done_rx).await;

@@ -171,6 +171,11 @@ fn route_message(config: &KernelConfig, prefix: &Prefix) -> RouteMessage {
 }
 
 impl Fib {
+    /// How many of our routes a previous run left in the kernel (kept until the table is synced).
+    pub(crate) fn preserved_routes(&self) -> usize {
+        self.leftover.len()
+    }
+
     /// Opens rtnetlink and finds our routes left from a previous run.
     pub(crate) async fn open(config: KernelConfig, metrics: Metrics) -> Result<Self, FibError> {
         let (connection, handle, _) = rtnetlink::new_connection()?;

@@ -4,19 +4,25 @@
 //! it peers with (by mode: ToR by label, full iBGP mesh, or route reflectors by label), which
 //! learned routes are plausible (a PodCIDR is accepted only from the Node that owns it), and
 //! whether the node is being drained. While the API server is unreachable the last known state
-//! stays in force; after a relist only what changed is applied.
+//! stays in force; after a relist only what changed is applied. What the operator should see on
+//! the Node (sessions going up and down, a drain) is recorded as Kubernetes Events on it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use bgp_proto::Prefix;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, ObjectReference};
+use k8s_openapi::api::events::v1::{Event as K8sEvent, EventSeries};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Client};
 use thiserror::Error;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use crate::config::{KubernetesConfig, NeighborConfig, OriginateConfig, PeeringMode};
@@ -34,6 +40,137 @@ pub enum KubernetesError {
     /// The client could not be created.
     #[error("client: {0}")]
     Client(#[from] kube::Error),
+}
+
+/// Something the operator should see on our Node, recorded as a Kubernetes Event
+/// (`kubectl describe node`, `kubectl events --for node/NAME`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum NodeEvent {
+    /// A BGP session reached Established.
+    SessionUp { neighbor: IpAddr, asn: u32 },
+    /// An Established BGP session went down.
+    SessionDown {
+        neighbor: IpAddr,
+        asn: u32,
+        reason: String,
+    },
+    /// The Node was cordoned or tainted: GRACEFUL_SHUTDOWN is announced for this long.
+    DrainStarted { seconds: u64 },
+    /// The drain period ended: every session was closed with this Cease message.
+    Drained { message: String },
+    /// The Node is schedulable again: normal announcements.
+    DrainEnded,
+}
+
+impl NodeEvent {
+    /// Type (`Normal` or `Warning`), reason (`PascalCase`, what `kubectl` shows), action, note.
+    fn describe(&self) -> (&'static str, &'static str, &'static str, String) {
+        match self {
+            NodeEvent::SessionUp { neighbor, asn } => (
+                "Normal",
+                "BGPSessionEstablished",
+                "Peering",
+                format!("BGP session with {neighbor} (AS {asn}) Established"),
+            ),
+            NodeEvent::SessionDown {
+                neighbor,
+                asn,
+                reason,
+            } => (
+                "Warning",
+                "BGPSessionDown",
+                "Peering",
+                format!("BGP session with {neighbor} (AS {asn}) down: {reason}"),
+            ),
+            NodeEvent::DrainStarted { seconds } => (
+                "Normal",
+                "BGPDrainStarted",
+                "Draining",
+                format!("announcing GRACEFUL_SHUTDOWN (RFC 8326) for {seconds} s, then closing every BGP session"),
+            ),
+            NodeEvent::Drained { message } => (
+                "Normal",
+                "BGPDrained",
+                "Draining",
+                format!("every BGP session closed with Cease: {message}"),
+            ),
+            NodeEvent::DrainEnded => (
+                "Normal",
+                "BGPDrainEnded",
+                "Draining",
+                "node schedulable again: normal announcements, sessions restart".to_string(),
+            ),
+        }
+    }
+}
+
+/// How long a repeated event (same reason and note) counts as a repeat: it then becomes the
+/// next of a series (`series.count`) of the first one instead of a new Event, so a flapping
+/// session cannot flood the API server.
+const EVENT_SERIES_WINDOW: Duration = Duration::from_secs(360);
+
+/// Records [`NodeEvent`]s as events.k8s.io/v1 Events regarding our Node (in the `default`
+/// namespace, where Events about cluster-scoped objects go), in order. A repeat of the same
+/// reason and note within [`EVENT_SERIES_WINDOW`] updates the earlier Event's series. A failure
+/// is logged and the event dropped: events are for operators, never a reason to stop.
+async fn publish_node_events(
+    client: Client,
+    node_name: String,
+    node_uid: watch::Receiver<Option<String>>,
+    mut events: mpsc::UnboundedReceiver<NodeEvent>,
+) {
+    let api: Api<K8sEvent> = Api::namespaced(client, "default");
+    // (reason, note) -> (Event name, count, first seen)
+    let mut recent: HashMap<(&'static str, String), (String, i32, Instant)> = HashMap::new();
+    while let Some(event) = events.recv().await {
+        let (type_, reason, action, note) = event.describe();
+        let now = Timestamp::now();
+        recent.retain(|_, (_, _, first)| first.elapsed() < EVENT_SERIES_WINDOW);
+        let result = match recent.get_mut(&(reason, note.clone())) {
+            Some((name, count, _)) => {
+                *count += 1;
+                let patch = serde_json::json!({
+                    "series": EventSeries { count: *count, last_observed_time: MicroTime(now) }
+                });
+                api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map(|_| ())
+            }
+            None => {
+                let name = format!("{node_name}.{:x}", now.as_nanosecond());
+                let record = K8sEvent {
+                    metadata: ObjectMeta {
+                        name: Some(name.clone()),
+                        namespace: Some("default".into()),
+                        ..ObjectMeta::default()
+                    },
+                    event_time: Some(MicroTime(now)),
+                    type_: Some(type_.into()),
+                    reason: Some(reason.into()),
+                    action: Some(action.into()),
+                    note: Some(note.clone()),
+                    reporting_controller: Some("speakerd".into()),
+                    reporting_instance: Some(format!("speakerd-{node_name}")),
+                    regarding: Some(ObjectReference {
+                        api_version: Some("v1".into()),
+                        kind: Some("Node".into()),
+                        name: Some(node_name.clone()),
+                        uid: node_uid.borrow().clone(),
+                        ..ObjectReference::default()
+                    }),
+                    ..K8sEvent::default()
+                };
+                let created = api.create(&PostParams::default(), &record).await;
+                if created.is_ok() {
+                    recent.insert((reason, note), (name, 1, Instant::now()));
+                }
+                created.map(|_| ())
+            }
+        };
+        if let Err(e) = result {
+            warn!(error = %e, ?event, "cannot record a Kubernetes Event on our Node");
+        }
+    }
 }
 
 /// What the integration knows of one Node.
@@ -226,6 +363,7 @@ pub(crate) async fn run(
     local_as: u32,
     to_rib: mpsc::UnboundedSender<ToRib>,
     neighbors: mpsc::UnboundedSender<Vec<NeighborConfig>>,
+    node_events: mpsc::UnboundedReceiver<NodeEvent>,
 ) {
     let client = loop {
         match client(&config).await {
@@ -236,6 +374,13 @@ pub(crate) async fn run(
             }
         }
     };
+    let (node_uid, node_uid_rx) = watch::channel(None);
+    tokio::spawn(publish_node_events(
+        client.clone(),
+        config.node_name.clone(),
+        node_uid_rx,
+        node_events,
+    ));
     let api: Api<Node> = Api::all(client);
     let mut events = watcher::watcher(api, watcher::Config::default())
         .default_backoff()
@@ -248,6 +393,9 @@ pub(crate) async fn run(
         match event {
             Ok(Event::Init) => relisting = Some(BTreeMap::new()),
             Ok(Event::InitApply(node)) => {
+                if node.metadata.name.as_ref() == Some(&config.node_name) {
+                    node_uid.send_replace(node.metadata.uid.clone());
+                }
                 if let (Some(buffer), Some(name)) = (relisting.as_mut(), node.metadata.name.clone())
                 {
                     buffer.insert(name, NodeInfo::from_node(&node, taint));
@@ -260,6 +408,9 @@ pub(crate) async fn run(
                 }
             }
             Ok(Event::Apply(node)) => {
+                if node.metadata.name.as_ref() == Some(&config.node_name) {
+                    node_uid.send_replace(node.metadata.uid.clone());
+                }
                 if let Some(name) = node.metadata.name.clone() {
                     nodes.insert(name, NodeInfo::from_node(&node, taint));
                 }

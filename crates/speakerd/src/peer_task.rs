@@ -51,16 +51,23 @@ pub(crate) struct PeerContext {
     pub(crate) to_rib: mpsc::UnboundedSender<ToRib>,
     pub(crate) metrics: Metrics,
     pub(crate) started: Instant,
+    /// speakerd started with the kernel routes of a previous run in place: it is a restarting
+    /// speaker (RFC 4724 §4.1) and sets the Restart State bit in the sessions it starts with.
+    pub(crate) restarting: bool,
     /// Turns true when the daemon shuts down.
     pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
-/// The FSM configuration for a neighbour.
+/// The FSM configuration for a neighbour. With graceful restart the Forwarding State bit is
+/// always set (RFC 4724 §3): our forwarding state is the kernel's routing table, which neither a
+/// session reset nor a restart of speakerd takes away (shutdown leaves it in place), so a
+/// neighbour keeps our routes until our End-of-RIB instead of flushing them when we reconnect.
 pub(crate) fn session_config(
     n: &NeighborConfig,
     local_as: u32,
     router_id: std::net::Ipv4Addr,
     seed: u64,
+    restarting: bool,
 ) -> SessionConfig {
     let mut c = SessionConfig::new(local_as, router_id, Some(n.remote_asn));
     c.hold_time = n.hold_time;
@@ -70,6 +77,8 @@ pub(crate) fn session_config(
     c.families = n.families.clone();
     c.graceful_restart = n.graceful_restart.as_ref().map(|g| GracefulRestartConfig {
         restart_time: g.restart_time,
+        restarting,
+        forwarding_preserved: true,
         ..GracefulRestartConfig::default()
     });
     c.jitter_seed = seed;
@@ -140,7 +149,7 @@ async fn run_inner(
 ) {
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let seed = u64::from(u32::from(ctx.router_id)) ^ (u64::from(id.0) << 32);
-    let session = session_config(&config, ctx.local_as, ctx.router_id, seed);
+    let session = session_config(&config, ctx.local_as, ctx.router_id, seed, ctx.restarting);
     let labels = [config.address.to_string(), config.remote_asn.to_string()];
     let mut task = PeerTask {
         id,

@@ -19,6 +19,7 @@ use tracing::{info, warn};
 use std::sync::Arc;
 
 use crate::config::{NeighborConfig, OriginateConfig};
+use crate::kubernetes::NodeEvent;
 use crate::metrics::Metrics;
 use crate::peer_task::ToPeer;
 
@@ -84,6 +85,15 @@ pub(crate) enum ToRib {
     Drain {
         draining: bool,
         node: String,
+    },
+    /// Every source of neighbours and of our own prefixes has delivered its first state (the
+    /// configuration; the first Node list with Kubernetes): End-of-RIB may now go out, and the
+    /// kernel routes of a previous run may go once the neighbours have sent theirs.
+    StartupComplete,
+    /// SIGTERM with a drain period: announce GRACEFUL_SHUTDOWN with these extra prepends until
+    /// the daemon closes the sessions.
+    ShutdownDrain {
+        prepend: u8,
     },
     Query(Query),
 }
@@ -193,6 +203,17 @@ pub(crate) struct RibTask {
     node_routes: Option<NodeRoutes>,
     drain_settings: Option<DrainSettings>,
     drain_deadline: Option<(Instant, String)>,
+    node_events: Option<mpsc::UnboundedSender<NodeEvent>>,
+    /// Until [`ToRib::StartupComplete`] (or this deadline), the neighbour set and our own
+    /// prefixes are not known yet.
+    startup: Startup,
+}
+
+/// Whether startup is complete, and the latest it will be.
+#[derive(Clone, Copy, Debug)]
+enum Startup {
+    Pending { deadline: Instant },
+    Complete,
 }
 
 /// Where originated prefixes come from.
@@ -219,6 +240,11 @@ pub(crate) struct NodeRoutes {
     pub(crate) allowed: Vec<bgp_proto::Prefix>,
 }
 
+/// The longest speakerd waits at start for its neighbours and own prefixes to be known (the
+/// Kubernetes API server may be unreachable) before it sends End-of-RIB with what it has: the
+/// default graceful-restart time, after which peers drop our stale routes anyway.
+const STARTUP_LIMIT: Duration = Duration::from_secs(120);
+
 /// How the node drains.
 #[derive(Clone, Debug)]
 pub(crate) struct DrainSettings {
@@ -239,6 +265,21 @@ impl RibTask {
             node_routes: None,
             drain_settings: None,
             drain_deadline: None,
+            node_events: None,
+            startup: Startup::Pending {
+                deadline: Instant::now() + STARTUP_LIMIT,
+            },
+        }
+    }
+
+    /// Where to report what the operator should see on our Node (Kubernetes Events).
+    pub(crate) fn set_node_events(&mut self, events: mpsc::UnboundedSender<NodeEvent>) {
+        self.node_events = Some(events);
+    }
+
+    fn node_event(&self, event: NodeEvent) {
+        if let Some(events) = &self.node_events {
+            let _ = events.send(event);
         }
     }
 
@@ -285,10 +326,14 @@ impl RibTask {
             self.rib.set_graceful_shutdown(Some(settings.prepend));
             self.drain_deadline =
                 Some((Instant::now() + Duration::from_secs(settings.seconds), node));
+            self.node_event(NodeEvent::DrainStarted {
+                seconds: settings.seconds,
+            });
         } else {
             info!(%node, "node no longer draining: normal announcements");
             self.rib.set_graceful_shutdown(None);
             self.drain_deadline = None;
+            self.node_event(NodeEvent::DrainEnded);
             for p in self.peers.values() {
                 let _ = p.commands.send(ToPeer::Resume);
             }
@@ -304,6 +349,7 @@ impl RibTask {
         for p in self.peers.values() {
             let _ = p.commands.send(ToPeer::Stop(message.clone()));
         }
+        self.node_event(NodeEvent::Drained { message });
     }
 
     /// Learned-route validation of the Kubernetes integration: routes that overlap our own
@@ -420,6 +466,10 @@ impl RibTask {
                 .values()
                 .filter_map(|p| p.stale_until)
                 .chain(self.drain_deadline.as_ref().map(|(t, _)| *t))
+                .chain(match self.startup {
+                    Startup::Pending { deadline } => Some(deadline),
+                    Startup::Complete => None,
+                })
                 .min();
             let message = tokio::select! {
                 m = inbox.recv() => m,
@@ -427,6 +477,10 @@ impl RibTask {
                     self.flush_expired_stale();
                     if self.drain_deadline.as_ref().is_some_and(|(t, _)| *t <= Instant::now()) {
                         self.drain_expired();
+                    }
+                    if matches!(self.startup, Startup::Pending { deadline } if deadline <= Instant::now()) {
+                        warn!(seconds = STARTUP_LIMIT.as_secs(), "neighbours or own prefixes still unknown; sending End-of-RIB with what is known");
+                        self.startup = Startup::Complete;
                     }
                     self.after_batch();
                     continue;
@@ -474,6 +528,12 @@ impl RibTask {
                 }
                 self.rib
                     .peer_up(peer, negotiated.peer_id, negotiated.context.four_octet_as);
+                if let Some(p) = self.peers.get(&peer) {
+                    self.node_event(NodeEvent::SessionUp {
+                        neighbor: p.config.address,
+                        asn: p.config.remote_asn,
+                    });
+                }
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.negotiated = Some(negotiated);
                     p.established_at = Some(Instant::now());
@@ -491,8 +551,13 @@ impl RibTask {
                     .as_ref()
                     .map(|r| r.families.clone())
                     .unwrap_or_default();
-                if down.was_established {
-                    self.rib.peer_down(peer, &retain);
+                self.rib.peer_down(peer, &retain);
+                if let Some(p) = self.peers.get(&peer) {
+                    self.node_event(NodeEvent::SessionDown {
+                        neighbor: p.config.address,
+                        asn: p.config.remote_asn,
+                        reason: down.reason.to_string(),
+                    });
                 }
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.negotiated = None;
@@ -547,6 +612,13 @@ impl RibTask {
                 if let Some(id) = self.peer_by_address(address) {
                     if let Some(p) = self.peers.remove(&id) {
                         let _ = p.commands.send(ToPeer::Deconfigure);
+                        if p.negotiated.is_some() {
+                            self.node_event(NodeEvent::SessionDown {
+                                neighbor: address,
+                                asn: p.config.remote_asn,
+                                reason: "neighbor removed (Cease 6/3 sent)".into(),
+                            });
+                        }
                     }
                     self.rib.remove_peer(id);
                     info!(%address, "neighbor removed from the configuration");
@@ -581,6 +653,11 @@ impl RibTask {
                 }
             }
             ToRib::Drain { draining, node } => self.drain(draining, node),
+            ToRib::StartupComplete => self.startup = Startup::Complete,
+            ToRib::ShutdownDrain { prepend } => {
+                info!(prepend, "shutting down: announcing GRACEFUL_SHUTDOWN first");
+                self.rib.set_graceful_shutdown(Some(prepend));
+            }
             ToRib::Query(query) => self.answer(query),
         }
     }
@@ -631,7 +708,7 @@ impl RibTask {
         }
         self.push_updates();
         self.update_metrics();
-        if !self.synced && self.initial_sync_done() {
+        if !self.synced && matches!(self.startup, Startup::Complete) && self.initial_sync_done() {
             self.synced = true;
             info!(
                 seconds = self.started.elapsed().as_secs_f64(),
@@ -678,7 +755,7 @@ impl RibTask {
                     Err(e) => warn!(peer = %p.config.address, error = %e, "cannot encode updates"),
                 }
             }
-            if !p.eor_sent {
+            if !p.eor_sent && matches!(self.startup, Startup::Complete) {
                 p.eor_sent = true;
                 for family in &negotiated.families {
                     let _ = p.commands.send(ToPeer::EndOfRib(*family));

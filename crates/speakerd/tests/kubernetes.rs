@@ -25,12 +25,27 @@ fn node_ip(i: usize) -> String {
     format!("198.18.100.{}", 10 + i)
 }
 
+/// A fixed MAC address for node `i`'s interface, so neighbour entries can be written ahead.
+fn node_mac(i: usize) -> String {
+    format!("02:00:c6:12:{:02x}:{:02x}", i / 256, i % 256)
+}
+
 fn node_json(i: usize, cidr: &str, labels: serde_json::Value) -> serde_json::Value {
+    node_json_with(i, cidr, labels, false)
+}
+
+/// A Node; `unschedulable` is what `kubectl cordon` sets.
+fn node_json_with(
+    i: usize,
+    cidr: &str,
+    labels: serde_json::Value,
+    unschedulable: bool,
+) -> serde_json::Value {
     json!({
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": { "name": format!("node-{i}"), "labels": labels },
-        "spec": { "podCIDR": cidr, "podCIDRs": [cidr] },
+        "spec": { "podCIDR": cidr, "podCIDRs": [cidr], "unschedulable": unschedulable },
         "status": { "addresses": [
             { "type": "InternalIP", "address": node_ip(i) },
             { "type": "Hostname", "address": format!("node-{i}") }
@@ -67,7 +82,31 @@ impl Cluster {
             );
             lab.exec(&hub, lab::IP, &["link", "set", &hub_if, "master", "br0"])
                 .unwrap();
+            lab.exec(
+                &ns,
+                lab::IP,
+                &["link", "set", "eth0", "address", &node_mac(i)],
+            )
+            .unwrap();
             nodes.push(ns);
+        }
+        // Every node knows every other node's MAC address: permanent neighbour entries do not
+        // count against the kernel-wide limit of learned ones (gc_thresh3, 1024 by default, shared
+        // by all namespaces), which a mesh of 50 nodes on one segment (~2,500 entries) exceeds.
+        for (i, ns) in nodes.iter().enumerate() {
+            let batch: String = (1..=count)
+                .filter(|&j| j != i + 1)
+                .map(|j| {
+                    format!(
+                        "neigh replace {} lladdr {} dev eth0 nud permanent\n",
+                        node_ip(j),
+                        node_mac(j)
+                    )
+                })
+                .collect();
+            let path = lab.write(&format!("neigh-{}.batch", i + 1), &batch);
+            lab.exec(ns, lab::IP, &["-batch", path.to_str().unwrap()])
+                .unwrap();
         }
         let server = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/k8s/fake_apiserver.py");
         lab.spawn(
@@ -127,17 +166,33 @@ impl Cluster {
     }
 
     fn put_node(&self, i: usize, cidr: &str, labels: serde_json::Value) {
+        self.put_node_json(i, &node_json(i, cidr, labels));
+    }
+
+    fn put_node_json(&self, i: usize, node: &serde_json::Value) {
         let path = format!("/_control/nodes/node-{i}");
-        self.control("PUT", &path, Some(&node_json(i, cidr, labels)))
-            .unwrap();
+        self.control("PUT", &path, Some(node)).unwrap();
     }
 
     fn start_speakerd(&mut self, i: usize, mode: &str, extra: &str) {
+        self.start_speakerd_with(i, mode, extra, "", "");
+    }
+
+    /// Starts speakerd on node `i`: `top` goes before `[kubernetes]` (global-level sections),
+    /// `kubernetes` into it, `peer` into `[kubernetes.peer]`.
+    fn start_speakerd_with(
+        &mut self,
+        i: usize,
+        mode: &str,
+        top: &str,
+        kubernetes: &str,
+        peer: &str,
+    ) {
         let kubeconfig = self.lab.dir().join("kubeconfig");
         let conf = format!(
-            "[global]\nasn = {ASN}\nrouter_id = \"{ip}\"\nlisten = [\"0.0.0.0:179\"]\n\n{extra}\n\
-             [kubernetes]\nnode_name = \"node-{i}\"\nkubeconfig = \"{kc}\"\nmode = \"{mode}\"\nservice_cidrs = [\"10.96.0.0/12\"]\n\n\
-             [kubernetes.peer]\nhold_time = 9\nconnect_retry_time = 2\nimport = [\"accept-all\"]\nexport = [\"accept-all\"]\n",
+            "[global]\nasn = {ASN}\nrouter_id = \"{ip}\"\nlisten = [\"0.0.0.0:179\"]\n\n{top}\n\
+             [kubernetes]\nnode_name = \"node-{i}\"\nkubeconfig = \"{kc}\"\nmode = \"{mode}\"\nservice_cidrs = [\"10.96.0.0/12\"]\n{kubernetes}\n\
+             [kubernetes.peer]\nhold_time = 9\nconnect_retry_time = 2\nimport = [\"accept-all\"]\nexport = [\"accept-all\"]\n{peer}\n",
             ip = node_ip(i),
             kc = kubeconfig.display(),
         );
@@ -153,6 +208,90 @@ impl Cluster {
             &["run", "--config", &path],
             &[("RUST_LOG", &log)],
         );
+    }
+
+    /// Ok when node `i`'s speakerd is ready (`/readyz`: sessions Established, End-of-RIB
+    /// exchanged).
+    fn ready(&self, i: usize) -> Result<(), String> {
+        let script = "import urllib.request;urllib.request.urlopen('http://127.0.0.1:9179/readyz',timeout=5)";
+        self.lab
+            .exec(&self.nodes[i - 1], "python3", &["-c", script])
+            .map(|_| ())
+    }
+
+    /// The Events recorded at the API server whose reason is `reason`, about Node `node`:
+    /// their notes.
+    fn events(&self, node: &str, reason: &str) -> Vec<String> {
+        self.event_records(node, reason)
+            .iter()
+            .map(|e| e["note"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// How many times an event with this reason and a note containing `text` happened (one
+    /// Event, then its series).
+    fn event_count(&self, node: &str, reason: &str, text: &str) -> i64 {
+        self.event_records(node, reason)
+            .iter()
+            .filter(|e| e["note"].as_str().is_some_and(|n| n.contains(text)))
+            .map(|e| e["series"]["count"].as_i64().unwrap_or(1))
+            .sum()
+    }
+
+    fn event_records(&self, node: &str, reason: &str) -> Vec<serde_json::Value> {
+        let script = format!("import urllib.request;print(urllib.request.urlopen('http://{API}:{API_PORT}/_control/events',timeout=5).read().decode())");
+        let out = self
+            .lab
+            .exec(&self.hub, "python3", &["-c", &script])
+            .unwrap();
+        let events: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        events
+            .iter()
+            .filter(|e| e["reason"] == reason && e["regarding"]["name"] == node)
+            .inspect(|e| {
+                assert_eq!(e["regarding"]["kind"], "Node", "{e}");
+                assert!(
+                    e["regarding"]["uid"].is_string(),
+                    "the Node's uid is missing: {e}"
+                );
+                assert_eq!(e["reportingController"], "speakerd", "{e}");
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Ok once Node `node` has an Event with this reason whose note contains `text`.
+    fn has_event(&self, node: &str, reason: &str, text: &str) -> Result<(), String> {
+        let notes = self.events(node, reason);
+        if notes.iter().any(|n| n.contains(text)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{node}: no {reason} event with {text:?}: {notes:?}"
+            ))
+        }
+    }
+
+    /// A pod namespace behind node `i`: 198.19.i.2/24, default route via the node (198.19.i.1).
+    fn add_pod(&mut self, i: usize) -> String {
+        let pod = self.lab.ns(&format!("pod{i}"));
+        let node = self.nodes[i - 1].clone();
+        self.lab.link(
+            &pod,
+            "eth0",
+            &[&format!("{}/24", pod_ip(i))],
+            &node,
+            "pod0",
+            &[&format!("198.19.{i}.1/24")],
+        );
+        self.lab
+            .exec(
+                &pod,
+                lab::IP,
+                &["route", "add", "default", "via", &format!("198.19.{i}.1")],
+            )
+            .unwrap();
+        pod
     }
 
     /// Ok when node `i`'s kernel routes `cidr` via `via`.
@@ -205,6 +344,15 @@ fn cidr(i: usize) -> String {
     format!("10.244.{i}.0/24")
 }
 
+/// PodCIDRs of the tests with pod namespaces (test hosts live in 198.18.0.0/15).
+fn pod_cidr(i: usize) -> String {
+    format!("198.19.{i}.0/24")
+}
+
+fn pod_ip(i: usize) -> String {
+    format!("198.19.{i}.2")
+}
+
 #[test]
 fn mesh_follows_node_objects_through_changes_deletions_and_api_outages() {
     let mut c = Cluster::new("k8s-mesh", 3);
@@ -224,6 +372,11 @@ fn mesh_follows_node_objects_through_changes_deletions_and_api_outages() {
         c.no_route(i, "10.200.0.0/24").unwrap();
         assert!(c.metric(i, "bgp_kubernetes_routes_rejected_total") >= 1.0);
     }
+    // Sessions coming up are Events on the Node.
+    wait_for("node-1 has session Events", CONVERGE, || {
+        c.has_event("node-1", "BGPSessionEstablished", &node_ip(2))?;
+        c.has_event("node-1", "BGPSessionEstablished", &node_ip(3))
+    });
 
     // node-2's PodCIDR changes: the others follow, the old one goes.
     c.put_node(2, "10.244.22.0/24", json!({}));
@@ -262,6 +415,9 @@ fn mesh_follows_node_objects_through_changes_deletions_and_api_outages() {
         c.no_route(1, &cidr(3))?;
         c.no_route(2, &cidr(3))
     });
+    wait_for("node-1 records the session down", CONVERGE, || {
+        c.has_event("node-1", "BGPSessionDown", &node_ip(3))
+    });
     wait_for(
         "node-1 no longer has node-3 as a neighbour",
         CONVERGE,
@@ -277,6 +433,15 @@ fn mesh_follows_node_objects_through_changes_deletions_and_api_outages() {
         c.routes(1, &cidr(3), &node_ip(3))?;
         c.routes(3, &cidr(1), &node_ip(1))
     });
+    // The second Established event for the same neighbour is a repeat: a series of the first.
+    wait_for(
+        "node-1 counts node-3's session twice",
+        CONVERGE,
+        || match c.event_count("node-1", "BGPSessionEstablished", &node_ip(3)) {
+            2 => Ok(()),
+            n => Err(format!("{n} times")),
+        },
+    );
 }
 
 #[test]
@@ -314,7 +479,6 @@ fn route_reflectors_serve_the_other_nodes() {
 /// The issue asks for the convergence time of a 50-node mesh: every speaker started, then the
 /// time until every node's kernel holds every other node's PodCIDR.
 #[test]
-#[ignore = "50 namespaces on one L2 segment need ~2,500 ARP entries, above the kernel-wide gc_thresh3 of 1024 (shared by all namespaces); run with --ignored after raising it"]
 fn mesh_of_50_nodes_converges() {
     let count: usize = std::env::var("SPEAKERD_MESH_NODES")
         .ok()
@@ -355,4 +519,208 @@ fn mesh_of_50_nodes_converges() {
     let elapsed = started.elapsed();
     c.mesh_complete(&cidrs).unwrap();
     eprintln!("MESH CONVERGENCE: {count} nodes, {:.1} s from all speakers started to every kernel complete", elapsed.as_secs_f64());
+}
+
+const TOR_ASN: u32 = 65000;
+
+/// BIRD as the ToR of every node, in the hub namespace at the API server's address, exporting
+/// what it learns to the hub's kernel (so `ip monitor route` there sees every withdrawal).
+fn tor_bird(c: &mut Cluster, graceful_restart: bool) -> lab::Bird {
+    let mut conf = format!(
+        "router id {API};\nprotocol device {{}}\nprotocol kernel {{ ipv4 {{ export all; }}; }}\n"
+    );
+    for i in 1..=c.nodes.len() {
+        conf += &format!(
+            "protocol bgp node{i} {{\n  local {API} as {TOR_ASN};\n  neighbor {} as {ASN};\n  {}\n  ipv4 {{ import all; export all; }};\n}}\n",
+            node_ip(i),
+            if graceful_restart { "graceful restart on;" } else { "" },
+        );
+    }
+    let hub = c.hub.clone();
+    c.lab.bird("tor", &hub, &conf)
+}
+
+/// `[kubernetes]` lines of tor mode: every node labelled rack=r1 peers with the BIRD ToR.
+fn tor_section() -> String {
+    format!(
+        "[[kubernetes.tor]]\nnode_label = \"rack=r1\"\naddress = \"{API}\"\nremote_asn = {TOR_ASN}\n"
+    )
+}
+
+/// Cordon, drain and uncordon as seen from a BIRD ToR (issue: drain-aware shutdown): the
+/// cordoned node first re-announces its PodCIDR with GRACEFUL_SHUTDOWN (RFC 8326) and prepends,
+/// then closes with Cease 6/2 "node drained: NAME"; the other node's session is untouched;
+/// uncordoning restores the session and plain announcements. Each step is an Event on the Node.
+#[test]
+fn cordon_drains_the_node_at_a_bird_tor_and_uncordon_restores_it() {
+    let mut c = Cluster::new("k8s-drain", 2);
+    let rack = json!({"rack": "r1"});
+    for i in 1..=2 {
+        c.put_node(i, &pod_cidr(i), rack.clone());
+    }
+    let bird = tor_bird(&mut c, false);
+    let k8s = format!("drain_seconds = 4\ndrain_prepend = 2\n{}", tor_section());
+    for i in 1..=2 {
+        c.start_speakerd_with(i, "tor", "", &k8s, "allow_own_as = 1\n");
+    }
+    wait_for("both nodes' PodCIDRs at the ToR", CONVERGE, || {
+        bird.established("node1")?;
+        bird.established("node2")?;
+        bird.route(&pod_cidr(1))?;
+        bird.route(&pod_cidr(2))
+    });
+    let before = bird.route(&pod_cidr(1)).unwrap();
+    assert!(!before.contains("(65535,0)"), "{before}");
+
+    // kubectl cordon node-1.
+    c.put_node_json(1, &node_json_with(1, &pod_cidr(1), rack.clone(), true));
+    let drained_at = Instant::now();
+    let draining = wait_for("GRACEFUL_SHUTDOWN at the ToR", CONVERGE, || {
+        let route = bird.route(&pod_cidr(1))?;
+        let prepended = format!("BGP.as_path: {ASN} {ASN} {ASN}");
+        if route.contains("(65535,0)") && route.contains(&prepended) {
+            Ok(route)
+        } else {
+            Err(route)
+        }
+    });
+    bird.established("node1")
+        .expect("the session stays up during the drain period");
+    wait_for("the ToR is told why the session ends", CONVERGE, || {
+        let out = bird.try_birdc(&["show", "protocols", "all", "node1"])?;
+        if !out.contains("Established") && out.contains("node drained: node-1") {
+            Ok(out)
+        } else {
+            Err(out)
+        }
+    });
+    assert!(
+        drained_at.elapsed() >= Duration::from_secs(4),
+        "closed before the drain period ended ({:?}):\n{draining}",
+        drained_at.elapsed()
+    );
+    wait_for(
+        "the drained node's PodCIDR leaves the ToR",
+        CONVERGE,
+        || match bird.route(&pod_cidr(1)) {
+            Ok(r) => Err(format!("still there: {r}")),
+            Err(_) => Ok(()),
+        },
+    );
+    lab::holds_for(
+        "node-1 stays drained",
+        Duration::from_secs(3),
+        || match bird.established("node1") {
+            Ok(out) => Err(format!("node-1 reconnected while cordoned: {out}")),
+            Err(_) => Ok(()),
+        },
+    );
+    bird.established("node2")
+        .expect("the other node's session is untouched");
+    c.has_event("node-1", "BGPDrainStarted", "GRACEFUL_SHUTDOWN")
+        .unwrap();
+    wait_for("node-1 records the drain", CONVERGE, || {
+        c.has_event("node-1", "BGPDrained", "node drained: node-1")?;
+        c.has_event("node-1", "BGPSessionDown", "node drained: node-1")
+    });
+    assert!(c.events("node-2", "BGPDrainStarted").is_empty());
+
+    // kubectl uncordon node-1.
+    c.put_node(1, &pod_cidr(1), rack);
+    wait_for("node-1 is back with plain announcements", CONVERGE, || {
+        bird.established("node1")?;
+        let route = bird.route(&pod_cidr(1))?;
+        if route.contains("(65535,0)") || !route.contains(&format!("BGP.as_path: {ASN}\n")) {
+            return Err(route);
+        }
+        c.has_event("node-1", "BGPDrainEnded", "schedulable")
+    });
+}
+
+/// A DaemonSet rolling update on one node, twice (SIGTERM as the kubelet sends it, then SIGKILL
+/// as after a crash), each time a new speakerd started right after: with graceful restart, a
+/// flood ping between pods on two nodes loses nothing, and neither the ToR's kernel nor the
+/// other node's ever loses the restarted node's PodCIDR (no withdrawal reached them).
+#[test]
+fn rolling_restart_loses_no_packet_and_withdraws_nothing_at_a_bird_tor() {
+    let mut c = Cluster::new("k8s-roll", 2);
+    let rack = json!({"rack": "r1"});
+    for i in 1..=2 {
+        c.put_node(i, &pod_cidr(i), rack.clone());
+    }
+    let pod1 = c.add_pod(1);
+    c.add_pod(2);
+    let bird = tor_bird(&mut c, true);
+    let peer = "allow_own_as = 1\n[kubernetes.peer.graceful_restart]\nrestart_time = 120\n";
+    for i in 1..=2 {
+        c.start_speakerd_with(i, "tor", "", &tor_section(), peer);
+    }
+    wait_for("pod-1 reaches pod-2", CONVERGE, || {
+        c.lab
+            .exec(&pod1, "ping", &["-c", "1", "-W", "1", &pod_ip(2)])
+            .map(|_| ())
+    });
+    let hub = c.hub.clone();
+    let node2 = c.nodes[1].clone();
+    let node1 = c.nodes[0].clone();
+    c.lab.route_monitor("monitor-tor", &hub);
+    c.lab.route_monitor("monitor-node2", &node2);
+    c.lab.route_monitor("monitor-node1", &node1);
+    // 10,000 echo requests, one every 2 ms: 20 s, covering both restarts.
+    c.lab.spawn(
+        "flood",
+        &pod1,
+        "ping",
+        &["-q", "-i", "0.002", "-c", "10000", "-W", "2", &pod_ip(2)],
+        &[],
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    for signal in ["TERM", "KILL"] {
+        c.lab.stop("speakerd-1", signal);
+        std::thread::sleep(Duration::from_millis(500));
+        c.start_speakerd_with(1, "tor", "", &tor_section(), peer);
+        wait_for("node-1 is back and in sync at the ToR", CONVERGE, || {
+            let out = bird.established("node1")?;
+            if out.contains("graceful restart active")
+                || out.contains("Neighbor graceful restart active")
+            {
+                return Err(out);
+            }
+            c.lab.speakerd_established(&node1, API)?;
+            c.ready(1)
+        });
+    }
+    wait_for("the flood ping ends", Duration::from_secs(60), || {
+        c.lab
+            .exited("flood")
+            .map(|_| ())
+            .ok_or_else(|| "running".to_string())
+    });
+    let summary = c.lab.log("flood");
+    eprintln!(
+        "ROLLING RESTART: {}",
+        summary
+            .lines()
+            .filter(|l| l.contains("transmitted"))
+            .collect::<String>()
+    );
+    assert!(
+        summary.contains("10000 packets transmitted, 10000 received"),
+        "packets lost during the restarts:\n{summary}"
+    );
+    for (monitor, prefix) in [
+        ("monitor-tor", pod_cidr(1)),
+        ("monitor-node2", pod_cidr(1)),
+        ("monitor-node1", pod_cidr(2)),
+    ] {
+        let log = c.lab.log(monitor);
+        let deleted: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("Deleted ") && l.contains(&prefix))
+            .collect();
+        assert!(
+            deleted.is_empty(),
+            "{monitor}: {prefix} was withdrawn: {deleted:?}\n{log}"
+        );
+    }
 }

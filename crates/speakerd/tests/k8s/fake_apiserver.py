@@ -11,16 +11,22 @@ Control:
   POST   /_control/compact     forget history and end watches: clients relist (410 Gone)
   POST   /_control/down        refuse every API request (503) and end watches
   POST   /_control/up          serve again
+  GET    /_control/events      the Events recorded so far (events.k8s.io/v1), oldest first
+
+Events: POST /apis/events.k8s.io/v1/namespaces/NS/events creates one (refused with 422 when a
+field the real API server requires is missing), PATCH .../events/NAME merges into one.
 """
 import json
 import sys
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 lock = threading.Condition()
 nodes = {}
+events = {}  # name -> Event, in creation order
 history = []  # (resource_version, event_type, object)
 state = {"rv": 1, "oldest": 1, "down": False, "epoch": 0}
 
@@ -60,6 +66,8 @@ class Handler(BaseHTTPRequestHandler):
         obj.setdefault("apiVersion", "v1")
         obj.setdefault("kind", "Node")
         obj.setdefault("metadata", {})["name"] = name
+        # Like the real API server: a uid for the object's lifetime.
+        obj["metadata"]["uid"] = str(uuid.uuid5(uuid.NAMESPACE_URL, "node/" + name))
         with lock:
             kind = "MODIFIED" if name in nodes else "ADDED"
             nodes[name] = obj
@@ -74,7 +82,38 @@ class Handler(BaseHTTPRequestHandler):
                 bump("DELETED", obj)
         self.send_json(200 if obj else 404, obj or {})
 
+    def events_path(self):
+        """The event name for .../namespaces/NS/events/NAME, '' for .../events, None otherwise."""
+        parts = urlparse(self.path).path.strip("/").split("/")
+        if len(parts) in (6, 7) and parts[:4] == ["apis", "events.k8s.io", "v1", "namespaces"] \
+                and parts[5] == "events":
+            return parts[6] if len(parts) == 7 else ""
+        return None
+
+    def do_PATCH(self):
+        name = self.events_path()
+        patch = self.body()
+        with lock:
+            event = events.get(name) if name else None
+            if event is None:
+                self.send_json(404, self.status(404, "NotFound", self.path))
+                return
+            for key, value in patch.items():
+                event[key] = value
+        self.send_json(200, event)
+
     def do_POST(self):
+        if self.events_path() == "":
+            event = self.body()
+            required = ["eventTime", "reportingController", "reportingInstance", "action", "reason", "type"]
+            missing = [k for k in required if not event.get(k)]
+            if missing or not event.get("metadata", {}).get("name"):
+                self.send_json(422, self.status(422, "Invalid", f"missing {missing or ['metadata.name']}"))
+                return
+            with lock:
+                events[event["metadata"]["name"]] = event
+            self.send_json(201, event)
+            return
         with lock:
             if self.path == "/_control/compact":
                 state["oldest"] = state["rv"] + 1
@@ -93,6 +132,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         url = urlparse(self.path)
         query = parse_qs(url.query)
+        if url.path == "/_control/events":
+            with lock:
+                self.send_json(200, list(events.values()))
+            return
         if state["down"]:
             self.send_json(503, self.status(503, "ServiceUnavailable", "down for the test"))
             return

@@ -429,10 +429,11 @@ impl Lab {
         fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
     }
 
-    /// Starts `ip monitor route` in `ns` as process `name` and waits until it reports changes
-    /// (a probe route is added and removed); its log then has every later route change.
+    /// Starts `ip -ts monitor route` in `ns` as process `name` and waits until it reports
+    /// changes (a probe route is added and removed); its log then has every later route change,
+    /// each line prefixed with its time.
     pub fn route_monitor(&mut self, name: &str, ns: &str) {
-        self.spawn(name, ns, IP, &["monitor", "route"], &[]);
+        self.spawn(name, ns, IP, &["-ts", "monitor", "route"], &[]);
         let probe = "198.18.255.255";
         wait_for(
             &format!("{name} is listening"),
