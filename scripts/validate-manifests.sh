@@ -192,8 +192,9 @@ for key, text in data.items():
     listen = cfg.get("admin", {}).get("listen", "")
     check(listen == "${NODE_IP}:9179", f"ConfigMap {key}: [admin] listen {listen!r}")
     admin_ports.add(int(listen.rsplit(":", 1)[1]) if ":" in listen else None)
-    check((k8s.get("drain_seconds", 0) < pod.get("terminationGracePeriodSeconds", 30)),
-          f"ConfigMap {key}: drain_seconds must be below terminationGracePeriodSeconds")
+    shutdown_drain = cfg.get("global", {}).get("shutdown_drain_seconds", 0)
+    check(shutdown_drain + 5 < pod.get("terminationGracePeriodSeconds", 30),
+          f"ConfigMap {key}: shutdown_drain_seconds + 5 s to close must be below terminationGracePeriodSeconds")
     check(("tor" in k8s) == (key == "tor.toml"), f"ConfigMap {key}: [[kubernetes.tor]] only in tor mode")
 check(probe_ports <= admin_ports, f"probe ports {probe_ports} vs admin ports {admin_ports}")
 

@@ -56,7 +56,11 @@ async fn ask<T>(
     rx.await.map_err(|_| unavailable())
 }
 
+/// The RIB's gauges (routes, prefixes per neighbour, uptimes) are brought up to date at each
+/// scrape, not after every change: a scrape costs one pass over the table, an UPDATE nothing.
 async fn metrics_text(State(state): State<AdminState>) -> impl IntoResponse {
+    // Without the RIB task the counters kept by the other tasks are still worth serving.
+    let _ = ask(&state, Query::RefreshMetrics).await;
     (
         [("content-type", "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -105,6 +105,8 @@ pub(crate) enum Query {
     Routes(oneshot::Sender<Vec<RouteView>>),
     Route(Prefix, oneshot::Sender<Vec<PathView>>),
     Ready(oneshot::Sender<bool>),
+    /// Bring the RIB's gauges up to date (a `/metrics` scrape is about to render them).
+    RefreshMetrics(oneshot::Sender<()>),
 }
 
 /// A neighbour as `speakerd show neighbors` prints it.
@@ -707,7 +709,6 @@ impl RibTask {
             let _ = self.fib.send(FibCommand::Apply(changes));
         }
         self.push_updates();
-        self.update_metrics();
         if !self.synced && matches!(self.startup, Startup::Complete) && self.initial_sync_done() {
             self.synced = true;
             info!(
@@ -895,6 +896,10 @@ impl RibTask {
             }
             Query::Ready(reply) => {
                 let _ = reply.send(self.synced);
+            }
+            Query::RefreshMetrics(reply) => {
+                self.update_metrics();
+                let _ = reply.send(());
             }
         }
     }

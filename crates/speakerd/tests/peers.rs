@@ -7,7 +7,7 @@
 
 mod lab;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lab::{holds_for, wait_for, Bird, Lab};
 use serde_json::Value;
@@ -1039,4 +1039,65 @@ fn hold_timer_expiry() {
     lab.signal("bird", "CONT");
     wait_established(&lab, &sd, &bird, "198.18.0.2");
     wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
+}
+
+/// SIGTERM with `shutdown_drain_seconds`: speakerd first re-announces its prefix with the
+/// GRACEFUL_SHUTDOWN community (RFC 8326) and three prepends, keeps the session up for the drain
+/// period, then closes with Cease 6/2 and exits.
+#[test]
+fn shutdown_drain_on_sigterm() {
+    let mut lab = Lab::new("shutdown_drain");
+    let (sd, peer) = pair(&mut lab);
+    let bird = lab.bird(
+        "bird",
+        &peer,
+        &bird_conf("198.18.0.2", "198.18.0.2", "198.18.0.1", &[], ""),
+    );
+    let conf = speakerd_conf(
+        "198.18.0.1",
+        &format!(
+            "{SD_PREFIX_V4}{}",
+            sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", "")
+        ),
+    )
+    .replacen("[global]\n", "[global]\nshutdown_drain_seconds = 3\n", 1);
+    lab.speakerd("speakerd", &sd, &conf);
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    let before = wait_for("BIRD has our prefix", SOON, || bird.route("198.19.1.0/24"));
+    assert!(!before.contains("(65535,0)"), "{before}");
+
+    lab.signal("speakerd", "TERM");
+    let signalled = Instant::now();
+    let draining = wait_for("GRACEFUL_SHUTDOWN at BIRD", SOON, || {
+        let route = bird.route("198.19.1.0/24")?;
+        let prepended = format!("BGP.as_path: {SD_AS} {SD_AS} {SD_AS} {SD_AS}\n");
+        if route.contains("(65535,0)") && route.contains(&prepended) {
+            Ok(route)
+        } else {
+            Err(route)
+        }
+    });
+    bird.established("speakerd")
+        .expect("the session stays up while draining");
+    assert!(
+        lab.exited("speakerd").is_none(),
+        "exited before the drain ended"
+    );
+    wait_for("speakerd exits", SOON, || {
+        lab.exited("speakerd")
+            .ok_or_else(|| "still running".to_string())
+    });
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(3),
+        "exited {:?} after SIGTERM, before the 3 s drain:\n{draining}",
+        signalled.elapsed()
+    );
+    wait_for("BIRD saw the Cease", SOON, || {
+        let out = bird.try_birdc(&["show", "protocols", "all", "speakerd"])?;
+        if out.contains("Received: Administrative shutdown") {
+            Ok(out)
+        } else {
+            Err(out)
+        }
+    });
 }
