@@ -49,8 +49,13 @@ enum Command {
     Show {
         #[command(subcommand)]
         what: Show,
-        /// The daemon's admin API.
-        #[arg(long, global = true, default_value = "127.0.0.1:9179")]
+        /// The daemon's admin API (the DaemonSet sets SPEAKERD_ADMIN to the node's).
+        #[arg(
+            long,
+            global = true,
+            env = "SPEAKERD_ADMIN",
+            default_value = "127.0.0.1:9179"
+        )]
         admin: SocketAddr,
         /// Print the JSON the API returns.
         #[arg(long, global = true)]

@@ -452,9 +452,16 @@ fn route_reflectors_serve_the_other_nodes() {
     c.put_node(2, &cidr(2), reflector);
     c.put_node(3, &cidr(3), json!({}));
     c.put_node(4, &cidr(4), json!({}));
-    for i in 1..=4 {
+    for i in 1..=3 {
         c.start_speakerd(i, "route-reflector", "");
     }
+    // node-4's admin API on the node IP, as the DaemonSet has it.
+    let admin = format!("{}:9179", node_ip(4));
+    c.start_speakerd(
+        4,
+        "route-reflector",
+        &format!("[admin]\nlisten = \"{admin}\"\n"),
+    );
     // Clients learn each other's PodCIDRs through the reflectors, next hop unchanged.
     wait_for(
         "node-3 and node-4 route each other's PodCIDR",
@@ -474,6 +481,20 @@ fn route_reflectors_serve_the_other_nodes() {
         .map(|n| n["address"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(addresses, vec![node_ip(1), node_ip(2)]);
+    // `speakerd show` finds that admin API through SPEAKERD_ADMIN, as inside the pod.
+    let env = format!("SPEAKERD_ADMIN={admin}");
+    let out = c
+        .lab
+        .exec(
+            &c.nodes[3],
+            "env",
+            &[&env, lab::SPEAKERD, "show", "neighbors"],
+        )
+        .unwrap();
+    assert!(
+        out.contains(&node_ip(1)) && out.contains(&node_ip(2)),
+        "{out}"
+    );
 }
 
 /// The issue asks for the convergence time of a 50-node mesh: every speaker started, then the
