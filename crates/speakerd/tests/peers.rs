@@ -576,6 +576,44 @@ fn tcp_md5() {
     good.established("speakerd").unwrap();
 }
 
+/// TCP MD5 with speakerd passive: the BIRDs connect to speakerd, whose listening socket carries
+/// the key of each passive neighbour (TCP_MD5SIG on the listener). The BIRD with the right key
+/// comes up; the one with a wrong key never does.
+#[test]
+fn tcp_md5_passive() {
+    let mut lab = Lab::new("md5_passive");
+    let sd = lab.ns("sd");
+    let peers = star(&mut lab, &sd, 2);
+    let key = lab.write("md5.key", "s3cret-Key_1\n");
+    let key = key.to_str().unwrap();
+    let good = star_bird(&mut lab, 1, &peers[0], &[], "  password \"s3cret-Key_1\";");
+    let bad = star_bird(&mut lab, 2, &peers[1], &[], "  password \"wrong-key\";");
+    let extra = format!("password_file = \"{key}\"\npassive = true");
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!("{}{}", star_neighbor(1, &extra), star_neighbor(2, &extra)),
+        ),
+    );
+    wait_established(&lab, &sd, &good, "198.18.1.2");
+    // The wrong-key BIRD keeps trying: its SYNs are dropped by the kernel (a bad MD5
+    // signature), so it never gets past Connect/Active.
+    holds_for(
+        "the session with a wrong MD5 key is not Established",
+        Duration::from_secs(8),
+        || match (
+            bad.established("speakerd"),
+            lab.speakerd_established(&sd, "198.18.2.2"),
+        ) {
+            (Err(_), Err(_)) => Ok(()),
+            (a, b) => Err(format!("BIRD: {a:?}\nspeakerd: {b:?}")),
+        },
+    );
+    good.established("speakerd").unwrap();
+}
+
 /// Scenario 7: GTSM. speakerd with `ttl_security = true`: a BIRD directly connected with `ttl
 /// security on` comes up; with a BIRD two hops away (through a forwarding router namespace),
 /// reachable and connecting to speakerd, speakerd's session never becomes Established.
