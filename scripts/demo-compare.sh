@@ -30,7 +30,7 @@ compare_native_and_vxlan() {
     ip netns exec "$(ns vxpod2)" iperf3 -s -D -1 -p 5202 >/dev/null
     sleep 0.5
     local native overlay
-    native=$(ip netns exec "$(ns pod1)" iperf3 -c 10.244.2.10 -p 5201 -t 5 -J | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9, 2))')
+    native=$(ip netns exec "$(ns pod1)" iperf3 -c 198.19.2.10 -p 5201 -t 5 -J | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9, 2))')
     overlay=$(ip netns exec "$(ns vxpod1)" iperf3 -c 10.250.0.2 -p 5202 -t 5 -J | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9, 2))')
     echo "native (BGP routes, MTU 1500): ${native} Gbit/s"
     echo "VXLAN overlay (MTU 1450):      ${overlay} Gbit/s"

@@ -79,10 +79,11 @@ for ti in "${!tors[@]}"; do
         link "$t" "$net.1/24" "node$n" "$net.2/24"
     done
 done
-# Pods: 10.244.N.0/24 behind node N; the node is .1, the pod .10.
+# Pods: 198.19.N.0/24 behind node N; the node is .1, the pod .10. (Lab hosts take their addresses
+# from 198.18.0.0/15, so the PodCIDRs do too instead of the usual 10.244.0.0/16.)
 for n in "${nodes[@]}"; do
-    link "node$n" "10.244.$n.1/24" "pod$n" "10.244.$n.10/24"
-    ip -n "$(ns "pod$n")" route add default via "10.244.$n.1"
+    link "node$n" "198.19.$n.1/24" "pod$n" "198.19.$n.10/24"
+    ip -n "$(ns "pod$n")" route add default via "198.19.$n.1"
 done
 
 for ti in "${!tors[@]}"; do
@@ -115,7 +116,7 @@ listen = []
 ecmp_max_paths = 8
 
 [[prefix]]
-prefix = "10.244.$n.0/24"
+prefix = "198.19.$n.0/24"
 CONF
         for ti in "${!tors[@]}"; do
             net="198.18.$(( (ti + 1) * 10 + n ))"
@@ -155,7 +156,7 @@ for _ in $(seq 1 60); do
     for n in "${nodes[@]}"; do
         for m in "${nodes[@]}"; do
             [ "$n" = "$m" ] && continue
-            ip -n "$(ns "node$n")" route show "10.244.$m.0/24" | grep -q . || complete=0
+            ip -n "$(ns "node$n")" route show "198.19.$m.0/24" | grep -q . || complete=0
         done
     done
     [ $complete = 1 ] && break
@@ -177,26 +178,26 @@ status=0
 for n in "${nodes[@]}"; do
     for m in "${nodes[@]}"; do
         [ "$n" = "$m" ] && continue
-        if ip netns exec "$(ns "pod$n")" ping -c 2 -W 1 -q "10.244.$m.10" >/dev/null; then
-            echo "pod$n (10.244.$n.10) -> pod$m (10.244.$m.10): ok"
+        if ip netns exec "$(ns "pod$n")" ping -c 2 -W 1 -q "198.19.$m.10" >/dev/null; then
+            echo "pod$n (198.19.$n.10) -> pod$m (198.19.$m.10): ok"
         else
-            echo "pod$n (10.244.$n.10) -> pod$m (10.244.$m.10): FAILED"; status=1
+            echo "pod$n (198.19.$n.10) -> pod$m (198.19.$m.10): FAILED"; status=1
         fi
     done
 done
 
 if [ "$mode" = --ecmp ]; then
     echo; echo "==> node1 reaches node2's pods over both ToRs:"
-    ip -n "$(ns node1)" route show 10.244.2.0/24
-    ip -n "$(ns node1)" route show 10.244.2.0/24 | grep -c nexthop | grep -q 2 || { echo "no ECMP route" >&2; status=1; }
+    ip -n "$(ns node1)" route show 198.19.2.0/24
+    ip -n "$(ns node1)" route show 198.19.2.0/24 | grep -c nexthop | grep -q 2 || { echo "no ECMP route" >&2; status=1; }
     echo; echo "==> tor2 goes away: node1 falls back to tor1 alone"
     kill "$(cat "$run/tor2.pid")"; rm "$run/tor2.pid"
     for _ in $(seq 1 40); do
-        ip -n "$(ns node1)" route show 10.244.2.0/24 | grep -q nexthop || break
+        ip -n "$(ns node1)" route show 198.19.2.0/24 | grep -q nexthop || break
         sleep 0.5
     done
-    ip -n "$(ns node1)" route show 10.244.2.0/24
-    ip netns exec "$(ns pod1)" ping -c 2 -W 1 -q 10.244.2.10 >/dev/null && echo "pod1 -> pod2 still: ok" || { echo "pod1 -> pod2: FAILED"; status=1; }
+    ip -n "$(ns node1)" route show 198.19.2.0/24
+    ip netns exec "$(ns pod1)" ping -c 2 -W 1 -q 198.19.2.10 >/dev/null && echo "pod1 -> pod2 still: ok" || { echo "pod1 -> pod2: FAILED"; status=1; }
 fi
 
 if [ "$mode" = --compare ]; then
