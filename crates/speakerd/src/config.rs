@@ -108,6 +108,8 @@ pub struct KernelConfig {
     pub table: u32,
     /// The route protocol number of our routes.
     pub protocol: u8,
+    /// Point routes at kernel nexthop objects when the kernel has them (else multipath routes).
+    pub nexthop_objects: bool,
 }
 
 /// Graceful restart settings of a neighbour.
@@ -345,6 +347,8 @@ struct RawKernel {
     table: Option<u32>,
     #[serde(default)]
     protocol: Option<u8>,
+    #[serde(default)]
+    nexthop_objects: Option<bool>,
     #[serde(default)]
     ecmp_max_paths: Option<usize>,
     #[serde(default)]
@@ -848,6 +852,7 @@ fn validate(raw: RawConfig, l: &Locator<'_>, errors: &mut Vec<ConfigError>) -> O
         install: raw.kernel.install.unwrap_or(true),
         table: raw.kernel.table.unwrap_or(254),
         protocol: raw.kernel.protocol.unwrap_or(DEFAULT_ROUTE_PROTOCOL),
+        nexthop_objects: raw.kernel.nexthop_objects.unwrap_or(true),
     };
     let ecmp = EcmpConfig {
         max_paths: raw.kernel.ecmp_max_paths.unwrap_or(8),

@@ -48,6 +48,8 @@ pub struct Metrics {
     pub kernel_install_errors: IntCounter,
     /// `bgp_kernel_drift_repairs_total`.
     pub kernel_drift_repairs: IntCounter,
+    /// `bgp_kernel_nexthop_objects`: 1 when routes point at kernel nexthop objects.
+    pub kernel_nexthop_objects: IntGauge,
     /// `bgp_kubernetes_routes_rejected_total{reason}`.
     pub kubernetes_routes_rejected: IntCounterVec,
 }
@@ -103,7 +105,8 @@ impl Metrics {
             rib_attribute_sets: reg(&registry, IntGauge::new("bgp_rib_attribute_sets", "Distinct attribute sets").expect("static metric")),
             kernel_routes_installed: reg(&registry, IntGauge::new("bgp_kernel_routes_installed", "Routes installed in the kernel").expect("static metric")),
             kernel_install_errors: reg(&registry, IntCounter::new("bgp_kernel_install_errors_total", "Kernel route installs that failed").expect("static metric")),
-            kernel_drift_repairs: reg(&registry, IntCounter::new("bgp_kernel_drift_repairs_total", "Our kernel routes deleted or changed by someone else, and repaired").expect("static metric")),
+            kernel_drift_repairs: reg(&registry, IntCounter::new("bgp_kernel_drift_repairs_total", "Our kernel routes or nexthop objects deleted or changed by someone else, and repaired").expect("static metric")),
+            kernel_nexthop_objects: reg(&registry, IntGauge::new("bgp_kernel_nexthop_objects", "1 when routes point at kernel nexthop objects, 0 when ECMP sets are multipath routes").expect("static metric")),
             kubernetes_routes_rejected: icv("bgp_kubernetes_routes_rejected_total", "Learned routes refused by Node validation", &["reason"]),
             registry,
         }

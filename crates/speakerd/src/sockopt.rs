@@ -1,7 +1,8 @@
-//! The two socket options the standard crates do not wrap: TCP MD5 signatures (RFC 2385,
-//! `TCP_MD5SIG`) and the minimum received TTL of GTSM (RFC 5082, `IP_MINTTL` /
-//! `IPV6_MINHOPCOUNT`). This is the daemon's only unsafe code: two `setsockopt` calls on a file
-//! descriptor the caller owns, with buffers that outlive the call.
+//! The socket options the standard crates do not wrap: TCP MD5 signatures (RFC 2385,
+//! `TCP_MD5SIG`), the minimum received TTL of GTSM (RFC 5082, `IP_MINTTL` /
+//! `IPV6_MINHOPCOUNT`) and a netlink receive buffer beyond `rmem_max` (`SO_RCVBUFFORCE`). This is
+//! the daemon's only unsafe code: `setsockopt` calls on a file descriptor the caller owns, with
+//! buffers that outlive the call.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -89,4 +90,11 @@ pub fn set_min_ttl(socket: &impl AsRawFd, ipv4: bool, min: u8) -> io::Result<()>
     } else {
         setsockopt(socket, libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT, &value)
     }
+}
+
+/// Sets the receive buffer of `socket` to `bytes` even beyond `net.core.rmem_max`
+/// (`SO_RCVBUFFORCE`, which needs CAP_NET_ADMIN).
+pub fn set_receive_buffer_force(socket: &impl AsRawFd, bytes: usize) -> io::Result<()> {
+    let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    setsockopt(socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &bytes)
 }

@@ -427,24 +427,21 @@ fn star_neighbor(n: usize, extra: &str) -> String {
     )
 }
 
-/// Scenario 4: ECMP. Two BIRDs in the same AS announce the same prefix with identical AS
-/// paths: one kernel route with two next hops; one BIRD stops: one next hop; both stop: gone.
-#[test]
-fn ecmp_two_birds() {
-    let mut lab = Lab::new("ecmp");
+/// The two-BIRD ECMP lab of [`ecmp_two_birds`]: speakerd with `kernel_extra` in its
+/// `[kernel]` table, both sessions up and the prefix installed with two next hops.
+fn ecmp_lab(name: &str, kernel_extra: &str) -> (Lab, String) {
+    let mut lab = Lab::new(name);
     let sd = lab.ns("sd");
     let peers = star(&mut lab, &sd, 2);
     let prefix = "198.19.100.0/24";
     let b1 = star_bird(&mut lab, 1, &peers[0], &[prefix], "");
     let b2 = star_bird(&mut lab, 2, &peers[1], &[prefix], "");
-    lab.speakerd(
-        "speakerd",
-        &sd,
-        &speakerd_conf(
-            "198.18.0.1",
-            &format!("{}{}", star_neighbor(1, ""), star_neighbor(2, "")),
-        ),
-    );
+    let conf = speakerd_conf(
+        "198.18.0.1",
+        &format!("{}{}", star_neighbor(1, ""), star_neighbor(2, "")),
+    )
+    .replacen("[kernel]\n", &format!("[kernel]\n{kernel_extra}"), 1);
+    lab.speakerd("speakerd", &sd, &conf);
     wait_established(&lab, &sd, &b1, "198.18.1.2");
     wait_established(&lab, &sd, &b2, "198.18.2.2");
     wait_route(&lab, &sd, prefix, &["198.18.1.2", "198.18.2.2"]);
@@ -454,11 +451,119 @@ fn ecmp_two_birds() {
         Some(2),
         "{route}"
     );
+    (lab, sd)
+}
 
+/// The nexthop group of ours in `ns` and the ids of its members.
+fn our_group(lab: &Lab, ns: &str) -> Result<(u64, Vec<u64>), String> {
+    let objects = lab.nexthop_objects(ns);
+    let groups: Vec<&Value> = objects.iter().filter(|o| o["group"].is_array()).collect();
+    match groups.as_slice() {
+        [group] => Ok((
+            group["id"].as_u64().unwrap_or_default(),
+            group["group"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["id"].as_u64())
+                .collect(),
+        )),
+        _ => Err(format!("not exactly one group: {objects:?}")),
+    }
+}
+
+/// Scenario 4: ECMP. Two BIRDs in the same AS announce the same prefix with identical AS
+/// paths: one kernel route through a nexthop group of two gateway objects (ours, protocol
+/// 201). Someone deletes the route, then a gateway object: both are put back and counted. One
+/// BIRD stops: the route is replaced (never deleted) to point at the remaining gateway and the
+/// unused objects go; both stop: the route and every object are gone.
+#[test]
+fn ecmp_two_birds() {
+    let (mut lab, sd) = ecmp_lab("ecmp", "");
+    let prefix = "198.19.100.0/24";
+    assert_eq!(
+        lab.metric(&sd, "bgp_kernel_nexthop_objects", &[]).unwrap(),
+        1.0
+    );
+    let (group, members) = our_group(&lab, &sd).unwrap();
+    assert_eq!(members.len(), 2, "{:?}", lab.nexthop_objects(&sd));
+    let route = lab.kernel_route(&sd, prefix).unwrap();
+    assert_eq!(route["nhid"].as_u64(), Some(group), "{route}");
+
+    // Drift: the route is deleted, then one gateway object (which the kernel also takes out
+    // of the group).
+    lab::run_ok(
+        lab::IP,
+        &["-n", &sd, "route", "del", prefix, "proto", "201"],
+    );
+    wait_route(&lab, &sd, prefix, &["198.18.1.2", "198.18.2.2"]);
+    lab::run_ok(
+        lab::IP,
+        &["-n", &sd, "nexthop", "del", "id", &members[0].to_string()],
+    );
+    wait_for(
+        "the gateway object and the group are repaired",
+        SOON,
+        || {
+            let (now, m) = our_group(&lab, &sd)?;
+            let route = lab.kernel_route(&sd, prefix).ok_or("no route")?;
+            if m.len() == 2
+                && route["nhid"].as_u64() == Some(now)
+                && Lab::gateways(&route).len() == 2
+            {
+                Ok(())
+            } else {
+                Err(format!("{:?} {route}", lab.nexthop_objects(&sd)))
+            }
+        },
+    );
+    let repairs = lab
+        .metric(&sd, "bgp_kernel_drift_repairs_total", &[])
+        .unwrap();
+    assert!(repairs >= 2.0, "drift repairs counted: {repairs}");
+
+    lab.route_monitor("monitor", &sd);
     lab.stop("bird1", "TERM");
     wait_route(&lab, &sd, prefix, &["198.18.2.2"]);
+    wait_for("only the remaining gateway's object is left", SOON, || {
+        let objects = lab.nexthop_objects(&sd);
+        let route = lab.kernel_route(&sd, prefix).ok_or("no route")?;
+        match objects.as_slice() {
+            [one] if one["gateway"] == "198.18.2.2" && route["nhid"] == one["id"] => Ok(()),
+            _ => Err(format!("{objects:?} {route}")),
+        }
+    });
+    let monitor = lab.log("monitor");
+    assert!(
+        !monitor.contains(&format!("Deleted {prefix}")),
+        "the route left the kernel when its ECMP set changed: {monitor}"
+    );
     lab.stop("bird2", "TERM");
     wait_route_gone(&lab, &sd, prefix);
+    wait_for("no nexthop object of ours is left", SOON, || {
+        match lab.nexthop_objects(&sd).as_slice() {
+            [] => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+}
+
+/// ECMP with `[kernel] nexthop_objects = false`: one multipath route, no nexthop objects, and
+/// the route drops to one next hop when a BIRD stops.
+#[test]
+fn ecmp_multipath_routes_without_nexthop_objects() {
+    let (mut lab, sd) = ecmp_lab("ecmp_multipath", "nexthop_objects = false\n");
+    let prefix = "198.19.100.0/24";
+    assert_eq!(
+        lab.metric(&sd, "bgp_kernel_nexthop_objects", &[]).unwrap(),
+        0.0
+    );
+    let route = lab.kernel_route(&sd, prefix).unwrap();
+    assert!(route["nhid"].is_null(), "{route}");
+    assert!(lab.nexthop_objects(&sd).is_empty());
+    lab.stop("bird1", "TERM");
+    wait_route(&lab, &sd, prefix, &["198.18.2.2"]);
+    assert!(lab.nexthop_objects(&sd).is_empty());
 }
 
 /// BIRD's "Import updates" received counter of protocol `speakerd`.
@@ -869,6 +974,11 @@ fn shutdown_on_sigterm() {
         "kernel routes left behind: {:?}",
         lab.kernel_routes(&sd, false)
     );
+    assert!(
+        lab.nexthop_objects(&sd).is_empty(),
+        "nexthop objects left behind: {:?}",
+        lab.nexthop_objects(&sd)
+    );
     let out = wait_for("BIRD saw the Cease", SOON, || {
         let out = bird.try_birdc(&["show", "protocols", "all", "speakerd"])?;
         if out.contains("Received: Administrative shutdown") {
@@ -930,6 +1040,12 @@ fn graceful_restart_of_speakerd() {
         lab.kernel_route(&sd, routes[0]).is_some(),
         "speakerd removed its kernel routes although graceful restart is configured"
     );
+    let objects = lab.nexthop_objects(&sd);
+    assert_eq!(
+        objects.len(),
+        1,
+        "the gateway's nexthop object stays: {objects:?}"
+    );
     let kept = wait_for("BIRD's session is down", SOON, || {
         match bird.established("speakerd") {
             Ok(out) => Err(out),
@@ -963,6 +1079,13 @@ fn graceful_restart_of_speakerd() {
         !monitor.contains(&format!("Deleted {}", routes[0])),
         "the kernel route left the kernel across the restart: {monitor}"
     );
+    let route = lab.kernel_route(&sd, routes[0]).unwrap();
+    assert_eq!(
+        lab.nexthop_objects(&sd),
+        objects,
+        "the restarted speakerd adopts the object instead of making another"
+    );
+    assert_eq!(route["nhid"], objects[0]["id"], "{route}");
 }
 
 /// IPv6 against FRR, which sends a global and a link-local next hop: speakerd installs a usable

@@ -569,7 +569,21 @@ impl Lab {
             .find(|r| r["dst"] == prefix)
     }
 
-    /// The gateways of a kernel route: one for a plain route, several for a multipath one.
+    /// The kernel nexthop objects of protocol 201 (speakerd's) in `ns`, as `ip -j` JSON.
+    pub fn nexthop_objects(&self, ns: &str) -> Vec<Value> {
+        let out = run_ok(IP, &["-j", "-n", ns, "nexthop", "show", "proto", "201"]);
+        if out.trim().is_empty() {
+            return Vec::new();
+        }
+        serde_json::from_str::<Value>(&out)
+            .unwrap_or_else(|e| panic!("ip -j nexthop: {e}: {out}"))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The gateways of a kernel route: one for a plain route, several for a multipath one (or
+    /// a route through a nexthop group, which `ip` expands).
     pub fn gateways(route: &Value) -> Vec<String> {
         let mut hops: Vec<String> = match route["nexthops"].as_array() {
             Some(hops) => hops
