@@ -2,6 +2,7 @@
 //! and ECMP, policy, and graceful-restart state. Synchronous, no I/O: the daemon feeds it UPDATEs
 //! and takes the changes out.
 
+mod adj_in;
 pub mod attrs;
 pub mod decision;
 pub mod export;
@@ -18,5 +19,5 @@ pub use peer::{PeerId, PeerInfo};
 pub use policy::{Match, Policy, PolicyResult, PrefixMatch, SetAction, Term, Verdict};
 pub use rib::{
     BestRoute, ForwardingNextHop, ImportOutcome, MaxPrefix, MaxPrefixExceeded, PathExplanation,
-    PathStatus, PeerConfig, RejectReason, Rib, RibConfig, RibStats, RouteChange,
+    PathStatus, PeerConfig, RejectReason, RejectedPath, Rib, RibConfig, RibStats, RouteChange,
 };

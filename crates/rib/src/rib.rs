@@ -13,6 +13,7 @@ use bgp_proto::{Family, NextHop, Nlri, PathAttributes, Prefix, Update};
 use rustc_hash::FxHashMap;
 use thiserror::Error;
 
+use crate::adj_in::AdjRibIn;
 use crate::attrs::{AttrId, AttrInterner, RouteAttrs, SharedAttrs};
 use crate::decision::{
     compare, loses_on_med, multipath_equal, rank, Candidate, DecisionConfig, DecisionStep,
@@ -91,6 +92,10 @@ pub struct PeerConfig {
     pub next_hop_self: bool,
     /// Pass a MED learned from one AS on to another.
     pub send_med: bool,
+    /// Soft reconfiguration inbound: keep the neighbour's routes as received (pre-policy
+    /// Adj-RIB-In, RFC 4271 §3.2), so that [`Rib::reimport`] applies a new import policy to them
+    /// without a route refresh (RFC 2918).
+    pub soft_reconfiguration_inbound: bool,
 }
 
 impl PeerConfig {
@@ -108,6 +113,7 @@ impl PeerConfig {
             local_ipv6: None,
             next_hop_self: false,
             send_med: false,
+            soft_reconfiguration_inbound: false,
         }
     }
 }
@@ -122,6 +128,8 @@ struct PeerState {
     /// The session is Established: it gets exports.
     up: bool,
     out: AdjRibOut,
+    /// The routes as received, with soft reconfiguration inbound.
+    received: Option<AdjRibIn>,
 }
 
 /// A neighbour sent more prefixes of a family than its limit: stop the session with Cease 6/1
@@ -234,6 +242,22 @@ pub struct PathExplanation {
     pub stale: bool,
     /// Where it stands.
     pub status: PathStatus,
+}
+
+/// A route kept as received (soft reconfiguration inbound) that is not in the table, for
+/// `explain`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedPath {
+    /// Where it came from.
+    pub peer: PeerId,
+    /// The neighbour's address.
+    pub peer_address: IpAddr,
+    /// Its ADD-PATH identifier.
+    pub path_id: u32,
+    /// Its attributes as received.
+    pub attrs: Arc<RouteAttrs>,
+    /// Why it was refused.
+    pub reason: RejectReason,
 }
 
 /// Sizes, for metrics.
@@ -350,6 +374,7 @@ impl Rib {
             warned: FxHashMap::default(),
             up: false,
             out: AdjRibOut::default(),
+            received: None,
         };
         Self {
             config,
@@ -378,6 +403,7 @@ impl Rib {
             rr_client: config.rr_client,
             is_local: false,
         };
+        let received = config.soft_reconfiguration_inbound.then(AdjRibIn::default);
         let state = PeerState {
             config,
             info,
@@ -386,6 +412,7 @@ impl Rib {
             warned: FxHashMap::default(),
             up: false,
             out: AdjRibOut::default(),
+            received,
         };
         // Identifiers are never reused: a task of a removed neighbour may still report with
         // its old one for a moment, and must not be mistaken for a new neighbour.
@@ -395,6 +422,7 @@ impl Rib {
 
     /// Removes a neighbour and all its paths.
     pub fn remove_peer(&mut self, peer: PeerId) {
+        self.clear_received(peer, None);
         self.remove_paths_where(|p| p.peer == peer, None);
         if peer != PeerId::LOCAL {
             if let Some(slot) = self.peers.get_mut(peer.0 as usize) {
@@ -525,6 +553,8 @@ impl Rib {
     /// The session went down. Paths of `retain_stale` families are kept, marked stale (RFC 4724
     /// §4.2), until [`Rib::end_of_rib`] or [`Rib::flush_stale`]; all others are removed.
     pub fn peer_down(&mut self, peer: PeerId, retain_stale: &[Family]) {
+        // What it sent is sent again on the next session (stale paths stay in the table only).
+        self.clear_received(peer, None);
         for family in retain_stale {
             self.mark_stale(peer, *family);
         }
@@ -538,8 +568,10 @@ impl Rib {
     }
 
     /// Marks the neighbour's paths of `family` stale: at the start of its re-advertisement
-    /// (RFC 7313 BoRR); what it does not re-send goes at [`Rib::end_of_rib`] (its EoRR).
+    /// (RFC 7313 BoRR); what it does not re-send goes at [`Rib::end_of_rib`] (its EoRR). The
+    /// routes kept as received of that family are forgotten: it sends them again.
     pub fn mark_stale(&mut self, peer: PeerId, family: Family) {
+        self.clear_received(peer, Some(family));
         for prefix in self.tables.prefixes() {
             if prefix.unicast_family() != family {
                 continue;
@@ -573,8 +605,9 @@ impl Rib {
     }
 
     /// Replaces a neighbour's policies (configuration reload). What it is sent is recomputed at
-    /// once; the new import policy applies to what it sends from now on, so the caller asks it
-    /// for a route refresh (RFC 2918) to re-evaluate its whole table.
+    /// once; the new import policy applies to what it sends from now on, so the caller re-runs
+    /// it over what it sent before: with [`Rib::reimport`] when the neighbour has soft
+    /// reconfiguration inbound, otherwise by asking it for a route refresh (RFC 2918).
     pub fn set_policies(
         &mut self,
         peer: PeerId,
@@ -657,8 +690,9 @@ impl Rib {
     }
 
     /// Applies a received UPDATE: withdrawals, then announcements through the loop checks, the
-    /// import policy and the protected-prefix guard. Returns `Err` when a prefix limit is
-    /// exceeded; the caller then stops the session and calls [`Rib::peer_down`].
+    /// import policy and the protected-prefix guard. With soft reconfiguration inbound the
+    /// announcements are also kept as received, whatever their fate. Returns `Err` when a prefix
+    /// limit is exceeded; the caller then stops the session and calls [`Rib::peer_down`].
     pub fn apply_update(
         &mut self,
         peer: PeerId,
@@ -666,7 +700,9 @@ impl Rib {
     ) -> Result<ImportOutcome, MaxPrefixExceeded> {
         let mut outcome = ImportOutcome::default();
         for (family, nlri) in update.withdrawals() {
-            if self.remove_path(nlri.prefix, peer, nlri.path_id.unwrap_or(0)) {
+            let path_id = nlri.path_id.unwrap_or(0);
+            self.unreceive(peer, nlri.prefix, path_id);
+            if self.remove_path(nlri.prefix, peer, path_id) {
                 outcome.withdrawn += 1;
                 self.count(peer, family, -1);
             }
@@ -674,7 +710,7 @@ impl Rib {
                 outcome.reject(RejectReason::Malformed);
             }
         }
-        let mut announced: Vec<(Family, Nlri)> = update.announced().map(|(f, n)| (f, *n)).collect();
+        let announced: Vec<(Family, Nlri)> = update.announced().map(|(f, n)| (f, *n)).collect();
         if announced.is_empty() {
             return Ok(outcome);
         }
@@ -693,54 +729,114 @@ impl Rib {
         } else {
             attrs.reconstruct_as4();
         }
-        let loop_reason = self.loop_check(state, &attrs);
         let next_hop = next_hop_of(&attrs, update.mp_reach.as_ref().map(|r| &r.next_hop));
-        let (Some((next_hop, link_local)), None) = (next_hop, loop_reason) else {
-            let reason = loop_reason.unwrap_or(RejectReason::Malformed);
-            for (family, nlri) in announced.drain(..) {
+        let Some((next_hop, link_local)) = next_hop else {
+            // No usable next hop: treat as withdraw (RFC 7606 §5.1), also for what is kept as
+            // received.
+            let reason = self
+                .loop_check(state, &attrs)
+                .unwrap_or(RejectReason::Malformed);
+            for (family, nlri) in announced {
+                let path_id = nlri.path_id.unwrap_or(0);
                 outcome.reject(reason);
-                if self.remove_path(nlri.prefix, peer, nlri.path_id.unwrap_or(0)) {
+                self.unreceive(peer, nlri.prefix, path_id);
+                if self.remove_path(nlri.prefix, peer, path_id) {
                     self.count(peer, family, -1);
                 }
             }
             return Ok(outcome);
         };
         let base = RouteAttrs::new(attrs, next_hop, link_local);
-        let import = state.config.import.clone();
-        let ebgp_without_policy = !state.info.ibgp && import.is_empty();
-        let neighbor = state.config.address;
-        // A chain that does not look at the prefix decides once for the whole UPDATE.
-        let shared = if ebgp_without_policy || chain_reads_prefix(&import) {
-            None
-        } else {
-            let (family, nlri) = announced[0];
-            Some(self.import_verdict(&import, &base, nlri.prefix, family, neighbor))
+        if state.received.is_some() {
+            let id = self.interner.intern(base.clone());
+            if let Some(Some(PeerState {
+                received: Some(received),
+                ..
+            })) = self.peers.get_mut(peer.0 as usize)
+            {
+                for (_, nlri) in &announced {
+                    let path_id = nlri.path_id.unwrap_or(0);
+                    received.insert(nlri.prefix, path_id, id, &mut self.interner);
+                }
+            }
+            self.interner.release(id);
+        }
+        self.import(peer, &base, &announced, &mut outcome);
+        self.check_limits(peer, &mut outcome)?;
+        Ok(outcome)
+    }
+
+    /// Forgets a route kept as received (soft reconfiguration inbound).
+    fn unreceive(&mut self, peer: PeerId, prefix: Prefix, path_id: u32) {
+        if let Some(Some(PeerState {
+            received: Some(received),
+            ..
+        })) = self.peers.get_mut(peer.0 as usize)
+        {
+            received.remove(prefix, path_id, &mut self.interner);
+        }
+    }
+
+    /// Forgets the routes kept as received of `family` (all when `None`).
+    fn clear_received(&mut self, peer: PeerId, family: Option<Family>) {
+        if let Some(Some(PeerState {
+            received: Some(received),
+            ..
+        })) = self.peers.get_mut(peer.0 as usize)
+        {
+            received.clear(family, &mut self.interner);
+        }
+    }
+
+    /// Runs routes received from `peer` with the attributes `base` through the loop checks, the
+    /// import policy and the protected-prefix guard, into the table or out of it.
+    fn import(
+        &mut self,
+        peer: PeerId,
+        base: &RouteAttrs,
+        routes: &[(Family, Nlri)],
+        outcome: &mut ImportOutcome,
+    ) {
+        let Some(state) = self.peer(peer) else {
+            return;
         };
-        for (family, nlri) in announced {
+        if let Some(reason) = self.loop_check(state, &base.attrs) {
+            for (family, nlri) in routes {
+                outcome.reject(reason);
+                if self.remove_path(nlri.prefix, peer, nlri.path_id.unwrap_or(0)) {
+                    self.count(peer, *family, -1);
+                }
+            }
+            return;
+        }
+        // A chain that does not look at the prefix decides once for all the routes.
+        let shared = match routes.first() {
+            Some((family, nlri)) if !chain_reads_prefix(&state.config.import) => Some(
+                self.admit(peer, base, nlri.prefix, *family)
+                    .map(|(attrs, allow)| (self.interner.intern(attrs), allow)),
+            ),
+            _ => None,
+        };
+        for (family, nlri) in routes {
             let path_id = nlri.path_id.unwrap_or(0);
             let verdict = match shared {
-                _ if ebgp_without_policy => None,
                 Some(decided) => decided,
-                None => self.import_verdict(&import, &base, nlri.prefix, family, neighbor),
+                None => self
+                    .admit(peer, base, nlri.prefix, *family)
+                    .map(|(attrs, allow)| (self.interner.intern(attrs), allow)),
             };
-            let reason = match &verdict {
-                None => Some(RejectReason::Policy),
-                Some((_, allow)) if !allow && self.is_protected(&nlri.prefix) => {
-                    Some(RejectReason::Protected)
-                }
-                Some(_) => None,
-            };
-            match (verdict, reason) {
-                (Some((attrs, _)), None) => {
+            match self.guard(nlri.prefix, verdict.map(|(_, allow)| allow)) {
+                None => {
+                    let (attrs, _) = verdict.expect("accepted");
                     if self.insert_path(nlri.prefix, peer, path_id, attrs) {
-                        self.count(peer, family, 1);
+                        self.count(peer, *family, 1);
                     }
                     outcome.accepted += 1;
                 }
-                (_, reason) => {
-                    outcome.reject(reason.unwrap_or(RejectReason::Policy));
+                Some(reason) => {
+                    outcome.reject(reason);
                     if self.remove_path(nlri.prefix, peer, path_id) {
-                        self.count(peer, family, -1);
+                        self.count(peer, *family, -1);
                     }
                 }
             }
@@ -752,35 +848,128 @@ impl Rib {
         if let Some(Some((attrs, _))) = shared {
             self.interner.release(attrs);
         }
-        self.check_limits(peer, &mut outcome)?;
-        Ok(outcome)
     }
 
-    /// Runs the import chain (an empty one accepts: RFC 8212 is checked by the caller) and
-    /// interns the accepted attributes (the caller releases that reference).
-    fn import_verdict(
-        &mut self,
-        import: &[Arc<Policy>],
+    /// Why a route the import policy judged (`Some(allow_protected)` when it accepted) is
+    /// refused: by the policy, or by the protected-prefix guard; `None` when it is accepted.
+    fn guard(&self, prefix: Prefix, accepted: Option<bool>) -> Option<RejectReason> {
+        match accepted {
+            None => Some(RejectReason::Policy),
+            Some(allow) if !allow && self.is_protected(&prefix) => Some(RejectReason::Protected),
+            Some(_) => None,
+        }
+    }
+
+    /// Runs a route from `peer` through its import chain: the attributes it is accepted with
+    /// and whether the deciding term allows protected prefixes, or `None` when rejected
+    /// (RFC 8212: an external neighbour without import policy is refused everything; an
+    /// internal one without policy is accepted unchanged).
+    fn admit(
+        &self,
+        peer: PeerId,
         base: &RouteAttrs,
         prefix: Prefix,
         family: Family,
-        neighbor: IpAddr,
-    ) -> Option<(AttrId, bool)> {
+    ) -> Option<(RouteAttrs, bool)> {
+        let state = self.peer(peer)?;
+        let import = &state.config.import;
         if import.is_empty() {
-            return Some((self.interner.intern(base.clone()), false));
+            return state.info.ibgp.then(|| (base.clone(), false));
         }
         let mut candidate = base.clone();
         let mut route = PolicyRoute {
             prefix,
             family,
-            neighbor,
+            neighbor: state.config.address,
             attrs: &mut candidate,
             local_as: self.config.local_as,
         };
         let result = evaluate(import, &mut route);
         result
             .accepted
-            .then(|| (self.interner.intern(candidate), result.allow_protected))
+            .then_some((candidate, result.allow_protected))
+    }
+
+    /// Soft reconfiguration inbound: runs the routes kept as received from `peer` through the
+    /// import checks again (after [`Rib::set_policies`] changed its import policy), so that
+    /// routes rejected before may be accepted and accepted ones rejected, without a route
+    /// refresh (RFC 2918). Does nothing for a neighbour without soft reconfiguration inbound.
+    /// Returns `Err` when a prefix limit is now exceeded, as [`Rib::apply_update`] does.
+    pub fn reimport(&mut self, peer: PeerId) -> Result<ImportOutcome, MaxPrefixExceeded> {
+        let mut outcome = ImportOutcome::default();
+        let groups = match self.peer(peer) {
+            Some(PeerState {
+                received: Some(received),
+                ..
+            }) => received.by_attrs(),
+            _ => return Ok(outcome),
+        };
+        // The kept routes hold their sets: none is freed during the run.
+        for (id, routes) in groups {
+            let base = self.interner.get(id).to_route_attrs();
+            let routes: Vec<(Family, Nlri)> = routes
+                .into_iter()
+                .map(|(prefix, path_id)| {
+                    let nlri = Nlri {
+                        path_id: Some(path_id),
+                        prefix,
+                    };
+                    (prefix.unicast_family(), nlri)
+                })
+                .collect();
+            self.import(peer, &base, &routes, &mut outcome);
+        }
+        self.check_limits(peer, &mut outcome)?;
+        Ok(outcome)
+    }
+
+    /// The routes of `prefix` kept as received (soft reconfiguration inbound) that are not in
+    /// the table, each with the reason it was refused, for `explain`.
+    pub fn rejected(&self, prefix: &Prefix) -> Vec<RejectedPath> {
+        let family = prefix.unicast_family();
+        let in_table = |peer: PeerId, path_id: u32| {
+            self.tables.get(prefix).is_some_and(|d| {
+                d.paths.iter().any(|p| {
+                    let key = self.paths.get(*p);
+                    key.peer == peer && key.path_id == path_id
+                })
+            })
+        };
+        let mut out = Vec::new();
+        for (index, state) in self.peers.iter().enumerate() {
+            let Some(
+                state @ PeerState {
+                    received: Some(received),
+                    ..
+                },
+            ) = state
+            else {
+                continue;
+            };
+            let peer = PeerId(index as u32);
+            for (path_id, id) in received.routes_of(*prefix) {
+                if in_table(peer, path_id) {
+                    continue;
+                }
+                let attrs = self.interner.get(id).to_route_attrs();
+                let judged = || {
+                    let accepted = self.admit(peer, &attrs, *prefix, family);
+                    self.guard(*prefix, accepted.map(|(_, allow)| allow))
+                };
+                // Accepted under the current policy but not re-imported yet: not a rejection.
+                let Some(reason) = self.loop_check(state, &attrs.attrs).or_else(judged) else {
+                    continue;
+                };
+                out.push(RejectedPath {
+                    peer,
+                    peer_address: state.info.address,
+                    path_id,
+                    attrs: Arc::new(attrs),
+                    reason,
+                });
+            }
+        }
+        out
     }
 
     fn loop_check(&self, state: &PeerState, attrs: &PathAttributes) -> Option<RejectReason> {

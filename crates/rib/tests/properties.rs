@@ -117,7 +117,8 @@ fn options() -> impl Strategy<Value = Options> {
     )
 }
 
-fn new_rib(o: Options) -> (Rib, Vec<PeerId>) {
+/// A RIB whose neighbours keep their routes as received where `soft` says so.
+fn new_rib_with(o: Options, soft: &[bool]) -> (Rib, Vec<PeerId>) {
     let mut config = RibConfig::new(LOCAL_AS, "198.18.0.1".parse().unwrap());
     config.decision.always_compare_med = o.always_compare_med;
     config.decision.ecmp.max_paths = o.max_paths;
@@ -126,9 +127,11 @@ fn new_rib(o: Options) -> (Rib, Vec<PeerId>) {
     let mut rib = Rib::new(config);
     let ids = PEERS
         .iter()
-        .map(|(addr, asn, id)| {
+        .zip(soft)
+        .map(|((addr, asn, id), soft)| {
             let mut pc = PeerConfig::new(addr.parse().unwrap(), *asn);
             pc.import = vec![Arc::new(Policy::accept_all("all"))];
+            pc.soft_reconfiguration_inbound = *soft;
             let peer = rib.add_peer(pc);
             rib.peer_up(peer, id.parse().unwrap(), true);
             peer
@@ -140,7 +143,12 @@ fn new_rib(o: Options) -> (Rib, Vec<PeerId>) {
 /// Applies `anns` in the order given by `order`, running the decision after every `batch`
 /// announcements (0: once at the end).
 fn load(o: Options, anns: &[Ann], order: &[usize], batch: usize) -> Rib {
-    let (mut rib, ids) = new_rib(o);
+    load_with(o, &[false; PEERS.len()], anns, order, batch)
+}
+
+/// [`load`] with soft reconfiguration inbound where `soft` says so.
+fn load_with(o: Options, soft: &[bool], anns: &[Ann], order: &[usize], batch: usize) -> Rib {
+    let (mut rib, ids) = new_rib_with(o, soft);
     for (n, i) in order.iter().enumerate() {
         let a = &anns[*i];
         rib.apply_update(ids[a.peer], &update_of(a)).unwrap();
@@ -154,6 +162,31 @@ fn load(o: Options, anns: &[Ann], order: &[usize], batch: usize) -> Rib {
 
 fn selection(rib: &Rib) -> Vec<Option<rib::RouteChange>> {
     (0..PREFIXES).map(|i| rib.lookup(&prefix(i))).collect()
+}
+
+/// An import policy that rejects the prefixes `dropped` and accepts the rest.
+fn dropping(dropped: &BTreeSet<usize>) -> Arc<Policy> {
+    let mut policy = Policy::accept_all("some");
+    policy.terms.insert(
+        0,
+        rib::Term {
+            name: "drop".into(),
+            matches: vec![rib::Match::PrefixList(
+                dropped
+                    .iter()
+                    .map(|i| rib::PrefixMatch {
+                        prefix: prefix(*i),
+                        ge: None,
+                        le: None,
+                    })
+                    .collect(),
+            )],
+            actions: Vec::new(),
+            verdict: rib::Verdict::Reject,
+            allow_protected: false,
+        },
+    );
+    Arc::new(policy)
 }
 
 /// Two permutations of 0..n.
@@ -190,13 +223,37 @@ proptest! {
         anns in ann_set(),
         replays in prop::collection::vec(ann(), 0..20),
         batch in 1usize..6,
+        soft in prop::collection::vec(any::<bool>(), PEERS.len()),
+        dropped in prop::collection::btree_set(0..PREFIXES, 0..PREFIXES),
     ) {
         let order: Vec<usize> = (0..anns.len()).collect();
-        let mut rib = load(o, &anns, &order, 3);
+        let mut rib = load_with(o, &soft, &anns, &order, 3);
         let ids: Vec<PeerId> = (1..=PEERS.len() as u32).map(PeerId).collect();
         // Some replacements with other attributes, so that sets are released along the way.
         for a in &replays {
             rib.apply_update(ids[a.peer], &update_of(a)).unwrap();
+        }
+        drop(rib.run_decision());
+        // An import policy that drops some prefixes, re-run over what the neighbours with soft
+        // reconfiguration kept, then accept-all again: their paths go and come back.
+        let all = || vec![Arc::new(Policy::accept_all("all"))];
+        for (id, soft) in ids.iter().zip(&soft) {
+            rib.set_policies(*id, vec![dropping(&dropped)], Vec::new());
+            let outcome = rib.reimport(*id).unwrap();
+            prop_assert!(*soft || outcome == Default::default());
+        }
+        drop(rib.run_decision());
+        for i in &dropped {
+            let from_soft = rib
+                .explain(&prefix(*i))
+                .iter()
+                .filter(|p| soft[p.peer.0 as usize - 1])
+                .count();
+            prop_assert_eq!(from_soft, 0, "prefix {} dropped by the new policy", i);
+        }
+        for id in &ids {
+            rib.set_policies(*id, all(), Vec::new());
+            rib.reimport(*id).unwrap();
         }
         drop(rib.run_decision());
         let mut present: BTreeSet<(usize, usize)> =
