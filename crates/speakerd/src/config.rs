@@ -163,6 +163,9 @@ pub struct NeighborConfig {
     /// How often our own AS may appear in a received AS_PATH (allowas-in), for nodes that share
     /// one AS behind a ToR.
     pub allow_own_as: u8,
+    /// Keep the neighbour's routes as received, so that an import policy change is applied
+    /// without a route refresh (RFC 2918).
+    pub soft_reconfiguration_inbound: bool,
 }
 
 /// A range of addresses from which neighbours may connect (for a ToR or route reflector
@@ -432,6 +435,8 @@ struct RawNeighbor {
     password_env: Option<Spanned<String>>,
     #[serde(default)]
     allow_own_as: u8,
+    #[serde(default)]
+    soft_reconfiguration_inbound: bool,
 }
 
 #[derive(Deserialize)]
@@ -987,6 +992,7 @@ fn build_neighbor(
         ttl_security: s.ttl_security,
         password,
         allow_own_as: s.allow_own_as,
+        soft_reconfiguration_inbound: s.soft_reconfiguration_inbound,
     })
 }
 

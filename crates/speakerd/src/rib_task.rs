@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bgp_fsm::{Down, Negotiated, State, StopReason};
 use bgp_proto::{Family, Prefix, RouteRefresh, SessionContext, Update};
 use bytes::BytesMut;
-use rib::{encode_updates, PathStatus, PeerId, Rib, RouteChange};
+use rib::{encode_updates, PathStatus, PeerId, RejectReason, Rib, RouteAttrs, RouteChange};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
@@ -158,7 +158,8 @@ pub struct PathView {
     pub med: Option<u32>,
     /// Communities.
     pub communities: Vec<String>,
-    /// best, multipath, lost at STEP, or unreachable.
+    /// best, multipath, lost at STEP, next hop unreachable, or (kept as received with soft
+    /// reconfiguration inbound) rejected and why.
     pub status: String,
     /// Kept stale across a graceful restart.
     pub stale: bool,
@@ -186,9 +187,11 @@ struct PeerEntry {
 }
 
 impl PeerEntry {
-    /// Asks the neighbour to send its table again (RFC 2918), for every negotiated family.
+    /// Asks the neighbour to send its table again (RFC 2918), for every negotiated family, when
+    /// its session negotiated route refresh (it must not be asked otherwise).
     fn request_refresh(&self) {
-        for family in self.negotiated.iter().flat_map(|n| n.families.iter()) {
+        let negotiated = self.negotiated.iter().filter(|n| n.route_refresh);
+        for family in negotiated.flat_map(|n| n.families.iter()) {
             let _ = self.commands.send(ToPeer::RefreshRequest(*family));
         }
     }
@@ -633,11 +636,14 @@ impl RibTask {
             } => {
                 if let Some(id) = self.peer_by_address(address) {
                     self.rib.set_policies(id, import.clone(), export.clone());
+                    let mut import_changed = false;
                     if let Some(p) = self.peers.get_mut(&id) {
+                        import_changed = p.config.import != import;
                         p.config.import = import;
                         p.config.export = export;
-                        // Re-evaluate what it sent before under the new import policy.
-                        p.request_refresh();
+                    }
+                    if import_changed {
+                        self.reapply_import(id);
                     }
                     info!(%address, "neighbor policies reloaded");
                 }
@@ -662,6 +668,44 @@ impl RibTask {
             }
             ToRib::Query(query) => self.answer(query),
         }
+    }
+
+    /// Applies a changed import policy to what the neighbour sent before: to the routes kept as
+    /// received with soft reconfiguration inbound, otherwise by asking it for a route refresh
+    /// (RFC 2918), which a neighbour without the capability cannot be asked for.
+    fn reapply_import(&mut self, peer: PeerId) {
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        let address = p.config.address;
+        if p.config.soft_reconfiguration_inbound {
+            match self.rib.reimport(peer) {
+                Ok(outcome) => info!(
+                    %address,
+                    accepted = outcome.accepted,
+                    rejected = outcome.rejected.iter().map(|(_, n)| n).sum::<u32>(),
+                    "import policy applied to the routes kept as received"
+                ),
+                Err(exceeded) => self.prefix_limit_exceeded(peer, exceeded),
+            }
+        } else if p.negotiated.as_ref().is_some_and(|n| !n.route_refresh) {
+            warn!(%address, "the neighbour does not support route refresh and soft_reconfiguration_inbound is off: the new import policy applies only to the routes it sends from now on");
+        } else {
+            p.request_refresh();
+        }
+    }
+
+    /// A neighbour went over a prefix limit: stop its session with Cease 6/1 (RFC 4486).
+    fn prefix_limit_exceeded(&self, peer: PeerId, exceeded: rib::MaxPrefixExceeded) {
+        let Some(entry) = self.peers.get(&peer) else {
+            return;
+        };
+        warn!(peer = %entry.config.address, %exceeded, "prefix limit exceeded: stopping the session");
+        let reason = StopReason::MaxPrefixes {
+            family: exceeded.family,
+            limit: exceeded.limit,
+        };
+        let _ = entry.commands.send(ToPeer::Cease(reason));
     }
 
     fn apply_update(&mut self, peer: PeerId, update: &Update) {
@@ -692,14 +736,7 @@ impl RibTask {
                     warn!(peer = %labels[0], treat_as_withdraw = ?update.treat_as_withdraw, discarded = update.discarded.len(), "malformed UPDATE handled per RFC 7606");
                 }
             }
-            Err(exceeded) => {
-                warn!(peer = %labels[0], %exceeded, "prefix limit exceeded: stopping the session");
-                let reason = StopReason::MaxPrefixes {
-                    family: exceeded.family,
-                    limit: exceeded.limit,
-                };
-                let _ = entry.commands.send(ToPeer::Cease(reason));
-            }
+            Err(exceeded) => self.prefix_limit_exceeded(peer, exceeded),
         }
     }
 
@@ -860,39 +897,27 @@ impl RibTask {
                 let _ = reply.send(views);
             }
             Query::Route(prefix, reply) => {
-                let views = self
-                    .rib
-                    .explain(&prefix)
-                    .into_iter()
-                    .map(|p| PathView {
-                        from: self.peer_name(p.peer),
-                        next_hop: p.attrs.next_hop,
-                        as_path: p
-                            .attrs
-                            .attrs
-                            .as_path
-                            .as_ref()
-                            .map(|a| a.to_string())
-                            .unwrap_or_default(),
-                        local_pref: p.attrs.local_pref,
-                        med: p.attrs.attrs.med,
-                        communities: p
-                            .attrs
-                            .attrs
-                            .communities
-                            .iter()
-                            .map(|c| c.to_string())
-                            .collect(),
-                        status: match p.status {
-                            PathStatus::Best => "best".into(),
-                            PathStatus::Multipath => "multipath".into(),
-                            PathStatus::Lost(step) => format!("lost at {step}"),
-                            PathStatus::Unreachable => "next hop unreachable".into(),
-                        },
-                        stale: p.stale,
-                    })
-                    .collect();
-                let _ = reply.send(views);
+                let paths = self.rib.explain(&prefix).into_iter().map(|p| {
+                    let status = match p.status {
+                        PathStatus::Best => "best".into(),
+                        PathStatus::Multipath => "multipath".into(),
+                        PathStatus::Lost(step) => format!("lost at {step}"),
+                        PathStatus::Unreachable => "next hop unreachable".into(),
+                    };
+                    self.path_view(p.peer, &p.attrs, status, p.stale)
+                });
+                // Routes kept as received (soft reconfiguration inbound) and refused.
+                let rejected = self.rib.rejected(&prefix).into_iter().map(|r| {
+                    let status = match r.reason {
+                        RejectReason::AsPathLoop => "rejected: AS path loop",
+                        RejectReason::ReflectionLoop => "rejected: reflection loop",
+                        RejectReason::Policy => "rejected by import policy",
+                        RejectReason::Protected => "rejected: protected prefix",
+                        RejectReason::Malformed => "rejected: malformed",
+                    };
+                    self.path_view(r.peer, &r.attrs, status.into(), false)
+                });
+                let _ = reply.send(paths.chain(rejected).collect());
             }
             Query::Ready(reply) => {
                 let _ = reply.send(self.synced);
@@ -901,6 +926,30 @@ impl RibTask {
                 self.update_metrics();
                 let _ = reply.send(());
             }
+        }
+    }
+
+    /// One path of `show route PREFIX`.
+    fn path_view(&self, peer: PeerId, attrs: &RouteAttrs, status: String, stale: bool) -> PathView {
+        PathView {
+            from: self.peer_name(peer),
+            next_hop: attrs.next_hop,
+            as_path: attrs
+                .attrs
+                .as_path
+                .as_ref()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            local_pref: attrs.local_pref,
+            med: attrs.attrs.med,
+            communities: attrs
+                .attrs
+                .communities
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            status,
+            stale,
         }
     }
 

@@ -646,6 +646,76 @@ fn route_refresh_from_bird() {
     bird.route("198.19.1.0/24").unwrap();
 }
 
+/// A speakerd configuration with one BIRD neighbour (IPv4, soft reconfiguration inbound) whose
+/// import policy rejects `rejected` and accepts the rest.
+fn soft_reconfiguration_conf(rejected: &str) -> String {
+    let neighbor = format!(
+        "[[neighbor]]\naddress = \"198.18.0.2\"\nremote_asn = {PEER_AS}\n\
+         local_address = \"198.18.0.1\"\nhold_time = 9\nconnect_retry_time = 2\n\
+         families = [\"ipv4-unicast\"]\nimport = [\"in\"]\nexport = [\"accept-all\"]\n\
+         soft_reconfiguration_inbound = true\n\n"
+    );
+    let policy = format!(
+        "[[policy]]\nname = \"in\"\n\n[[policy.term]]\nname = \"drop\"\n\
+         prefixes = [\"{rejected}\"]\nthen = \"reject\"\n\n\
+         [[policy.term]]\nname = \"rest\"\nthen = \"accept\"\n"
+    );
+    speakerd_conf("198.18.0.1", &format!("{SD_PREFIX_V4}{neighbor}{policy}"))
+}
+
+/// Soft reconfiguration inbound against a BIRD that does not offer route refresh: a SIGHUP'd
+/// import policy change accepts the route rejected before (shown as rejected by `show route`
+/// meanwhile) and drops the one accepted before, with no ROUTE-REFRESH and no session reset.
+#[test]
+fn soft_reconfiguration_inbound_without_route_refresh() {
+    let mut lab = Lab::new("soft_reconfig");
+    let (sd, peer) = pair(&mut lab);
+    let (first, second) = ("198.19.100.0/24", "198.19.101.0/24");
+    let bird = lab.bird(
+        "bird",
+        &peer,
+        &bird_conf(
+            "198.18.0.2",
+            "198.18.0.2",
+            "198.18.0.1",
+            &[first, second],
+            "  enable route refresh off;",
+        ),
+    );
+    lab.speakerd("speakerd", &sd, &soft_reconfiguration_conf(second));
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    wait_route(&lab, &sd, first, &["198.18.0.2"]);
+    let shown = wait_for(&format!("{second} shown as rejected"), SOON, || {
+        let paths = paths(&lab, &sd, second)?;
+        match paths.as_slice() {
+            [p] if p["status"] == "rejected by import policy" => Ok(p.clone()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    assert_eq!(shown["from"], "198.18.0.2", "{shown}");
+    assert!(lab.speakerd_route(&sd, second).unwrap().is_none());
+    let since = bird_since(&bird);
+
+    lab.write("speakerd.toml", &soft_reconfiguration_conf(first));
+    lab.signal("speakerd", "HUP");
+    wait_route(&lab, &sd, second, &["198.18.0.2"]);
+    wait_route_gone(&lab, &sd, first);
+    let rejected = paths(&lab, &sd, first).unwrap();
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0]["status"], "rejected by import policy");
+
+    let refreshes = lab
+        .metric(
+            &sd,
+            "bgp_peer_messages_sent_total",
+            &["peer=\"198.18.0.2\"", "type=\"route_refresh\""],
+        )
+        .unwrap();
+    assert_eq!(refreshes, 0.0, "ROUTE-REFRESH messages speakerd sent");
+    bird.established("speakerd").unwrap();
+    assert_eq!(bird_since(&bird), since, "the session was reset");
+}
+
 /// Scenario 6: TCP MD5. A BIRD with the same key as speakerd's `password_file` comes up; one
 /// with a different key never reaches Established.
 #[test]
