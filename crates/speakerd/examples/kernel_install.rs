@@ -7,9 +7,10 @@
 //! ```
 //!
 //! A BIRD in one namespace announces N /24s from 10.0.0.0/8 over eBGP to speakerd in the other;
-//! the session starts disabled. The clock starts at `birdc enable` and stops when speakerd's
-//! `bgp_kernel_routes_installed` reaches N (then `ip route` confirms the count); the same for
-//! `birdc disable` down to 0. Prints one line per phase.
+//! the session starts disabled. The clock starts when the session is Established after
+//! `birdc enable` and stops when speakerd's `bgp_kernel_routes_installed` reaches N (then `ip
+//! route` confirms the count); the same from `birdc disable` down to 0. This is end to end
+//! (UPDATEs, RIB, kernel), so the kernel's share is what changes between two speakerd builds.
 
 use std::fs;
 use std::process::{Child, Command, Stdio};
@@ -35,8 +36,8 @@ fn in_ns(ns: &str, program: &str, args: &[&str]) -> Command {
     c
 }
 
-/// speakerd's `bgp_kernel_routes_installed`.
-fn installed() -> Option<u64> {
+/// The first sample of speakerd's metric `name` (with its labels, if any, in `name`).
+fn metric(name: &str) -> Option<u64> {
     let out = in_ns(
         SD,
         "bash",
@@ -49,8 +50,13 @@ fn installed() -> Option<u64> {
     .ok()?;
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .find_map(|l| l.strip_prefix("bgp_kernel_routes_installed "))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// speakerd's `bgp_kernel_routes_installed`.
+fn installed() -> Option<u64> {
+    metric("bgp_kernel_routes_installed")
 }
 
 fn kernel_routes() -> usize {
@@ -173,6 +179,11 @@ fn main() {
     std::thread::sleep(Duration::from_secs(1));
 
     birdc("enable");
+    // The clock starts when the session is up (BIRD waits its connect delay before that).
+    let up = "bgp_peer_up{peer=\"198.18.0.2\",peer_asn=\"65002\"}";
+    while metric(up) != Some(1) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
     let install = wait_until("install", n);
     assert_eq!(kernel_routes() as u64, n, "routes in the kernel");
     birdc("disable");
