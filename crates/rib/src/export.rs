@@ -13,7 +13,7 @@ use bytes::BytesMut;
 use rustc_hash::FxHashMap;
 
 use crate::attrs::{AttrId, AttrInterner, RouteAttrs};
-use crate::peer::PeerInfo;
+use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{evaluate, PolicyRoute};
 use crate::rib::{BestRoute, PeerConfig};
 
@@ -26,6 +26,9 @@ pub struct OutgoingUpdate {
     pub attrs: Option<Arc<RouteAttrs>>,
     /// The prefixes.
     pub prefixes: Vec<Prefix>,
+    /// With ADD-PATH send (RFC 7911 §3), the path identifier of each prefix, in the same order;
+    /// empty otherwise.
+    pub path_ids: Vec<u32>,
 }
 
 /// What was sent to one neighbour and what is waiting to be sent; each entry holds a reference
@@ -34,6 +37,69 @@ pub struct OutgoingUpdate {
 pub(crate) struct AdjRibOut {
     sent: FxHashMap<Prefix, AttrId>,
     pending: FxHashMap<Prefix, Option<AttrId>>,
+    /// The prefixes of the families sent with ADD-PATH, created with the first of them.
+    multi: Option<Box<MultiPathOut>>,
+}
+
+/// Where an exported path comes from (neighbour and its path identifier): what keeps the path
+/// identifier we send for it stable while it stays advertised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PathSource(pub(crate) PeerId, pub(crate) u32);
+
+/// One path advertised with ADD-PATH (RFC 7911): its source, the path identifier it is sent
+/// with, and the attributes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct OutPath {
+    source: PathSource,
+    id: u32,
+    attrs: AttrId,
+}
+
+/// The Adj-RIB-Out of the ADD-PATH families: every prefix has a list of paths, best first.
+#[derive(Debug, Default)]
+struct MultiPathOut {
+    sent: FxHashMap<Prefix, Vec<OutPath>>,
+    /// The latest state of a prefix not yet taken, and whether it is re-sent in full (route
+    /// refresh).
+    pending: FxHashMap<Prefix, (Vec<OutPath>, bool)>,
+}
+
+impl MultiPathOut {
+    /// The path list of `prefix` the neighbour will have, given `paths` (best first): a source
+    /// advertised (or pending) keeps its identifier, a new one takes the lowest free one.
+    fn number(&self, prefix: &Prefix, paths: Vec<(PathSource, AttrId)>) -> Vec<OutPath> {
+        let latest = self
+            .pending
+            .get(prefix)
+            .map(|(p, _)| p)
+            .or_else(|| self.sent.get(prefix));
+        let kept = |source: PathSource| {
+            latest
+                .into_iter()
+                .flatten()
+                .find(|o| o.source == source)
+                .map(|o| o.id)
+        };
+        let mut out: Vec<OutPath> = paths
+            .iter()
+            .map(|(source, attrs)| OutPath {
+                source: *source,
+                id: kept(*source).unwrap_or(0),
+                attrs: *attrs,
+            })
+            .collect();
+        let mut next = 1;
+        for i in 0..out.len() {
+            if out[i].id != 0 {
+                continue;
+            }
+            while out.iter().any(|o| o.id == next) {
+                next += 1;
+            }
+            out[i].id = next;
+        }
+        out
+    }
 }
 
 impl AdjRibOut {
@@ -65,43 +131,105 @@ impl AdjRibOut {
         }
     }
 
+    /// [`AdjRibOut::offer`] for a family sent with ADD-PATH (RFC 7911): the paths the neighbour
+    /// should have for `prefix`, best first (none withdraws them all), taking over the caller's
+    /// references.
+    pub(crate) fn offer_paths(
+        &mut self,
+        prefix: Prefix,
+        paths: Vec<(PathSource, AttrId)>,
+        resend: bool,
+        interner: &mut AttrInterner,
+    ) {
+        let multi = self.multi.get_or_insert_with(Box::default);
+        // A full re-send not yet taken stays one.
+        let resend = resend || multi.pending.get(&prefix).is_some_and(|(_, r)| *r);
+        let paths = multi.number(&prefix, paths);
+        let sent = multi.sent.get(&prefix).map_or(&[][..], Vec::as_slice);
+        let replaced = if !resend && paths == sent {
+            for path in &paths {
+                interner.release(path.attrs);
+            }
+            multi.pending.remove(&prefix)
+        } else {
+            multi.pending.insert(prefix, (paths, resend))
+        };
+        for path in replaced.into_iter().flat_map(|(p, _)| p) {
+            interner.release(path.attrs);
+        }
+    }
+
     /// Whether anything waits to be sent.
     pub(crate) fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+        !self.pending.is_empty() || self.multi.as_ref().is_some_and(|m| !m.pending.is_empty())
     }
 
     /// Number of prefixes advertised (for metrics).
     pub(crate) fn advertised(&self) -> usize {
-        self.sent.len()
+        self.sent.len() + self.multi.as_ref().map_or(0, |m| m.sent.len())
     }
 
     /// Takes everything pending, marks it sent, and groups it by family and attribute set.
     pub(crate) fn take(&mut self, interner: &mut AttrInterner) -> Vec<OutgoingUpdate> {
         let mut groups: FxHashMap<(Family, Option<AttrId>), OutgoingUpdate> = FxHashMap::default();
-        for (prefix, attrs) in self.pending.drain() {
+        let mut add = |prefix: Prefix, path_id: Option<u32>, attrs: Option<AttrId>| {
             let family = prefix.unicast_family();
-            groups
+            let group = groups
                 .entry((family, attrs))
                 .or_insert_with(|| OutgoingUpdate {
                     family,
                     attrs: attrs.map(|id| Arc::new(interner.get(id).to_route_attrs())),
                     prefixes: Vec::new(),
-                })
-                .prefixes
-                .push(prefix);
+                    path_ids: Vec::new(),
+                });
+            group.prefixes.push(prefix);
+            group.path_ids.extend(path_id);
+        };
+        let mut released = Vec::new();
+        for (prefix, attrs) in self.pending.drain() {
+            add(prefix, None, attrs);
             let old = match attrs {
                 Some(id) => self.sent.insert(prefix, id),
                 None => self.sent.remove(&prefix),
             };
-            if let Some(old) = old {
-                interner.release(old);
+            released.extend(old);
+        }
+        if let Some(multi) = self.multi.as_mut() {
+            for (prefix, (paths, resend)) in multi.pending.drain() {
+                let old = multi.sent.remove(&prefix).unwrap_or_default();
+                // Paths gone are withdrawn by their identifier; one re-used for another
+                // source is replaced by its announcement (RFC 7911 §3).
+                for gone in old.iter().filter(|o| !paths.iter().any(|p| p.id == o.id)) {
+                    add(prefix, Some(gone.id), None);
+                }
+                for path in paths.iter().filter(|p| resend || !old.contains(p)) {
+                    add(prefix, Some(path.id), Some(path.attrs));
+                }
+                released.extend(old.iter().map(|o| o.attrs));
+                if !paths.is_empty() {
+                    multi.sent.insert(prefix, paths);
+                }
             }
+        }
+        for id in released {
+            interner.release(id);
         }
         let mut out: Vec<OutgoingUpdate> = groups.into_values().collect();
         // Withdrawals first, then announcements; prefixes in order, for stable output.
         out.sort_by_key(|u| (u.attrs.is_some(), u.family));
         for u in &mut out {
-            u.prefixes.sort();
+            if u.path_ids.is_empty() {
+                u.prefixes.sort();
+            } else {
+                let mut nlri: Vec<(Prefix, u32)> = u
+                    .prefixes
+                    .iter()
+                    .copied()
+                    .zip(u.path_ids.iter().copied())
+                    .collect();
+                nlri.sort();
+                (u.prefixes, u.path_ids) = nlri.into_iter().unzip();
+            }
         }
         out
     }
@@ -111,6 +239,12 @@ impl AdjRibOut {
         let pending = self.pending.drain().filter_map(|(_, attrs)| attrs);
         for id in pending.chain(self.sent.drain().map(|(_, id)| id)) {
             interner.release(id);
+        }
+        if let Some(multi) = self.multi.take() {
+            let pending = multi.pending.into_values().flat_map(|(paths, _)| paths);
+            for path in pending.chain(multi.sent.into_values().flatten()) {
+                interner.release(path.attrs);
+            }
         }
     }
 }
@@ -243,7 +377,18 @@ pub fn encode_updates(
     let mut packer = UpdatePacker::new(ctx);
     let mut messages = 0;
     for update in updates {
-        let nlri: Vec<Nlri> = update.prefixes.iter().map(|p| Nlri::new(*p)).collect();
+        let nlri: Vec<Nlri> = match update.path_ids.as_slice() {
+            [] => update.prefixes.iter().map(|p| Nlri::new(*p)).collect(),
+            ids => update
+                .prefixes
+                .iter()
+                .zip(ids)
+                .map(|(prefix, id)| Nlri {
+                    path_id: Some(*id),
+                    prefix: *prefix,
+                })
+                .collect(),
+        };
         messages += match &update.attrs {
             None => packer.withdraw(update.family, &nlri, out),
             Some(attrs) => match (update.family, attrs.next_hop) {

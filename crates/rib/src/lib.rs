@@ -20,4 +20,5 @@ pub use policy::{Match, Policy, PolicyResult, PrefixMatch, SetAction, Term, Verd
 pub use rib::{
     BestRoute, ForwardingNextHop, ImportOutcome, MaxPrefix, MaxPrefixExceeded, PathExplanation,
     PathStatus, PeerConfig, RejectReason, RejectedPath, Rib, RibConfig, RibStats, RouteChange,
+    ADD_PATH_ALL,
 };

@@ -9,7 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use bgp_proto::{Family, NextHop, Nlri, PathAttributes, Prefix, Update};
+use bgp_proto::{Family, FamilySet, NextHop, Nlri, PathAttributes, Prefix, Update};
 use rustc_hash::FxHashMap;
 use thiserror::Error;
 
@@ -18,7 +18,7 @@ use crate::attrs::{AttrId, AttrInterner, RouteAttrs, SharedAttrs};
 use crate::decision::{
     compare, loses_on_med, multipath_equal, rank, Candidate, DecisionConfig, DecisionStep,
 };
-use crate::export::{export_route, AdjRibOut, ExportContext, OutgoingUpdate};
+use crate::export::{export_route, AdjRibOut, ExportContext, OutgoingUpdate, PathSource};
 use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{evaluate, Match, Policy, PolicyRoute};
 use crate::table::{v4_bucket, DestMut, PathKey, PathRef, PathStore, Tables};
@@ -96,7 +96,14 @@ pub struct PeerConfig {
     /// Adj-RIB-In, RFC 4271 §3.2), so that [`Rib::reimport`] applies a new import policy to them
     /// without a route refresh (RFC 2918).
     pub soft_reconfiguration_inbound: bool,
+    /// ADD-PATH send (RFC 7911): the most paths per prefix sent to the neighbour in the families
+    /// its session negotiated it for ([`Rib::set_add_path`]), the best first, each with a path
+    /// identifier of its own; [`ADD_PATH_ALL`] sends every eligible path, 0 or 1 only the best.
+    pub add_path_send: usize,
 }
+
+/// [`PeerConfig::add_path_send`]: every eligible path of a prefix (RFC 7911 §3).
+pub const ADD_PATH_ALL: usize = usize::MAX;
 
 impl PeerConfig {
     /// A neighbour with no policies and no limits.
@@ -114,6 +121,7 @@ impl PeerConfig {
             next_hop_self: false,
             send_med: false,
             soft_reconfiguration_inbound: false,
+            add_path_send: 0,
         }
     }
 }
@@ -130,6 +138,8 @@ struct PeerState {
     out: AdjRibOut,
     /// The routes as received, with soft reconfiguration inbound.
     received: Option<AdjRibIn>,
+    /// The families its session negotiated ADD-PATH send for.
+    add_path: FamilySet,
 }
 
 /// A neighbour sent more prefixes of a family than its limit: stop the session with Cease 6/1
@@ -244,8 +254,8 @@ pub struct PathExplanation {
     pub status: PathStatus,
 }
 
-/// A route kept as received (soft reconfiguration inbound) that is not in the table, for
-/// `explain`.
+/// A route kept as received (soft reconfiguration inbound, the pre-policy Adj-RIB-In of
+/// RFC 4271 §3.2) that is not in the table, for `explain`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RejectedPath {
     /// Where it came from.
@@ -331,6 +341,13 @@ impl Dirty {
     }
 }
 
+/// The sessions up during a decision run, and those among them with ADD-PATH send.
+#[derive(Clone, Copy)]
+struct Sessions<'a> {
+    all: &'a [PeerId],
+    add_path: &'a [PeerId],
+}
+
 /// The RIB.
 #[derive(Debug)]
 pub struct Rib {
@@ -375,6 +392,7 @@ impl Rib {
             up: false,
             out: AdjRibOut::default(),
             received: None,
+            add_path: FamilySet::EMPTY,
         };
         Self {
             config,
@@ -413,6 +431,7 @@ impl Rib {
             up: false,
             out: AdjRibOut::default(),
             received,
+            add_path: FamilySet::EMPTY,
         };
         // Identifiers are never reused: a task of a removed neighbour may still report with
         // its old one for a moment, and must not be mistaken for a new neighbour.
@@ -466,7 +485,13 @@ impl Rib {
         // No path is released during the scan: the shared attributes stay valid.
         let mut shared = SharedAttrs::default();
         for prefix in self.tables.prefixes() {
-            if family.is_some_and(|f| f != prefix.unicast_family()) {
+            let prefix_family = prefix.unicast_family();
+            if family.is_some_and(|f| f != prefix_family) {
+                continue;
+            }
+            let limit = self.paths_to(peer, prefix_family);
+            if limit > 1 {
+                self.export_paths(peer, prefix, limit, &mut shared, resend);
                 continue;
             }
             let best = self
@@ -475,6 +500,74 @@ impl Rib {
                 .and_then(|d| d.selection().first().copied())
                 .map(|path| self.best_route(path, &mut shared));
             self.export_with(peer, prefix, best.as_ref(), resend);
+        }
+    }
+
+    /// The session of `peer` negotiated ADD-PATH send (RFC 7911 §4) for `families`: it is sent
+    /// up to [`PeerConfig::add_path_send`] paths per prefix of those families. Call before
+    /// [`Rib::peer_up`]; [`Rib::peer_down`] clears it.
+    pub fn set_add_path(&mut self, peer: PeerId, families: FamilySet) {
+        if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
+            p.add_path = families;
+        }
+    }
+
+    /// How many paths of a prefix of `family` `peer` is sent: 1 without ADD-PATH send.
+    fn paths_to(&self, peer: PeerId, family: Family) -> usize {
+        self.peer(peer)
+            .filter(|p| p.add_path.contains(family))
+            .map_or(1, |p| p.config.add_path_send.max(1))
+    }
+
+    /// Computes the paths of `prefix` `peer` should have with ADD-PATH send, at most `limit`:
+    /// the selection (best first, then its ECMP set), then the other eligible paths in decision
+    /// order, each exported under the export rules; and queues them.
+    fn export_paths(
+        &mut self,
+        peer: PeerId,
+        prefix: Prefix,
+        limit: usize,
+        shared: &mut SharedAttrs,
+        resend: bool,
+    ) {
+        let ctx = self.export_context();
+        let mut exported = Vec::new();
+        if let (Some(dest), Some(to)) = (self.tables.get(&prefix), self.peer(peer)) {
+            let mut rest: Vec<(PathRef, Candidate<'_>)> = dest.paths[dest.selected..]
+                .iter()
+                .filter_map(|p| self.candidate(*p).map(|c| (*p, c)))
+                .collect();
+            rest.sort_by(|a, b| compare(&a.1, &b.1, &self.config.decision).0);
+            let ordered = dest.selection().iter().chain(rest.iter().map(|(p, _)| p));
+            for path in ordered {
+                if exported.len() == limit {
+                    break;
+                }
+                let key = self.paths.get(*path);
+                let Some(source) = self.peer(key.peer) else {
+                    continue;
+                };
+                let route = self.best_route(*path, shared);
+                if let Some(attrs) =
+                    export_route(ctx, prefix, &route, &source.info, &to.config, &to.info)
+                {
+                    exported.push((PathSource(key.peer, key.path_id), attrs));
+                }
+            }
+        }
+        let interned: Vec<(PathSource, AttrId)> = exported
+            .into_iter()
+            .map(|(source, attrs)| (source, self.interner.intern(attrs)))
+            .collect();
+        match self.peers.get_mut(peer.0 as usize) {
+            Some(Some(p)) => p
+                .out
+                .offer_paths(prefix, interned, resend, &mut self.interner),
+            _ => {
+                for (_, id) in interned {
+                    self.interner.release(id);
+                }
+            }
         }
     }
 
@@ -507,11 +600,7 @@ impl Rib {
         best: Option<&BestRoute>,
         resend: bool,
     ) {
-        let ctx = ExportContext {
-            local_as: self.config.local_as,
-            cluster_id: self.config.cluster_id.unwrap_or(self.config.router_id),
-            graceful_shutdown: self.graceful_shutdown,
-        };
+        let ctx = self.export_context();
         let exported = best.and_then(|best| {
             let source = &self.peer(best.peer)?.info;
             let to = self.peer(peer)?;
@@ -525,6 +614,15 @@ impl Rib {
                     self.interner.release(id);
                 }
             }
+        }
+    }
+
+    /// The speaker-wide settings of export.
+    fn export_context(&self) -> ExportContext {
+        ExportContext {
+            local_as: self.config.local_as,
+            cluster_id: self.config.cluster_id.unwrap_or(self.config.router_id),
+            graceful_shutdown: self.graceful_shutdown,
         }
     }
 
@@ -563,6 +661,7 @@ impl Rib {
             // `accepted` already follows the removals; stale paths kept still count.
             p.warned.clear();
             p.up = false;
+            p.add_path = FamilySet::EMPTY;
             p.out.clear(&mut self.interner);
         }
     }
@@ -1125,19 +1224,31 @@ impl Rib {
         let mut changes = Vec::with_capacity(dirty.prefixes.len() + dirty.v4_dirty);
         // The sessions up do not change during the batch: collect them once, not per prefix.
         let up = self.up_peers();
+        let add_path: Vec<PeerId> = up
+            .iter()
+            .copied()
+            .filter(|p| {
+                self.peer(*p)
+                    .is_some_and(|s| s.add_path != FamilySet::EMPTY)
+            })
+            .collect();
+        let up = Sessions {
+            all: &up,
+            add_path: &add_path,
+        };
         // The selections before are released after the loop, so that no path, and no attribute
         // set it shares, is freed while `shared` holds copies.
         let mut shared = SharedAttrs::default();
         for entry in &dirty.prefixes {
             let before = &dirty.before[entry.start as usize..][..usize::from(entry.count)];
-            self.settle(entry.prefix, before, &up, &mut shared, &mut changes);
+            self.settle(entry.prefix, before, up, &mut shared, &mut changes);
         }
         let mut scanned = Vec::new();
         for bucket in &dirty.v4_buckets {
             scanned.clear();
             self.tables.dirty_v4(usize::from(*bucket), &mut scanned);
             for prefix in &scanned {
-                self.settle(*prefix, &[], &up, &mut shared, &mut changes);
+                self.settle(*prefix, &[], up, &mut shared, &mut changes);
             }
         }
         for path in &dirty.before {
@@ -1147,12 +1258,13 @@ impl Rib {
     }
 
     /// Decides one dirty prefix, which had `before` selected; records a change of its best
-    /// route or ECMP next hops and exports a new best route to the sessions `up`.
+    /// route or ECMP next hops and exports a new best route to the sessions `up` (with ADD-PATH
+    /// send, whatever changed among its paths).
     fn settle(
         &mut self,
         prefix: Prefix,
         before: &[PathRef],
-        up: &[PeerId],
+        up: Sessions<'_>,
         shared: &mut SharedAttrs,
         changes: &mut Vec<RouteChange>,
     ) {
@@ -1169,14 +1281,23 @@ impl Rib {
             before.len() == after.len() && before.iter().zip(after).all(|(b, a)| same(b, a));
         let changed = !same_best
             || (!same_selection && self.next_hops_of(before) != self.next_hops_of(after));
+        let family = prefix.unicast_family();
         if changed {
             let change = self.selection_change(prefix, after, shared);
             if !same_best {
-                for peer in up {
-                    self.export_to(*peer, prefix, change.best.as_ref());
+                for peer in up.all {
+                    if up.add_path.is_empty() || self.paths_to(*peer, family) == 1 {
+                        self.export_to(*peer, prefix, change.best.as_ref());
+                    }
                 }
             }
             changes.push(change);
+        }
+        for peer in up.add_path {
+            let limit = self.paths_to(*peer, family);
+            if limit > 1 {
+                self.export_paths(*peer, prefix, limit, shared, false);
+            }
         }
     }
 

@@ -117,8 +117,9 @@ fn options() -> impl Strategy<Value = Options> {
     )
 }
 
-/// A RIB whose neighbours keep their routes as received where `soft` says so.
-fn new_rib_with(o: Options, soft: &[bool]) -> (Rib, Vec<PeerId>) {
+/// A RIB whose neighbours keep their routes as received where `soft` says so, and are sent
+/// every path (ADD-PATH) where `add_path` says so.
+fn new_rib_with(o: Options, soft: &[bool], add_path: &[bool]) -> (Rib, Vec<PeerId>) {
     let mut config = RibConfig::new(LOCAL_AS, "198.18.0.1".parse().unwrap());
     config.decision.always_compare_med = o.always_compare_med;
     config.decision.ecmp.max_paths = o.max_paths;
@@ -127,12 +128,18 @@ fn new_rib_with(o: Options, soft: &[bool]) -> (Rib, Vec<PeerId>) {
     let mut rib = Rib::new(config);
     let ids = PEERS
         .iter()
-        .zip(soft)
-        .map(|((addr, asn, id), soft)| {
+        .zip(soft.iter().zip(add_path))
+        .map(|((addr, asn, id), (soft, add_path))| {
             let mut pc = PeerConfig::new(addr.parse().unwrap(), *asn);
             pc.import = vec![Arc::new(Policy::accept_all("all"))];
             pc.soft_reconfiguration_inbound = *soft;
+            if *add_path {
+                pc.add_path_send = rib::ADD_PATH_ALL;
+            }
             let peer = rib.add_peer(pc);
+            if *add_path {
+                rib.set_add_path(peer, bgp_proto::FamilySet::of(&[Family::IPV4_UNICAST]));
+            }
             rib.peer_up(peer, id.parse().unwrap(), true);
             peer
         })
@@ -143,12 +150,21 @@ fn new_rib_with(o: Options, soft: &[bool]) -> (Rib, Vec<PeerId>) {
 /// Applies `anns` in the order given by `order`, running the decision after every `batch`
 /// announcements (0: once at the end).
 fn load(o: Options, anns: &[Ann], order: &[usize], batch: usize) -> Rib {
-    load_with(o, &[false; PEERS.len()], anns, order, batch)
+    let none = [false; PEERS.len()];
+    load_with(o, &none, &none, anns, order, batch)
 }
 
-/// [`load`] with soft reconfiguration inbound where `soft` says so.
-fn load_with(o: Options, soft: &[bool], anns: &[Ann], order: &[usize], batch: usize) -> Rib {
-    let (mut rib, ids) = new_rib_with(o, soft);
+/// [`load`] with soft reconfiguration inbound and ADD-PATH send where `soft` and `add_path`
+/// say so.
+fn load_with(
+    o: Options,
+    soft: &[bool],
+    add_path: &[bool],
+    anns: &[Ann],
+    order: &[usize],
+    batch: usize,
+) -> Rib {
+    let (mut rib, ids) = new_rib_with(o, soft, add_path);
     for (n, i) in order.iter().enumerate() {
         let a = &anns[*i];
         rib.apply_update(ids[a.peer], &update_of(a)).unwrap();
@@ -224,11 +240,20 @@ proptest! {
         replays in prop::collection::vec(ann(), 0..20),
         batch in 1usize..6,
         soft in prop::collection::vec(any::<bool>(), PEERS.len()),
+        add_path in prop::collection::vec(any::<bool>(), PEERS.len()),
         dropped in prop::collection::btree_set(0..PREFIXES, 0..PREFIXES),
+        taken in any::<bool>(),
     ) {
         let order: Vec<usize> = (0..anns.len()).collect();
-        let mut rib = load_with(o, &soft, &anns, &order, 3);
+        let mut rib = load_with(o, &soft, &add_path, &anns, &order, 3);
         let ids: Vec<PeerId> = (1..=PEERS.len() as u32).map(PeerId).collect();
+        // What the neighbours were sent (the iBGP one gets everything) is recorded as sent, or
+        // stays pending until the end.
+        if taken {
+            for id in &ids {
+                drop(rib.take_updates(*id));
+            }
+        }
         // Some replacements with other attributes, so that sets are released along the way.
         for a in &replays {
             rib.apply_update(ids[a.peer], &update_of(a)).unwrap();
@@ -269,6 +294,11 @@ proptest! {
         let last = rib.run_decision();
         prop_assert!(last.iter().all(|c| c.best.is_none() && c.next_hops.is_empty()));
         drop(last);
+        for id in &ids {
+            let sent = rib.take_updates(*id);
+            prop_assert!(sent.iter().all(|u| u.attrs.is_none()), "only withdrawals left");
+            prop_assert_eq!(rib.advertised_count(*id), 0);
+        }
         let stats = rib.stats();
         prop_assert_eq!((stats.prefixes, stats.paths, stats.attribute_sets), (0, 0, 0));
         for i in 0..PREFIXES {
