@@ -56,6 +56,9 @@ pub enum ConfigErrorKind {
     /// Not a large community.
     #[error("'{0}' is not a large community (GLOBAL:LOCAL1:LOCAL2)")]
     LargeCommunity(String),
+    /// An `add_path_send` that is neither a path count nor "all" (RFC 7911).
+    #[error("add_path_send '{0}' is not a number of paths from 2 to 255 or \"all\"")]
+    AddPathSend(String),
     /// A hold time of 1 or 2 seconds (RFC 4271 §4.2).
     #[error("hold time {0} must be 0 or at least 3 seconds")]
     HoldTime(u16),
@@ -166,6 +169,9 @@ pub struct NeighborConfig {
     /// Keep the neighbour's routes as received, so that an import policy change is applied
     /// without a route refresh (RFC 2918).
     pub soft_reconfiguration_inbound: bool,
+    /// ADD-PATH send (RFC 7911): the most paths per prefix offered ([`rib::ADD_PATH_ALL`] for
+    /// every one), 0 for none (no capability).
+    pub add_path_send: usize,
 }
 
 /// A range of addresses from which neighbours may connect (for a ToR or route reflector
@@ -437,6 +443,16 @@ struct RawNeighbor {
     allow_own_as: u8,
     #[serde(default)]
     soft_reconfiguration_inbound: bool,
+    #[serde(default)]
+    add_path_send: Option<Spanned<RawPathCount>>,
+}
+
+/// `add_path_send`: a number of paths or "all".
+#[derive(Clone, Deserialize)]
+#[serde(untagged)]
+enum RawPathCount {
+    Count(i64),
+    Word(String),
 }
 
 #[derive(Deserialize)]
@@ -947,6 +963,21 @@ fn build_neighbor(
             })
         })
         .collect();
+    let add_path_send = match &s.add_path_send {
+        None => 0,
+        Some(value) => match value.get_ref() {
+            RawPathCount::Word(w) if w == "all" => rib::ADD_PATH_ALL,
+            RawPathCount::Count(n @ 2..=255) => *n as usize,
+            RawPathCount::Count(n) => {
+                errors.push(l.error(value, ConfigErrorKind::AddPathSend(n.to_string())));
+                return None;
+            }
+            RawPathCount::Word(w) => {
+                errors.push(l.error(value, ConfigErrorKind::AddPathSend(w.clone())));
+                return None;
+            }
+        },
+    };
     let password = match (&s.password_file, &s.password_env) {
         (Some(file), _) => Some(collect(
             errors,
@@ -993,6 +1024,7 @@ fn build_neighbor(
         password,
         allow_own_as: s.allow_own_as,
         soft_reconfiguration_inbound: s.soft_reconfiguration_inbound,
+        add_path_send,
     })
 }
 

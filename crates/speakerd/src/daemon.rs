@@ -61,6 +61,7 @@ pub(crate) fn rib_peer_config(n: &NeighborConfig) -> PeerConfig {
     c.next_hop_self = n.next_hop_self;
     c.allow_own_as = n.allow_own_as;
     c.soft_reconfiguration_inbound = n.soft_reconfiguration_inbound;
+    c.add_path_send = n.add_path_send;
     match n.local_address {
         Some(IpAddr::V4(v4)) => c.local_ipv4 = Some(v4),
         Some(IpAddr::V6(v6)) => c.local_ipv6 = Some(v6),

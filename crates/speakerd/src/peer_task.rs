@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bgp_fsm::{
     Action, ConnectionId, Event, GracefulRestartConfig, Peer, SessionConfig, State, StopReason,
 };
+use bgp_proto::capability::AddPathFamily;
 use bgp_proto::Family;
 use bytes::Bytes;
 use rib::PeerId;
@@ -81,6 +82,18 @@ pub(crate) fn session_config(
         forwarding_preserved: true,
         ..GracefulRestartConfig::default()
     });
+    if n.add_path_send > 1 {
+        // RFC 7911 §4: we can send several paths per prefix; receiving stays single-path.
+        c.add_path = n
+            .families
+            .iter()
+            .map(|family| AddPathFamily {
+                family: *family,
+                receive: false,
+                send: true,
+            })
+            .collect();
+    }
     c.jitter_seed = seed;
     // Back off up to four connect-retry intervals (capped at the default two minutes): a
     // neighbour that refused us only because it did not know us yet (a node joining a mesh) is

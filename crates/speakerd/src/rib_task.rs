@@ -531,6 +531,7 @@ impl RibTask {
                 if let Some(address) = local_address {
                     self.rib.set_local_address(peer, address);
                 }
+                self.rib.set_add_path(peer, negotiated.context.add_path_tx);
                 self.rib
                     .peer_up(peer, negotiated.peer_id, negotiated.context.four_octet_as);
                 if let Some(p) = self.peers.get(&peer) {

@@ -59,4 +59,29 @@ fn bad_config_is_refused_with_file_and_line() {
     assert!(!check.status.success(), "check accepted it: {stderr}");
     assert!(stderr.contains(&format!("{typo}:5: ")), "{stderr}");
     assert!(stderr.contains("hold_tme"), "{stderr}");
+
+    // ADD-PATH send takes a path count from 2 or "all".
+    let neighbor = "[global]\nasn = 65001\nrouter_id = \"198.18.0.1\"\nlisten = []\n\n\
+                    [[neighbor]]\naddress = \"198.18.0.2\"\nremote_asn = 65002\n";
+    for (value, accepted) in [
+        ("4", true),
+        ("\"all\"", true),
+        ("1", false),
+        ("\"most\"", false),
+    ] {
+        let conf = lab.write(
+            "add_path.toml",
+            &format!("{neighbor}add_path_send = {value}\n"),
+        );
+        let conf = conf.to_str().unwrap();
+        let check = lab::run(SPEAKERD, &["check", "--config", conf]);
+        let stderr = String::from_utf8_lossy(&check.stderr);
+        assert_eq!(check.status.success(), accepted, "{value}: {stderr}");
+        if !accepted {
+            assert!(
+                stderr.contains(&format!("{conf}:9: add_path_send")),
+                "{stderr}"
+            );
+        }
+    }
 }

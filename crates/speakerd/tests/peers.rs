@@ -716,6 +716,83 @@ fn soft_reconfiguration_inbound_without_route_refresh() {
     assert_eq!(bird_since(&bird), since, "the session was reset");
 }
 
+/// ADD-PATH send (RFC 7911): two BIRDs announce the same prefix to speakerd; a third BIRD with
+/// `add paths rx` sees both paths from speakerd, each with its own path identifier; when one
+/// source stops, its path is withdrawn there by identifier and the other stays.
+#[test]
+fn add_path_send_to_bird() {
+    let mut lab = Lab::new("add_path");
+    let sd = lab.ns("sd");
+    let peers = star(&mut lab, &sd, 3);
+    let prefix = "198.19.100.0/24";
+    let b1 = star_bird(&mut lab, 1, &peers[0], &[prefix], "");
+    let b2 = star_bird(&mut lab, 2, &peers[1], &[prefix], "");
+    // The receiver is in the sources' AS too: it accepts its own AS in the path.
+    let receiver_conf = bird_conf(
+        "198.18.3.2",
+        "198.18.3.2",
+        "198.18.3.1",
+        &[],
+        "  allow local as;",
+    )
+    .replace(
+        "import all; export all;",
+        "import all; export none; add paths rx;",
+    );
+    let b3 = lab.bird("bird3", &peers[2], &receiver_conf);
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!(
+                "{}{}{}",
+                star_neighbor(1, ""),
+                star_neighbor(2, ""),
+                star_neighbor(3, "add_path_send = \"all\"")
+            ),
+        ),
+    );
+    for (bird, address) in [
+        (&b1, "198.18.1.2"),
+        (&b2, "198.18.2.2"),
+        (&b3, "198.18.3.2"),
+    ] {
+        wait_established(&lab, &sd, bird, address);
+    }
+    wait_route(&lab, &sd, prefix, &["198.18.1.2", "198.18.2.2"]);
+    let paths_at_receiver = || {
+        let out = b3.birdc(&["show", "route", "all", prefix]);
+        out.matches("[speakerd ").count()
+    };
+    wait_for(
+        "two paths from speakerd at the receiver",
+        SOON,
+        || match paths_at_receiver() {
+            2 => Ok(()),
+            n => Err(format!(
+                "{n} paths: {}",
+                b3.birdc(&["show", "route", "all", prefix])
+            )),
+        },
+    );
+
+    lab.stop("bird1", "TERM");
+    wait_route(&lab, &sd, prefix, &["198.18.2.2"]);
+    wait_for(
+        "one path left at the receiver",
+        SOON,
+        || match paths_at_receiver() {
+            1 => Ok(()),
+            n => Err(format!(
+                "{n} paths: {}",
+                b3.birdc(&["show", "route", "all", prefix])
+            )),
+        },
+    );
+    b3.established("speakerd").unwrap();
+}
+
 /// Scenario 6: TCP MD5. A BIRD with the same key as speakerd's `password_file` comes up; one
 /// with a different key never reaches Established.
 #[test]
