@@ -3,7 +3,8 @@
 //! bytes the RIB holds, counted by a global allocator, and the process RSS (VmHWM is the peak,
 //! with the feed and the 1M changes of the one decision run).
 //!
-//! `cargo run --release -p rib --example rib_memory [-- PREFIXES ATTRSETS]`
+//! `cargo run --release -p rib --example rib_memory [-- PREFIXES ATTRSETS [soft]]`; `soft` gives
+//! the neighbour soft reconfiguration inbound (its routes also kept as received).
 
 use std::alloc::System;
 use std::net::IpAddr;
@@ -39,11 +40,13 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let k: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let soft = args.next().as_deref() == Some("soft");
     println!("before: VmRSS {}", status("VmRSS:"));
 
     let mut rib = Rib::new(RibConfig::new(65000, "198.18.0.1".parse().unwrap()));
     let mut pc = PeerConfig::new(IpAddr::V4(feed::FIRST_HOP), feed::NEIGHBOUR_AS);
     pc.import = vec![Arc::new(Policy::accept_all("all"))];
+    pc.soft_reconfiguration_inbound = soft;
     let peer = rib.add_peer(pc);
     rib.peer_up(peer, feed::FIRST_HOP, true);
 

@@ -1,5 +1,6 @@
 //! The RIB: Adj-RIB-In (post-policy) and Loc-RIB in one table of paths per prefix, the decision
-//! process run once per batch of changes, and the graceful-restart stale state.
+//! process run once per batch of changes, and the graceful-restart stale state; for neighbours
+//! with soft reconfiguration inbound, their routes as received too (`adj_in`).
 //!
 //! Changes are applied with [`Rib::apply_update`], [`Rib::originate`], [`Rib::peer_down`] and
 //! friends, which only mark prefixes dirty; [`Rib::run_decision`] then runs the decision process
