@@ -1385,3 +1385,56 @@ fn shutdown_drain_on_sigterm() {
         }
     });
 }
+
+/// Bad input from one neighbour: a speaker that sends a malformed UPDATE (its Withdrawn Routes
+/// Length runs past the message) gets NOTIFICATION 3/1 (Malformed Attribute List, RFC 4271
+/// §6.3) and its session goes down, while speakerd goes on serving the BIRD beside it: that
+/// session stays Established and its route stays installed.
+#[test]
+fn malformed_update_gets_a_notification_and_spares_the_other_neighbours() {
+    let mut lab = Lab::new("garbage");
+    let sd = lab.ns("sd");
+    let peers = star(&mut lab, &sd, 2);
+    let bird = star_bird(&mut lab, 1, &peers[0], &["198.19.100.0/24"], "");
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!(
+                "{}{}",
+                star_neighbor(1, ""),
+                star_neighbor(2, "passive = true")
+            ),
+        ),
+    );
+    wait_established(&lab, &sd, &bird, "198.18.1.2");
+    wait_route(&lab, &sd, "198.19.100.0/24", &["198.18.1.2"]);
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/wire/garbage_peer.py");
+    let answer = lab
+        .exec(&peers[1], "python3", &[script, "198.18.2.1", "198.18.2.2"])
+        .expect("the misbehaving neighbour ran");
+    assert_eq!(answer.trim(), "NOTIFICATION 3 1", "{answer}");
+    let sent = lab
+        .metric(
+            &sd,
+            "bgp_peer_notifications_sent_total",
+            &["peer=\"198.18.2.2\"", "code=\"3\"", "subcode=\"1\""],
+        )
+        .unwrap();
+    assert_eq!(sent, 1.0);
+    holds_for(
+        "the other neighbour is unaffected",
+        Duration::from_secs(3),
+        || {
+            lab.speakerd_established(&sd, "198.18.1.2")?;
+            bird.established("speakerd")?;
+            match lab.kernel_route(&sd, "198.19.100.0/24") {
+                Some(_) => Ok(()),
+                None => Err("the BIRD's route left the kernel".into()),
+            }
+        },
+    );
+    assert!(lab.exited("speakerd").is_none(), "speakerd exited");
+}
