@@ -780,7 +780,10 @@ impl Rib {
         attrs.origin.get_or_insert(bgp_proto::Origin::Igp);
         attrs.as_path.get_or_insert_with(Default::default);
         let shared = self.interner.intern(RouteAttrs::new(attrs, next_hop, None));
-        self.insert_path(prefix, PeerId::LOCAL, 0, shared);
+        let key = PathKey::fresh(PeerId::LOCAL, 0, shared);
+        let path = self.paths.intern(key, &mut self.interner);
+        self.insert_path(prefix, path);
+        self.paths.release(path, &mut self.interner);
         self.interner.release(shared);
     }
 
@@ -917,6 +920,9 @@ impl Rib {
             ),
             _ => None,
         };
+        // The path of the last accepted route, held: the routes of an UPDATE usually share it,
+        // so it is interned once, not once per prefix.
+        let mut held: Option<PathRef> = None;
         for (family, nlri) in routes {
             let path_id = nlri.path_id.unwrap_or(0);
             let verdict = match shared {
@@ -928,7 +934,18 @@ impl Rib {
             match self.guard(nlri.prefix, verdict.map(|(_, allow)| allow)) {
                 None => {
                     let (attrs, _) = verdict.expect("accepted");
-                    if self.insert_path(nlri.prefix, peer, path_id, attrs) {
+                    let key = PathKey::fresh(peer, path_id, attrs);
+                    let path = match held {
+                        Some(path) if *self.paths.get(path) == key => path,
+                        _ => {
+                            let path = self.paths.intern(key, &mut self.interner);
+                            if let Some(old) = held.replace(path) {
+                                self.paths.release(old, &mut self.interner);
+                            }
+                            path
+                        }
+                    };
+                    if self.insert_path(nlri.prefix, path) {
                         self.count(peer, *family, 1);
                     }
                     outcome.accepted += 1;
@@ -944,6 +961,9 @@ impl Rib {
             if let (None, Some((attrs, _))) = (shared, verdict) {
                 self.interner.release(attrs);
             }
+        }
+        if let Some(path) = held {
+            self.paths.release(path, &mut self.interner);
         }
         if let Some(Some((attrs, _))) = shared {
             self.interner.release(attrs);
@@ -1143,16 +1163,11 @@ impl Rib {
         Ok(())
     }
 
-    /// Adds or replaces the path (peer, path id) with `attrs` (the caller keeps its own
-    /// reference to them); returns whether it is new.
-    fn insert_path(&mut self, prefix: Prefix, peer: PeerId, path_id: u32, attrs: AttrId) -> bool {
-        let key = PathKey {
-            peer,
-            path_id,
-            attrs,
-            stale: false,
-        };
-        let path = self.paths.intern(key, &mut self.interner);
+    /// Adds `path` to `prefix`, or puts it in place of the path with the same neighbour and
+    /// path id (the caller keeps its own reference to it); returns whether it is new.
+    fn insert_path(&mut self, prefix: Prefix, path: PathRef) -> bool {
+        let PathKey { peer, path_id, .. } = *self.paths.get(path);
+        self.paths.retain(path);
         let mut dest = self.tables.entry(&prefix);
         self.dirty.note(prefix, &mut dest, &mut self.paths);
         let paths = &self.paths;

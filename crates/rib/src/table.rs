@@ -34,6 +34,16 @@ pub(crate) struct PathKey {
 }
 
 impl PathKey {
+    /// A path just received (or originated), not stale.
+    pub(crate) fn fresh(peer: PeerId, path_id: u32, attrs: AttrId) -> Self {
+        Self {
+            peer,
+            path_id,
+            attrs,
+            stale: false,
+        }
+    }
+
     /// The same route (neighbour, path id, attributes), stale or not.
     pub(crate) fn same_route(&self, other: &PathKey) -> bool {
         self.peer == other.peer && self.path_id == other.path_id && self.attrs == other.attrs
