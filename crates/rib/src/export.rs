@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 use crate::attrs::{AttrId, AttrInterner, RouteAttrs};
 use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{evaluate, PolicyRoute};
-use crate::rib::{BestRoute, PeerConfig};
+use crate::rib::PeerConfig;
 
 /// A batch of prefixes that share one outcome: announced with these attributes, or withdrawn.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -259,26 +259,30 @@ pub(crate) struct ExportContext {
     pub(crate) graceful_shutdown: Option<u8>,
 }
 
-/// The attributes `best` is sent to `to` with, or `None` when it must not be sent there.
+/// Whether a route from `source` may go to `to` at all, before its attributes are looked at:
+/// never back to where it came from, and (RFC 8212) nothing to an external neighbour without
+/// an export policy.
+pub(crate) fn may_export(source: &PeerInfo, to_config: &PeerConfig, to: &PeerInfo) -> bool {
+    let back_to_source = !source.is_local && source.address == to.address;
+    let unpoliced_external = !to.ibgp && to_config.export.is_empty();
+    !back_to_source && !unpoliced_external
+}
+
+/// The attributes the best route `best` (from `source`) is sent to `to` with, or `None` when
+/// it must not be sent there.
 pub(crate) fn export_route(
     ctx: ExportContext,
     prefix: Prefix,
-    best: &BestRoute,
+    best: &RouteAttrs,
     source: &PeerInfo,
     to_config: &PeerConfig,
     to: &PeerInfo,
 ) -> Option<RouteAttrs> {
-    // Never back to where it came from.
-    if !source.is_local && source.address == to.address {
+    if !may_export(source, to_config, to) {
         return None;
     }
-    // RFC 8212: nothing is sent to an external neighbour without an export policy (decided
-    // first: it needs no copy of the attributes).
     let exported_from_as = !to.ibgp;
-    if exported_from_as && to_config.export.is_empty() {
-        return None;
-    }
-    let attrs = &best.attrs.attrs;
+    let attrs = &best.attrs;
     // RFC 1997 well-known communities.
     if attrs.communities.contains(&Community::NO_ADVERTISE) {
         return None;
@@ -300,18 +304,18 @@ pub(crate) fn export_route(
     out.as4_aggregator = None;
     out.mark_unknown_partial();
     let family = prefix.unicast_family();
-    let mut next_hop = best.attrs.next_hop;
-    let mut link_local = best.attrs.link_local;
+    let mut next_hop = best.next_hop;
+    let mut link_local = best.link_local;
     // Our own address toward the neighbour; a local route without one uses the next hop it
     // was originated with.
     let self_next_hop = match family {
         Family::IPV4_UNICAST => to_config.local_ipv4.map(IpAddr::V4),
         _ => to_config.local_ipv6.map(IpAddr::V6),
     }
-    .or_else(|| source.is_local.then_some(best.attrs.next_hop));
+    .or_else(|| source.is_local.then_some(best.next_hop));
     if to.ibgp {
         // LOCAL_PREF only inside the AS (RFC 4271 §5.1.5).
-        out.local_pref = Some(best.attrs.local_pref);
+        out.local_pref = Some(best.local_pref);
         if source.is_local || to_config.next_hop_self {
             next_hop = self_next_hop?;
             link_local = None;

@@ -18,7 +18,7 @@ pub use export::{encode_updates, OutgoingUpdate};
 pub use peer::{PeerId, PeerInfo};
 pub use policy::{Match, Policy, PolicyResult, PrefixMatch, SetAction, Term, Verdict};
 pub use rib::{
-    BestRoute, ForwardingNextHop, ImportOutcome, MaxPrefix, MaxPrefixExceeded, PathExplanation,
-    PathStatus, PeerConfig, RejectReason, RejectedPath, Rib, RibConfig, RibStats, RouteChange,
-    ADD_PATH_ALL,
+    BestRoute, ForwardingNextHop, ImportOutcome, MaxPrefix, MaxPrefixExceeded, NextHops,
+    PathExplanation, PathStatus, PeerConfig, RejectReason, RejectedPath, Rib, RibConfig, RibStats,
+    RouteChange, SelectedPath, SelectedRoute, ADD_PATH_ALL,
 };

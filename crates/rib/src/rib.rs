@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use bgp_proto::{Family, FamilySet, NextHop, Nlri, PathAttributes, Prefix, Update};
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use thiserror::Error;
 
 use crate::adj_in::AdjRibIn;
@@ -19,7 +20,9 @@ use crate::attrs::{AttrId, AttrInterner, RouteAttrs, SharedAttrs};
 use crate::decision::{
     compare, loses_on_med, multipath_equal, rank, Candidate, DecisionConfig, DecisionStep,
 };
-use crate::export::{export_route, AdjRibOut, ExportContext, OutgoingUpdate, PathSource};
+use crate::export::{
+    export_route, may_export, AdjRibOut, ExportContext, OutgoingUpdate, PathSource,
+};
 use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{evaluate, Match, Policy, PolicyRoute};
 use crate::table::{v4_bucket, DestMut, PathKey, PathRef, PathStore, Tables};
@@ -202,7 +205,11 @@ pub struct ForwardingNextHop {
     pub link_local: Option<Ipv6Addr>,
 }
 
-/// The selected route of a prefix.
+/// The ECMP next hops of a prefix, deduplicated and sorted; up to two are held inline, so that
+/// a change of a full table allocates nothing per prefix.
+pub type NextHops = SmallVec<[ForwardingNextHop; 2]>;
+
+/// The selected route of a prefix, with its attributes ([`Rib::lookup`], [`Rib::routes`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BestRoute {
     /// Where it came from.
@@ -213,16 +220,36 @@ pub struct BestRoute {
     pub attrs: Arc<RouteAttrs>,
 }
 
-/// A prefix whose selection changed in the last batch. An empty `next_hops` with no `best` is a
+/// Which path is selected: the neighbour it came from and its ADD-PATH identifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SelectedPath {
+    /// Where it came from ([`PeerId::LOCAL`] for our own prefixes).
+    pub peer: PeerId,
+    /// Its ADD-PATH identifier.
+    pub path_id: u32,
+}
+
+/// A prefix whose selection changed in the last batch, as the kernel needs it: no attributes,
+/// so that a full table's changes cost no reference count or allocation per prefix (the
+/// attributes are one [`Rib::lookup`] away). An empty `next_hops` with no `best` is a
 /// withdrawal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteChange {
     /// The prefix.
     pub prefix: Prefix,
-    /// The best route, if any.
-    pub best: Option<BestRoute>,
+    /// The best path, if any.
+    pub best: Option<SelectedPath>,
     /// The ECMP next hops, deduplicated and sorted (empty for locally originated prefixes).
-    pub next_hops: Vec<ForwardingNextHop>,
+    pub next_hops: NextHops,
+}
+
+/// The selection of a prefix with the best route's attributes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelectedRoute {
+    /// The best route.
+    pub best: BestRoute,
+    /// The ECMP next hops, deduplicated and sorted (empty for locally originated prefixes).
+    pub next_hops: NextHops,
 }
 
 /// Where one path stands, for `explain`.
@@ -498,9 +525,8 @@ impl Rib {
             let best = self
                 .tables
                 .get(&prefix)
-                .and_then(|d| d.selection().first().copied())
-                .map(|path| self.best_route(path, &mut shared));
-            self.export_with(peer, prefix, best.as_ref(), resend);
+                .and_then(|d| d.selection().first().copied());
+            self.export_with(peer, prefix, best, resend, &mut shared);
         }
     }
 
@@ -548,9 +574,9 @@ impl Rib {
                 let Some(source) = self.peer(key.peer) else {
                     continue;
                 };
-                let route = self.best_route(*path, shared);
+                let attrs = shared.get(&self.interner, key.attrs);
                 if let Some(attrs) =
-                    export_route(ctx, prefix, &route, &source.info, &to.config, &to.info)
+                    export_route(ctx, prefix, &attrs, &source.info, &to.config, &to.info)
                 {
                     exported.push((PathSource(key.peer, key.path_id), attrs));
                 }
@@ -587,25 +613,28 @@ impl Rib {
         }
     }
 
-    /// Computes and queues what `peer` should now have for `prefix`.
-    fn export_to(&mut self, peer: PeerId, prefix: Prefix, best: Option<&BestRoute>) {
-        self.export_with(peer, prefix, best, false);
-    }
-
-    /// Computes what `peer` should have for `prefix` and queues it; `resend` queues it even
-    /// when the neighbour already has exactly that (route refresh).
+    /// Computes what `peer` should have for `prefix`, whose best path is `best`, and queues it;
+    /// `resend` queues it even when the neighbour already has exactly that (route refresh).
+    /// The attributes are built (once per set, in `shared`) only when the neighbour may get
+    /// the route at all.
     fn export_with(
         &mut self,
         peer: PeerId,
         prefix: Prefix,
-        best: Option<&BestRoute>,
+        best: Option<PathRef>,
         resend: bool,
+        shared: &mut SharedAttrs,
     ) {
         let ctx = self.export_context();
         let exported = best.and_then(|best| {
-            let source = &self.peer(best.peer)?.info;
+            let key = self.paths.get(best);
+            let source = &self.peer(key.peer)?.info;
             let to = self.peer(peer)?;
-            export_route(ctx, prefix, best, source, &to.config, &to.info)
+            if !may_export(source, &to.config, &to.info) {
+                return None;
+            }
+            let attrs = shared.get(&self.interner, key.attrs);
+            export_route(ctx, prefix, &attrs, source, &to.config, &to.info)
         });
         let shared = exported.map(|attrs| self.interner.intern(attrs));
         match self.peers.get_mut(peer.0 as usize) {
@@ -1299,11 +1328,12 @@ impl Rib {
             || (!same_selection && self.next_hops_of(before) != self.next_hops_of(after));
         let family = prefix.unicast_family();
         if changed {
-            let change = self.selection_change(prefix, after, shared);
+            let best = after.first().copied();
+            let change = self.selection_change(prefix, after);
             if !same_best {
                 for peer in up.all {
                     if up.add_path.is_empty() || self.paths_to(*peer, family) == 1 {
-                        self.export_to(*peer, prefix, change.best.as_ref());
+                        self.export_with(*peer, prefix, best, false, shared);
                     }
                 }
             }
@@ -1446,26 +1476,40 @@ impl Rib {
     }
 
     /// The selected route and ECMP next hops of a prefix.
-    pub fn lookup(&self, prefix: &Prefix) -> Option<RouteChange> {
+    pub fn lookup(&self, prefix: &Prefix) -> Option<SelectedRoute> {
         let dest = self.tables.get(prefix)?;
-        let mut shared = SharedAttrs::default();
-        (dest.selected > 0).then(|| self.selection_change(*prefix, dest.selection(), &mut shared))
+        self.selected_route(dest.selection(), &mut SharedAttrs::default())
     }
 
     /// Every prefix with a selected route, and that selection.
-    pub fn routes(&self) -> Vec<(Prefix, RouteChange)> {
+    pub fn routes(&self) -> Vec<(Prefix, SelectedRoute)> {
         let mut shared = SharedAttrs::default();
         self.tables
             .prefixes()
             .into_iter()
             .filter_map(|prefix| {
                 let dest = self.tables.get(&prefix)?;
-                (dest.selected > 0).then(|| {
-                    let change = self.selection_change(prefix, dest.selection(), &mut shared);
-                    (prefix, change)
-                })
+                let route = self.selected_route(dest.selection(), &mut shared)?;
+                Some((prefix, route))
             })
             .collect()
+    }
+
+    /// A non-empty selection with the best route's attributes (from `shared`).
+    fn selected_route(
+        &self,
+        selection: &[PathRef],
+        shared: &mut SharedAttrs,
+    ) -> Option<SelectedRoute> {
+        let key = self.paths.get(*selection.first()?);
+        Some(SelectedRoute {
+            best: BestRoute {
+                peer: key.peer,
+                path_id: key.path_id,
+                attrs: shared.get(&self.interner, key.attrs),
+            },
+            next_hops: self.next_hops_of(selection),
+        })
     }
 
     /// Sizes, for metrics and memory accounting.
@@ -1479,8 +1523,8 @@ impl Rib {
 
     /// The forwarding next hops of a selection, deduplicated and sorted (none for our own
     /// prefixes).
-    fn next_hops_of(&self, selection: &[PathRef]) -> Vec<ForwardingNextHop> {
-        let mut hops: Vec<ForwardingNextHop> = selection
+    fn next_hops_of(&self, selection: &[PathRef]) -> NextHops {
+        let mut hops: NextHops = selection
             .iter()
             .map(|p| self.paths.get(*p))
             .filter(|key| key.peer != PeerId::LOCAL)
@@ -1492,32 +1536,22 @@ impl Rib {
                 }
             })
             .collect();
-        hops.sort();
+        hops.sort_unstable();
         hops.dedup();
         hops
     }
 
-    /// A selected path as the best route, its attributes from `shared`.
-    fn best_route(&self, path: PathRef, shared: &mut SharedAttrs) -> BestRoute {
-        let key = self.paths.get(path);
-        BestRoute {
-            peer: key.peer,
-            path_id: key.path_id,
-            attrs: shared.get(&self.interner, key.attrs),
-        }
-    }
-
     /// A prefix's selection as a change (an empty one withdraws).
-    fn selection_change(
-        &self,
-        prefix: Prefix,
-        selection: &[PathRef],
-        shared: &mut SharedAttrs,
-    ) -> RouteChange {
-        let best = selection.first().map(|p| self.best_route(*p, shared));
+    fn selection_change(&self, prefix: Prefix, selection: &[PathRef]) -> RouteChange {
         RouteChange {
             prefix,
-            best,
+            best: selection.first().map(|p| {
+                let key = self.paths.get(*p);
+                SelectedPath {
+                    peer: key.peer,
+                    path_id: key.path_id,
+                }
+            }),
             next_hops: self.next_hops_of(selection),
         }
     }

@@ -15,7 +15,7 @@ use bgp_proto::{
 };
 use rib::{
     DecisionStep, ForwardingNextHop, Match, MaxPrefix, PathStatus, PeerConfig, PeerId, Policy,
-    PrefixMatch, RejectReason, Rib, RibConfig, RouteChange, SetAction, Term, Verdict,
+    PrefixMatch, RejectReason, Rib, RibConfig, SetAction, Term, Verdict,
 };
 
 const LOCAL_AS: u32 = 65000;
@@ -191,11 +191,7 @@ fn check_cases(config: &RibConfig, cases: &[(&str, Spec, Spec, DecisionStep)]) {
                 (ids[1], ids[0])
             };
             let best = rib.lookup(&pfx(PREFIX)).expect("a best route");
-            assert_eq!(
-                best.best.as_ref().unwrap().peer,
-                w,
-                "{name} (winner first: {winner_first})"
-            );
+            assert_eq!(best.best.peer, w, "{name} (winner first: {winner_first})");
             assert_eq!(status_of(&rib, w), PathStatus::Best, "{name}");
             assert_eq!(
                 status_of(&rib, l),
@@ -472,7 +468,7 @@ fn med_is_order_independent_across_neighbouring_ases() {
     ];
     for order in orders {
         let (rib, ids) = load(&single_path(), &order);
-        let best = rib.lookup(&pfx(PREFIX)).unwrap().best.unwrap();
+        let best = rib.lookup(&pfx(PREFIX)).unwrap().best;
         let c_id = ids[order.iter().position(|s| s.addr == c.addr).unwrap()];
         assert_eq!(best.peer, c_id, "order {:?}", order.map(|s| s.addr));
     }
@@ -517,7 +513,7 @@ fn igp_cost_changes_reselect() {
     let a = Spec::new("192.0.2.1", LOCAL_AS, &[65001]).igp(10);
     let b = Spec::new("192.0.2.2", LOCAL_AS, &[65001]).igp(20);
     let (mut rib, ids) = load(&single_path(), &[&a, &b]);
-    assert_eq!(rib.lookup(&pfx(PREFIX)).unwrap().best.unwrap().peer, ids[0]);
+    assert_eq!(rib.lookup(&pfx(PREFIX)).unwrap().best.peer, ids[0]);
     rib.set_next_hop(IpAddr::V4(b.addr), Some(1));
     let changes = rib.run_decision();
     assert_eq!(changes.len(), 1);
@@ -606,8 +602,8 @@ fn step_peer_address() {
 // ---------------------------------------------------------------------------------------------
 // ECMP
 
-fn hops(change: &RouteChange) -> Vec<IpAddr> {
-    change.next_hops.iter().map(|h| h.address).collect()
+fn hops(next_hops: &[ForwardingNextHop]) -> Vec<IpAddr> {
+    next_hops.iter().map(|h| h.address).collect()
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -617,7 +613,7 @@ fn ip(s: &str) -> IpAddr {
 fn ecmp_set(config: &RibConfig, specs: &[&Spec]) -> Vec<IpAddr> {
     let (rib, _) = load(config, specs);
     let change = rib.lookup(&pfx(PREFIX)).expect("a route");
-    let set = hops(&change);
+    let set = hops(&change.next_hops);
     // explain agrees: one Best, the rest of the set Multipath.
     let explained = rib.explain(&pfx(PREFIX));
     let in_set = explained
@@ -708,28 +704,31 @@ fn ecmp_deltas_shrink_to_one_then_withdraw() {
     let ib = add(&mut rib, &b);
     rib.apply_update(ia, &update_for(&a, &[PREFIX])).unwrap();
     let first = rib.run_decision();
-    assert_eq!(hops(&first[0]), vec![ip("192.0.2.1")]);
+    assert_eq!(hops(&first[0].next_hops), vec![ip("192.0.2.1")]);
     rib.apply_update(ib, &update_for(&b, &[PREFIX])).unwrap();
     let grown = rib.run_decision();
     assert_eq!(grown.len(), 1, "the set grew: a change");
     assert_eq!(grown[0].best.as_ref().unwrap().peer, ia, "best unchanged");
-    assert_eq!(hops(&grown[0]), vec![ip("192.0.2.1"), ip("192.0.2.2")]);
+    assert_eq!(
+        hops(&grown[0].next_hops),
+        vec![ip("192.0.2.1"), ip("192.0.2.2")]
+    );
 
     // The best's companion goes: same best, one next hop left.
     rib.peer_down(ib, &[]);
     let shrunk = rib.run_decision();
     assert_eq!(shrunk.len(), 1);
     assert_eq!(shrunk[0].best.as_ref().unwrap().peer, ia);
-    assert_eq!(hops(&shrunk[0]), vec![ip("192.0.2.1")]);
+    assert_eq!(hops(&shrunk[0].next_hops), vec![ip("192.0.2.1")]);
 
     // Back to two, then the best goes: the other takes over alone.
     rib.peer_up(ib, b.bgp_id, true);
     rib.apply_update(ib, &update_for(&b, &[PREFIX])).unwrap();
-    assert_eq!(hops(&rib.run_decision()[0]).len(), 2);
+    assert_eq!(rib.run_decision()[0].next_hops.len(), 2);
     rib.peer_down(ia, &[]);
     let moved = rib.run_decision();
     assert_eq!(moved[0].best.as_ref().unwrap().peer, ib);
-    assert_eq!(hops(&moved[0]), vec![ip("192.0.2.2")]);
+    assert_eq!(hops(&moved[0].next_hops), vec![ip("192.0.2.2")]);
 
     // Last one gone: a withdrawal, empty next hops.
     rib.peer_down(ib, &[]);
@@ -744,7 +743,7 @@ fn ecmp_deltas_shrink_to_one_then_withdraw() {
 fn local_routes_have_no_forwarding_next_hops() {
     let (rib, _) = load(&config(), &[&Spec::local(100)]);
     let change = rib.lookup(&pfx(PREFIX)).unwrap();
-    assert_eq!(change.best.unwrap().peer, PeerId::LOCAL);
+    assert_eq!(change.best.peer, PeerId::LOCAL);
     assert!(change.next_hops.is_empty());
 }
 
@@ -1021,8 +1020,7 @@ fn best_attrs(chain: Vec<Policy>, spec: &Spec) -> Option<PathAttributes> {
     rib.apply_update(peer, &update_for(spec, &[PREFIX]))
         .unwrap();
     rib.run_decision();
-    rib.lookup(&pfx(PREFIX))
-        .map(|c| c.best.unwrap().attrs.attrs.clone())
+    rib.lookup(&pfx(PREFIX)).map(|c| c.best.attrs.attrs.clone())
 }
 
 #[test]
@@ -1076,7 +1074,7 @@ fn set_actions_change_the_stored_route() {
     rib.apply_update(peer, &update_for(&spec, &[PREFIX]))
         .unwrap();
     rib.run_decision();
-    let best = rib.lookup(&pfx(PREFIX)).unwrap().best.unwrap();
+    let best = rib.lookup(&pfx(PREFIX)).unwrap().best;
     assert_eq!(best.attrs.as_path_len, 5);
     assert_eq!(best.attrs.local_pref, 250);
 }
@@ -1373,7 +1371,7 @@ fn ipv6_with_link_local_next_hops() {
         .unwrap();
     let mut changes = rib.run_decision();
     changes.sort_by_key(|c| c.prefix);
-    let got: Vec<Vec<ForwardingNextHop>> = changes.iter().map(|c| c.next_hops.clone()).collect();
+    let got: Vec<Vec<ForwardingNextHop>> = changes.iter().map(|c| c.next_hops.to_vec()).collect();
     let hop = |a: &str, ll: Option<&str>| ForwardingNextHop {
         address: IpAddr::V6(a.parse().unwrap()),
         link_local: ll.map(|l| l.parse().unwrap()),

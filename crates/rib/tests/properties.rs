@@ -176,7 +176,7 @@ fn load_with(
     rib
 }
 
-fn selection(rib: &Rib) -> Vec<Option<rib::RouteChange>> {
+fn selection(rib: &Rib) -> Vec<Option<rib::SelectedRoute>> {
     (0..PREFIXES).map(|i| rib.lookup(&prefix(i))).collect()
 }
 

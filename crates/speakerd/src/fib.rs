@@ -23,7 +23,7 @@ use netlink_packet_route::route::{
     RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use rib::{ForwardingNextHop, RouteChange};
+use rib::{ForwardingNextHop, NextHops, RouteChange};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
@@ -434,7 +434,7 @@ impl Fib {
 
     async fn apply(&mut self, changes: Vec<RouteChange>) {
         // The last change of a prefix in the batch is the one that counts.
-        let mut latest: HashMap<Prefix, Vec<ForwardingNextHop>> = HashMap::new();
+        let mut latest: HashMap<Prefix, NextHops> = HashMap::new();
         for change in changes {
             latest.insert(change.prefix, change.next_hops);
         }

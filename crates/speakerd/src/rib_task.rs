@@ -881,17 +881,18 @@ impl RibTask {
                     .rib
                     .routes()
                     .into_iter()
-                    .map(|(prefix, change)| {
-                        let best = change.best.as_ref();
-                        RouteView {
-                            prefix: prefix.to_string(),
-                            next_hops: change.next_hops.iter().map(|h| h.address).collect(),
-                            as_path: best
-                                .and_then(|b| b.attrs.attrs.as_path.as_ref())
-                                .map(|p| p.to_string())
-                                .unwrap_or_default(),
-                            from: best.map_or_else(String::new, |b| self.peer_name(b.peer)),
-                        }
+                    .map(|(prefix, route)| RouteView {
+                        prefix: prefix.to_string(),
+                        next_hops: route.next_hops.iter().map(|h| h.address).collect(),
+                        as_path: route
+                            .best
+                            .attrs
+                            .attrs
+                            .as_path
+                            .as_ref()
+                            .map(|p| p.to_string())
+                            .unwrap_or_default(),
+                        from: self.peer_name(route.best.peer),
                     })
                     .collect();
                 views.sort_by(|a, b| a.prefix.cmp(&b.prefix));
