@@ -12,6 +12,8 @@ use bgp_proto::{AsPath, Community, Origin, PathAttributes, SegmentType};
 use rustc_hash::{FxHashMap, FxHasher};
 
 use crate::intern::Interner;
+use crate::nexthop::{HopId, NextHopTable};
+use crate::rib::ForwardingNextHop;
 
 /// Default LOCAL_PREF when a route has none (RFC 4271 §5.1.5 leaves it to configuration; 100 is
 /// what every implementation uses).
@@ -184,16 +186,6 @@ impl StoredAttrs {
         }
     }
 
-    /// The forwarding next hop.
-    pub(crate) fn next_hop(&self) -> IpAddr {
-        self.next_hop
-    }
-
-    /// The IPv6 link-local next hop.
-    pub(crate) fn link_local(&self) -> Option<Ipv6Addr> {
-        self.link_local
-    }
-
     /// LOCAL_PREF, or the default.
     pub(crate) fn local_pref(&self) -> u32 {
         self.local_pref.unwrap_or(DEFAULT_LOCAL_PREF)
@@ -247,34 +239,78 @@ impl StoredAttrs {
 pub(crate) struct AttrId(u32);
 
 /// The distinct attribute sets in use, in their compact form, each counted by its holders in
-/// the RIB (paths and Adj-RIB-Out entries) and dropped with the last of them.
+/// the RIB (paths and Adj-RIB-Out entries) and dropped with the last of them; and the next hops
+/// they name, each held by the sets that name it.
 #[derive(Debug, Default)]
-pub(crate) struct AttrInterner(Interner<StoredAttrs>);
+pub(crate) struct AttrInterner {
+    sets: Interner<StoredAttrs>,
+    /// The next hop of each live slot of `sets`.
+    set_hops: Vec<HopId>,
+    hops: NextHopTable,
+}
 
 impl AttrInterner {
+    /// No sets yet; `require_resolution` makes next hops nobody reported unreachable.
+    pub(crate) fn new(require_resolution: bool) -> Self {
+        Self {
+            hops: NextHopTable::new(require_resolution),
+            ..Self::default()
+        }
+    }
+
     /// One more reference to the stored copy of `attrs`, adding it if new.
     pub(crate) fn intern(&mut self, attrs: RouteAttrs) -> AttrId {
-        AttrId(self.0.intern(StoredAttrs::new(attrs)).0)
+        let hop = ForwardingNextHop {
+            address: attrs.next_hop,
+            link_local: attrs.link_local,
+        };
+        let (slot, new) = self.sets.intern(StoredAttrs::new(attrs));
+        if new {
+            let id = self.hops.intern(hop);
+            let index = slot as usize;
+            if self.set_hops.len() <= index {
+                self.set_hops.resize(index + 1, id);
+            }
+            self.set_hops[index] = id;
+        }
+        AttrId(slot)
     }
 
     /// One more reference to a live set.
     pub(crate) fn retain(&mut self, id: AttrId) {
-        self.0.retain(id.0);
+        self.sets.retain(id.0);
     }
 
-    /// Drops a reference; the last one frees the set.
+    /// Drops a reference; the last one frees the set (and its hold on its next hop).
     pub(crate) fn release(&mut self, id: AttrId) {
-        self.0.release(id.0);
+        if self.sets.release(id.0).is_some() {
+            self.hops.release(self.set_hops[id.0 as usize]);
+        }
     }
 
     /// A live set.
     pub(crate) fn get(&self, id: AttrId) -> &StoredAttrs {
-        self.0.get(id.0)
+        self.sets.get(id.0)
+    }
+
+    /// The next hop of a live set.
+    pub(crate) fn hop(&self, id: AttrId) -> HopId {
+        self.set_hops[id.0 as usize]
+    }
+
+    /// The next hops in use.
+    pub(crate) fn hops(&self) -> &NextHopTable {
+        &self.hops
+    }
+
+    /// The next hops in use, to report reachability.
+    pub(crate) fn hops_mut(&mut self) -> &mut NextHopTable {
+        &mut self.hops
     }
 
     /// How many distinct attribute sets are alive.
     pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        self.sets.len()
     }
 }
 

@@ -109,6 +109,14 @@ impl<T: Hash + Eq> Interner<T> {
             .expect("a live interned slot")
     }
 
+    /// The live slots and their values.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &T)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, s)| Some((slot as u32, s.value.as_ref()?)))
+    }
+
     /// How many distinct values are alive.
     pub(crate) fn len(&self) -> usize {
         self.index.len()

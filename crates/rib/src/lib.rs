@@ -7,6 +7,7 @@ pub mod attrs;
 pub mod decision;
 pub mod export;
 mod intern;
+mod nexthop;
 pub mod peer;
 pub mod policy;
 pub mod rib;

@@ -385,7 +385,6 @@ pub struct Rib {
     paths: PathStore,
     interner: AttrInterner,
     dirty: Dirty,
-    next_hops: FxHashMap<IpAddr, u32>,
     graceful_shutdown: Option<u8>,
 }
 
@@ -423,13 +422,12 @@ impl Rib {
             add_path: FamilySet::EMPTY,
         };
         Self {
+            interner: AttrInterner::new(config.require_next_hop_resolution),
             config,
             peers: vec![Some(local)],
             tables: Tables::default(),
             paths: PathStore::default(),
-            interner: AttrInterner::default(),
             dirty: Dirty::default(),
-            next_hops: FxHashMap::default(),
             graceful_shutdown: None,
         }
     }
@@ -781,10 +779,7 @@ impl Rib {
     /// Reports a next hop's reachability and IGP cost (`None`: unreachable), for eligibility and
     /// step (e) of the decision. Every prefix is re-decided in the next batch.
     pub fn set_next_hop(&mut self, next_hop: IpAddr, cost: Option<u32>) {
-        match cost {
-            Some(c) => self.next_hops.insert(next_hop, c),
-            None => self.next_hops.remove(&next_hop),
-        };
+        self.interner.hops_mut().report(next_hop, cost);
         for prefix in self.tables.prefixes() {
             if let Some(mut dest) = self.tables.get_mut(&prefix) {
                 self.dirty.note(prefix, &mut dest, &mut self.paths);
@@ -792,15 +787,12 @@ impl Rib {
         }
     }
 
-    fn next_hop_cost(&self, peer: PeerId, next_hop: IpAddr) -> Option<u32> {
-        if peer == PeerId::LOCAL {
+    /// The IGP cost of a path's next hop (0 for our own prefixes), `None` when unreachable.
+    fn igp_cost(&self, key: &PathKey) -> Option<u32> {
+        if key.peer == PeerId::LOCAL {
             return Some(0);
         }
-        match self.next_hops.get(&next_hop) {
-            Some(cost) => Some(*cost),
-            None if self.config.require_next_hop_resolution => None,
-            None => Some(0),
-        }
+        self.interner.hops().cost(key.hop)
     }
 
     /// Originates `prefix` locally with these attributes (ORIGIN IGP and an empty AS_PATH when
@@ -809,7 +801,7 @@ impl Rib {
         attrs.origin.get_or_insert(bgp_proto::Origin::Igp);
         attrs.as_path.get_or_insert_with(Default::default);
         let shared = self.interner.intern(RouteAttrs::new(attrs, next_hop, None));
-        let key = PathKey::fresh(PeerId::LOCAL, 0, shared);
+        let key = PathKey::fresh(PeerId::LOCAL, 0, shared, &self.interner);
         let path = self.paths.intern(key, &mut self.interner);
         self.insert_path(prefix, path);
         self.paths.release(path, &mut self.interner);
@@ -963,7 +955,7 @@ impl Rib {
             match self.guard(nlri.prefix, verdict.map(|(_, allow)| allow)) {
                 None => {
                     let (attrs, _) = verdict.expect("accepted");
-                    let key = PathKey::fresh(peer, path_id, attrs);
+                    let key = PathKey::fresh(peer, path_id, attrs, &self.interner);
                     let path = match held {
                         Some(path) if *self.paths.get(path) == key => path,
                         _ => {
@@ -1350,8 +1342,8 @@ impl Rib {
     fn candidate(&self, path: PathRef) -> Option<Candidate<'_>> {
         let key = self.paths.get(path);
         let peer = &self.peer(key.peer)?.info;
+        let igp_cost = self.igp_cost(key)?;
         let attrs = self.interner.get(key.attrs);
-        let igp_cost = self.next_hop_cost(key.peer, attrs.next_hop())?;
         Some(Candidate {
             attrs,
             peer,
@@ -1373,7 +1365,10 @@ impl Rib {
                 return;
             }
             // One path (most prefixes): selected if eligible, no ranking needed.
-            [only] => (usize::from(self.candidate(*only).is_some()), None),
+            [only] => (
+                usize::from(self.igp_cost(self.paths.get(*only)).is_some()),
+                None,
+            ),
             paths => self.rank_paths(paths),
         };
         if let Some(mut dest) = self.tables.get_mut(prefix) {
@@ -1528,13 +1523,7 @@ impl Rib {
             .iter()
             .map(|p| self.paths.get(*p))
             .filter(|key| key.peer != PeerId::LOCAL)
-            .map(|key| {
-                let attrs = self.interner.get(key.attrs);
-                ForwardingNextHop {
-                    address: attrs.next_hop(),
-                    link_local: attrs.link_local(),
-                }
-            })
+            .map(|key| *self.interner.hops().get(key.hop))
             .collect();
         hops.sort_unstable();
         hops.dedup();

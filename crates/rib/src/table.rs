@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 
 use crate::attrs::{AttrId, AttrInterner};
 use crate::intern::Interner;
+use crate::nexthop::HopId;
 use crate::peer::PeerId;
 
 /// A handle to an interned path.
@@ -29,17 +30,26 @@ pub(crate) struct PathKey {
     pub(crate) path_id: u32,
     /// The attributes.
     pub(crate) attrs: AttrId,
+    /// Their forwarding next hop (a copy, so that eligibility and next hops need no look at
+    /// the attributes).
+    pub(crate) hop: HopId,
     /// Kept across the neighbour's graceful restart, not yet refreshed.
     pub(crate) stale: bool,
 }
 
 impl PathKey {
-    /// A path just received (or originated), not stale.
-    pub(crate) fn fresh(peer: PeerId, path_id: u32, attrs: AttrId) -> Self {
+    /// A path just received (or originated) with the live set `attrs`, not stale.
+    pub(crate) fn fresh(
+        peer: PeerId,
+        path_id: u32,
+        attrs: AttrId,
+        interner: &AttrInterner,
+    ) -> Self {
         Self {
             peer,
             path_id,
             attrs,
+            hop: interner.hop(attrs),
             stale: false,
         }
     }
