@@ -1,6 +1,7 @@
 //! `speakerd`: the BGP speaker daemon and its command-line tools.
 
 mod admin;
+mod backlog;
 mod client;
 mod config;
 mod daemon;

@@ -4,6 +4,7 @@
 //! channels.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bgp_fsm::{
@@ -18,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, info_span, warn, Instrument};
 
+use crate::backlog::Backlog;
 use crate::config::NeighborConfig;
 use crate::metrics::Metrics;
 use crate::rib_task::{NeighborStatus, ToRib};
@@ -131,6 +133,8 @@ struct PeerTask {
     ctx: PeerContext,
     peer: Peer,
     events_tx: mpsc::UnboundedSender<ConnEvent>,
+    /// This neighbour's UPDATEs waiting for the RIB task; reading pauses while there are many.
+    backlog: Arc<Backlog>,
     outgoing: Option<Connection>,
     incoming: Option<Connection>,
     /// An incoming connection a newer one replaced, until the Close naming its generation.
@@ -170,6 +174,7 @@ async fn run_inner(
         config,
         ctx,
         events_tx,
+        backlog: Arc::default(),
         outgoing: None,
         incoming: None,
         replaced: None,
@@ -304,6 +309,7 @@ impl PeerTask {
                     ConnectionId::Outgoing,
                     generation,
                     self.events_tx.clone(),
+                    Arc::clone(&self.backlog),
                 ));
                 self.peer
                     .handle(ConnectionId::Outgoing, Event::TcpCrAcked, now);
@@ -320,9 +326,13 @@ impl PeerTask {
                 connection,
                 generation,
                 data,
+                permit,
             } if self.current(connection, generation) => {
                 self.peer
                     .handle(connection, Event::BytesReceived(data), now);
+                // Decoded: its UPDATEs are counted in the backlog once queued for the RIB,
+                // before this task next waits.
+                drop(permit);
             }
             ConnEvent::Closed {
                 connection,
@@ -402,7 +412,13 @@ impl PeerTask {
         match self.peer.accept(now) {
             Some(generation) => {
                 let incoming = ConnectionId::Incoming;
-                let conn = Connection::start(stream, incoming, generation, self.events_tx.clone());
+                let conn = Connection::start(
+                    stream,
+                    incoming,
+                    generation,
+                    self.events_tx.clone(),
+                    Arc::clone(&self.backlog),
+                );
                 self.replaced = self.incoming.replace(conn);
             }
             None => debug!("incoming connection refused"),
@@ -474,6 +490,7 @@ impl PeerTask {
                     let _ = self.ctx.to_rib.send(ToRib::Update {
                         peer: self.id,
                         update,
+                        ticket: self.backlog.ticket(),
                     });
                 }
                 Action::EndOfRib(family) => {

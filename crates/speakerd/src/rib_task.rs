@@ -18,6 +18,7 @@ use tracing::{info, warn};
 
 use std::sync::Arc;
 
+use crate::backlog::{Backlog, Ticket};
 use crate::config::{NeighborConfig, OriginateConfig};
 use crate::kubernetes::NodeEvent;
 use crate::metrics::Metrics;
@@ -29,6 +30,9 @@ pub(crate) struct NeighborStatus {
     pub(crate) state: State,
     pub(crate) description: Option<String>,
 }
+
+/// Most messages applied before the decision runs.
+const MAX_BATCH: usize = Backlog::HIGH_WATER;
 
 /// Messages to the RIB task.
 #[derive(Debug)]
@@ -45,6 +49,8 @@ pub(crate) enum ToRib {
     Update {
         peer: PeerId,
         update: Box<Update>,
+        /// Counts the UPDATE in its neighbour's backlog until it is applied.
+        ticket: Ticket,
     },
     EndOfRib {
         peer: PeerId,
@@ -493,11 +499,16 @@ impl RibTask {
             };
             let Some(message) = message else { return };
             self.handle(message);
-            // Take everything already queued before running the decision once.
-            while let Ok(message) = inbox.try_recv() {
+            // Take what is already queued, up to a bound, before running the decision once:
+            // the kernel and the neighbours hear of a full table in steps, not at its end.
+            for _ in 1..MAX_BATCH {
+                let Ok(message) = inbox.try_recv() else { break };
                 self.handle(message);
             }
             self.after_batch();
+            // Let the FIB and neighbour tasks take this batch's results before the next one
+            // (a busy channel never makes `recv` yield by itself).
+            tokio::task::yield_now().await;
         }
     }
 
@@ -575,7 +586,15 @@ impl RibTask {
                         .map(|r| Instant::now() + r.restart_time);
                 }
             }
-            ToRib::Update { peer, update } => self.apply_update(peer, &update),
+            ToRib::Update {
+                peer,
+                update,
+                ticket,
+            } => {
+                self.apply_update(peer, &update);
+                // Applied: out of the neighbour's backlog (its socket may be read again).
+                drop(ticket);
+            }
             ToRib::EndOfRib { peer, family } => {
                 self.rib.end_of_rib(peer, family);
                 if let Some(p) = self.peers.get_mut(&peer) {

@@ -5,6 +5,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bgp_fsm::ConnectionId;
@@ -16,6 +17,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::backlog::{Backlog, ReadPermit};
 use crate::sockopt;
 
 /// What the connection tasks report to the session task. `generation` tells a current
@@ -31,6 +33,8 @@ pub(crate) enum ConnEvent {
         connection: ConnectionId,
         generation: u64,
         data: Bytes,
+        /// Held until the bytes are decoded (flow control).
+        permit: ReadPermit,
     },
     /// The connection closed or failed.
     Closed {
@@ -155,13 +159,20 @@ impl Connection {
         connection: ConnectionId,
         generation: u64,
         events: mpsc::UnboundedSender<ConnEvent>,
+        backlog: Arc<Backlog>,
     ) -> Self {
         let _ = stream.set_nodelay(true);
         let local_address = stream.local_addr().ok().map(|a| a.ip());
         let (read, write) = stream.into_split();
         let (urgent, urgent_rx) = mpsc::unbounded_channel();
         let (bulk, bulk_rx) = mpsc::unbounded_channel();
-        let reader = tokio::spawn(read_loop(read, connection, generation, events.clone()));
+        let reader = tokio::spawn(read_loop(
+            read,
+            connection,
+            generation,
+            events.clone(),
+            backlog,
+        ));
         let writer = tokio::spawn(write_loop(
             write, urgent_rx, bulk_rx, connection, generation, events,
         ));
@@ -198,9 +209,13 @@ async fn read_loop(
     connection: ConnectionId,
     generation: u64,
     events: mpsc::UnboundedSender<ConnEvent>,
+    backlog: Arc<Backlog>,
 ) {
     let mut buf = BytesMut::with_capacity(64 * 1024);
     loop {
+        // Not while the RIB is behind on this neighbour's UPDATEs or earlier chunks wait to
+        // be decoded (flow control).
+        let permit = backlog.read_permit().await;
         buf.reserve(64 * 1024);
         match read.read_buf(&mut buf).await {
             Ok(0) | Err(_) => {
@@ -217,6 +232,7 @@ async fn read_loop(
                         connection,
                         generation,
                         data,
+                        permit,
                     })
                     .is_err()
                 {
