@@ -376,6 +376,35 @@ struct Sessions<'a> {
     add_path: &'a [PeerId],
 }
 
+/// What one pass of exports (a decision run, a re-export to one neighbour) builds once and
+/// reuses: each attribute set's full copy, and the set each neighbour is sent for a path's set
+/// (when its export policy does not look at the prefix), so that the prefixes sharing a set
+/// are exported with one policy run and one interning instead of one per prefix. Valid only
+/// while the paths of the pass are held; [`ExportPass::finish`] gives back its references.
+#[derive(Debug, Default)]
+struct ExportPass {
+    shared: SharedAttrs,
+    sent: FxHashMap<ExportKey, Option<AttrId>>,
+}
+
+/// A path's attribute set and source, exported to a neighbour in a family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct ExportKey {
+    attrs: AttrId,
+    source: PeerId,
+    to: PeerId,
+    family: Family,
+}
+
+impl ExportPass {
+    /// Releases the exported sets it holds.
+    fn finish(self, interner: &mut AttrInterner) {
+        for id in self.sent.into_values().flatten() {
+            interner.release(id);
+        }
+    }
+}
+
 /// The RIB.
 #[derive(Debug)]
 pub struct Rib {
@@ -508,8 +537,8 @@ impl Rib {
     /// Recomputes what `peer` should have for every prefix (of `family`, when given); `resend`
     /// queues routes again even when the neighbour already has them (route refresh).
     fn reexport(&mut self, peer: PeerId, family: Option<Family>, resend: bool) {
-        // No path is released during the scan: the shared attributes stay valid.
-        let mut shared = SharedAttrs::default();
+        // No path is released during the scan: what the pass keeps stays valid.
+        let mut pass = ExportPass::default();
         for prefix in self.tables.prefixes() {
             let prefix_family = prefix.unicast_family();
             if family.is_some_and(|f| f != prefix_family) {
@@ -517,15 +546,16 @@ impl Rib {
             }
             let limit = self.paths_to(peer, prefix_family);
             if limit > 1 {
-                self.export_paths(peer, prefix, limit, &mut shared, resend);
+                self.export_paths(peer, prefix, limit, &mut pass.shared, resend);
                 continue;
             }
             let best = self
                 .tables
                 .get(&prefix)
                 .and_then(|d| d.selection().first().copied());
-            self.export_with(peer, prefix, best, resend, &mut shared);
+            self.export_with(peer, prefix, best, resend, &mut pass);
         }
+        pass.finish(&mut self.interner);
     }
 
     /// The session of `peer` negotiated ADD-PATH send (RFC 7911 §4) for `families`: it is sent
@@ -613,36 +643,72 @@ impl Rib {
 
     /// Computes what `peer` should have for `prefix`, whose best path is `best`, and queues it;
     /// `resend` queues it even when the neighbour already has exactly that (route refresh).
-    /// The attributes are built (once per set, in `shared`) only when the neighbour may get
-    /// the route at all.
     fn export_with(
         &mut self,
         peer: PeerId,
         prefix: Prefix,
         best: Option<PathRef>,
         resend: bool,
-        shared: &mut SharedAttrs,
+        pass: &mut ExportPass,
     ) {
-        let ctx = self.export_context();
-        let exported = best.and_then(|best| {
-            let key = self.paths.get(best);
-            let source = &self.peer(key.peer)?.info;
-            let to = self.peer(peer)?;
-            if !may_export(source, &to.config, &to.info) {
-                return None;
-            }
-            let attrs = shared.get(&self.interner, key.attrs);
-            export_route(ctx, prefix, &attrs, source, &to.config, &to.info)
-        });
-        let shared = exported.map(|attrs| self.interner.intern(attrs));
+        let exported = best.and_then(|best| self.exported(peer, prefix, best, pass));
         match self.peers.get_mut(peer.0 as usize) {
-            Some(Some(p)) => p.out.offer(prefix, shared, resend, &mut self.interner),
+            Some(Some(p)) => p.out.offer(prefix, exported, resend, &mut self.interner),
             _ => {
-                if let Some(id) = shared {
+                if let Some(id) = exported {
                     self.interner.release(id);
                 }
             }
         }
+    }
+
+    /// The attribute set `peer` is sent for `prefix` whose best path is `best` (a reference
+    /// for the caller), or `None` when it is not sent there. The attributes are built only
+    /// when the neighbour may get the route at all, and once per set and neighbour in a pass
+    /// unless its export policy reads the prefix.
+    fn exported(
+        &mut self,
+        peer: PeerId,
+        prefix: Prefix,
+        best: PathRef,
+        pass: &mut ExportPass,
+    ) -> Option<AttrId> {
+        let path = *self.paths.get(best);
+        let source = &self.peer(path.peer)?.info;
+        let to = self.peer(peer)?;
+        if !may_export(source, &to.config, &to.info) {
+            return None;
+        }
+        let memo = (!chain_reads_prefix(&to.config.export)).then_some(ExportKey {
+            attrs: path.attrs,
+            source: path.peer,
+            to: peer,
+            family: prefix.unicast_family(),
+        });
+        if let Some(found) = memo.and_then(|key| pass.sent.get(&key).copied()) {
+            if let Some(id) = found {
+                self.interner.retain(id);
+            }
+            return found;
+        }
+        let attrs = pass.shared.get(&self.interner, path.attrs);
+        let route = export_route(
+            self.export_context(),
+            prefix,
+            &attrs,
+            source,
+            &to.config,
+            &to.info,
+        );
+        let exported = route.map(|attrs| self.interner.intern(attrs));
+        if let Some(key) = memo {
+            // The pass keeps its own reference.
+            if let Some(id) = exported {
+                self.interner.retain(id);
+            }
+            pass.sent.insert(key, exported);
+        }
+        exported
     }
 
     /// The speaker-wide settings of export.
@@ -1274,20 +1340,21 @@ impl Rib {
             add_path: &add_path,
         };
         // The selections before are released after the loop, so that no path, and no attribute
-        // set it shares, is freed while `shared` holds copies.
-        let mut shared = SharedAttrs::default();
+        // set it shares, is freed while the export pass refers to it.
+        let mut pass = ExportPass::default();
         for entry in &dirty.prefixes {
             let before = &dirty.before[entry.start as usize..][..usize::from(entry.count)];
-            self.settle(entry.prefix, before, up, &mut shared, &mut changes);
+            self.settle(entry.prefix, before, up, &mut pass, &mut changes);
         }
         let mut scanned = Vec::new();
         for bucket in &dirty.v4_buckets {
             scanned.clear();
             self.tables.dirty_v4(usize::from(*bucket), &mut scanned);
             for prefix in &scanned {
-                self.settle(*prefix, &[], up, &mut shared, &mut changes);
+                self.settle(*prefix, &[], up, &mut pass, &mut changes);
             }
         }
+        pass.finish(&mut self.interner);
         for path in &dirty.before {
             self.paths.release(*path, &mut self.interner);
         }
@@ -1302,7 +1369,7 @@ impl Rib {
         prefix: Prefix,
         before: &[PathRef],
         up: Sessions<'_>,
-        shared: &mut SharedAttrs,
+        pass: &mut ExportPass,
         changes: &mut Vec<RouteChange>,
     ) {
         self.decide(&prefix);
@@ -1325,7 +1392,7 @@ impl Rib {
             if !same_best {
                 for peer in up.all {
                     if up.add_path.is_empty() || self.paths_to(*peer, family) == 1 {
-                        self.export_with(*peer, prefix, best, false, shared);
+                        self.export_with(*peer, prefix, best, false, pass);
                     }
                 }
             }
@@ -1334,7 +1401,7 @@ impl Rib {
         for peer in up.add_path {
             let limit = self.paths_to(*peer, family);
             if limit > 1 {
-                self.export_paths(*peer, prefix, limit, shared, false);
+                self.export_paths(*peer, prefix, limit, &mut pass.shared, false);
             }
         }
     }

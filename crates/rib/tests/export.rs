@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use bgp_proto::{AsPath, Community, Message, Nlri, Origin, Prefix, SessionContext, Update};
 use bytes::BytesMut;
-use rib::{encode_updates, OutgoingUpdate, PeerConfig, PeerId, Policy, Rib, RibConfig};
+use rib::{
+    encode_updates, Match, OutgoingUpdate, PeerConfig, PeerId, Policy, PrefixMatch, Rib, RibConfig,
+    Term, Verdict,
+};
 
 const LOCAL_AS: u32 = 65000;
 
@@ -296,4 +299,65 @@ fn graceful_shutdown_re_sends_our_routes_with_the_community_and_prepends() {
     lab.rib.set_graceful_shutdown(None);
     let back = lab.sent_to(external).expect("normal announcement again");
     assert!(back.attributes.communities.is_empty());
+}
+
+/// The prefixes of a path share one export per neighbour in a decision run, unless the
+/// neighbour's policy looks at the prefix: then each prefix gets its own verdict.
+#[test]
+fn prefixes_sharing_attributes_are_exported_alike_unless_the_policy_reads_the_prefix() {
+    let mut lab = Lab::new();
+    let from = lab.peer("198.18.1.1", 65001, false, true);
+    let all = lab.peer("198.18.2.1", 65002, false, true);
+    let mut filtered = PeerConfig::new(IpAddr::V4(v4("198.18.3.1")), 65003);
+    filtered.local_ipv4 = Some(v4("198.18.0.1"));
+    filtered.export = vec![Arc::new(Policy {
+        name: "one".to_string(),
+        terms: vec![Term {
+            name: "second".to_string(),
+            matches: vec![Match::PrefixList(vec![PrefixMatch {
+                prefix: prefix("10.244.2.0/24"),
+                ge: None,
+                le: None,
+            }])],
+            actions: Vec::new(),
+            verdict: Verdict::Accept,
+            allow_protected: false,
+        }],
+    })];
+    let filtered = lab.rib.add_peer(filtered);
+    lab.rib.peer_up(filtered, v4("198.18.3.1"), true);
+    let mut update = learned(&[65001], "198.18.1.1", None, &[]);
+    update.nlri = ["10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24"]
+        .iter()
+        .map(|p| Nlri::new(prefix(p)))
+        .collect();
+    lab.announce(from, &update);
+
+    let to_all = lab.rib.take_updates(all);
+    assert_eq!(to_all.len(), 1, "one attribute set: {to_all:?}");
+    let mut sent: Vec<Prefix> = to_all[0].prefixes.clone();
+    sent.sort();
+    assert_eq!(sent.len(), 3);
+    let attrs = to_all[0].attrs.as_ref().expect("announced");
+    assert_eq!(
+        attrs.attrs.as_path,
+        Some(AsPath::from_sequence(vec![LOCAL_AS, 65001]))
+    );
+
+    let to_filtered = lab.rib.take_updates(filtered);
+    let announced: Vec<Prefix> = to_filtered
+        .iter()
+        .filter(|u| u.attrs.is_some())
+        .flat_map(|u| u.prefixes.clone())
+        .collect();
+    assert_eq!(announced, vec![prefix("10.244.2.0/24")]);
+    // Withdrawing them all leaves no exported set behind.
+    let withdraw = Update {
+        withdrawn: update.nlri.clone(),
+        ..Update::default()
+    };
+    lab.announce(from, &withdraw);
+    lab.rib.take_updates(all);
+    lab.rib.take_updates(filtered);
+    assert_eq!(lab.rib.stats().attribute_sets, 0);
 }

@@ -736,11 +736,20 @@ impl RibTask {
             entry.config.address.to_string(),
             entry.config.remote_asn.to_string(),
         ];
+        // One counter update per family, not per prefix (a label lookup costs more than the
+        // RIB's work for a prefix).
+        let mut announced: Vec<(Family, u64)> = Vec::new();
         for (family, _) in update.announced() {
+            match announced.iter_mut().find(|(f, _)| *f == family) {
+                Some((_, count)) => *count += 1,
+                None => announced.push((family, 1)),
+            }
+        }
+        for (family, count) in announced {
             self.metrics
                 .prefixes_received
                 .with_label_values(&[&labels[0], &labels[1], &family.to_string()])
-                .inc();
+                .inc_by(count);
         }
         let validated = self.validate(update);
         if let Some((_, withdraw)) = &validated {
