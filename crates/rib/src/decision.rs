@@ -5,6 +5,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::net::IpAddr;
 
+use smallvec::SmallVec;
+
 use crate::attrs::StoredAttrs;
 use crate::peer::PeerInfo;
 
@@ -195,16 +197,16 @@ pub(crate) fn loses_on_med(
 
 /// The indices of the routes still in consideration after the MED step, the best first; the
 /// rest in decision order (for the ECMP set and its cap).
-pub(crate) fn rank(all: &[Candidate<'_>], config: &DecisionConfig) -> Vec<usize> {
+pub(crate) fn rank(all: &[Candidate<'_>], config: &DecisionConfig) -> SmallVec<[usize; 4]> {
     let Some(mut top) = all.first() else {
-        return Vec::new();
+        return SmallVec::new();
     };
     for c in all {
         if equal_before_med(c, top, config).is_lt() {
             top = c;
         }
     }
-    let mut ranked: Vec<usize> = (0..all.len())
+    let mut ranked: SmallVec<[usize; 4]> = (0..all.len())
         .filter(|i| {
             let c = &all[*i];
             equal_before_med(c, top, config).is_eq() && !loses_on_med(c, all, config)

@@ -369,6 +369,9 @@ impl Dirty {
     }
 }
 
+/// A few paths of one prefix, held inline.
+type Ranked<T> = SmallVec<[T; 4]>;
+
 /// The sessions up during a decision run, and those among them with ADD-PATH send.
 #[derive(Clone, Copy)]
 struct Sessions<'a> {
@@ -1448,16 +1451,20 @@ impl Rib {
     }
 
     /// The size of the selection among several paths, and their new order when the selection
-    /// is not already in front.
-    fn rank_paths(&self, paths: &[PathRef]) -> (usize, Option<Vec<PathRef>>) {
+    /// is not already in front. Inline buffers: a prefix with a handful of paths (the ECMP
+    /// case) allocates nothing.
+    fn rank_paths(&self, paths: &[PathRef]) -> (usize, Option<Ranked<PathRef>>) {
         let decision = &self.config.decision;
-        let (indices, candidates): (Vec<usize>, Vec<Candidate<'_>>) = paths
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| self.candidate(*p).map(|c| (i, c)))
-            .unzip();
+        let mut indices: Ranked<usize> = SmallVec::new();
+        let mut candidates: Ranked<Candidate<'_>> = SmallVec::new();
+        for (i, path) in paths.iter().enumerate() {
+            if let Some(c) = self.candidate(*path) {
+                indices.push(i);
+                candidates.push(c);
+            }
+        }
         let ranked = if candidates.len() == 1 {
-            vec![0]
+            smallvec::smallvec![0]
         } else {
             rank(&candidates, decision)
         };
@@ -1465,7 +1472,7 @@ impl Rib {
             return (0, None);
         };
         let max_paths = decision.ecmp.max_paths.max(1);
-        let order: Vec<usize> = std::iter::once(best)
+        let order: Ranked<usize> = std::iter::once(best)
             .chain(
                 ranked[1..]
                     .iter()
