@@ -100,6 +100,9 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
     };
 
     let mut rib_task = RibTask::new(rib, fib_tx, metrics.clone());
+    if restarting {
+        rib_task.defer_selection();
+    }
     rib_task.set_prefixes(PrefixSource::Config, config.prefixes.clone());
     let (node_events_tx, node_events) = mpsc::unbounded_channel();
     if let Some(k) = &config.kubernetes {

@@ -193,6 +193,24 @@ struct PeerEntry {
 }
 
 impl PeerEntry {
+    /// The session is up and the neighbour has sent End-of-RIB for every family, or it is one
+    /// whose End-of-RIB RFC 4724 §4.1 does not wait for: it did not advertise graceful restart
+    /// (it may not send one) or it is restarting itself (R bit).
+    fn initial_table_received(&self) -> bool {
+        let Some(negotiated) = &self.negotiated else {
+            return false;
+        };
+        let awaited = negotiated
+            .peer_graceful_restart
+            .as_ref()
+            .is_some_and(|gr| !gr.restart_state);
+        !awaited
+            || negotiated
+                .families
+                .iter()
+                .all(|f| self.eor_received.contains(f))
+    }
+
     /// Asks the neighbour to send its table again (RFC 2918), for every negotiated family, when
     /// its session negotiated route refresh (it must not be asked otherwise).
     fn request_refresh(&self) {
@@ -218,6 +236,9 @@ pub(crate) struct RibTask {
     /// Until [`ToRib::StartupComplete`] (or this deadline), the neighbour set and our own
     /// prefixes are not known yet.
     startup: Startup,
+    /// A restart: no route selection until the initial table exchange is complete (RFC 4724
+    /// §4.1), see [`RibTask::defer_selection`].
+    defer_selection: bool,
 }
 
 /// Whether startup is complete, and the latest it will be.
@@ -280,7 +301,19 @@ impl RibTask {
             startup: Startup::Pending {
                 deadline: Instant::now() + STARTUP_LIMIT,
             },
+            defer_selection: false,
         }
+    }
+
+    /// We are the restarting speaker of RFC 4724 §4.1 (the kernel still holds our previous
+    /// run's routes): route selection is deferred until our own prefixes and neighbours are
+    /// known and every neighbour whose End-of-RIB we wait for has sent it, or until
+    /// [`STARTUP_LIMIT`] (the Selection_Deferral_Timer). Meanwhile UPDATEs are only stored:
+    /// the kernel keeps the previous routes, the neighbours keep ours as stale, and nothing is
+    /// advertised, so the first selection sees the whole table and its changes to the kernel
+    /// and to the neighbours are only real ones, followed by End-of-RIB.
+    pub(crate) fn defer_selection(&mut self) {
+        self.defer_selection = true;
     }
 
     /// Where to report what the operator should see on our Node (Kubernetes Events).
@@ -481,6 +514,7 @@ impl RibTask {
                     Startup::Pending { deadline } => Some(deadline),
                     Startup::Complete => None,
                 })
+                .chain((!self.synced).then_some(self.started + STARTUP_LIMIT))
                 .min();
             let message = tokio::select! {
                 m = inbox.recv() => m,
@@ -770,30 +804,44 @@ impl RibTask {
     }
 
     fn after_batch(&mut self) {
+        let exchanged = self.initial_sync_done();
+        let limit_passed = self.started.elapsed() >= STARTUP_LIMIT;
+        let sync_now = !self.synced
+            && matches!(self.startup, Startup::Complete)
+            && (exchanged || limit_passed);
+        if self.defer_selection && !self.synced && !sync_now {
+            // RFC 4724 §4.1: the restarting speaker defers route selection.
+            return;
+        }
         let changes = self.rib.run_decision();
         if !changes.is_empty() {
             let _ = self.fib.send(FibCommand::Apply(changes));
         }
         self.push_updates();
-        if !self.synced && matches!(self.startup, Startup::Complete) && self.initial_sync_done() {
+        if sync_now {
             self.synced = true;
-            info!(
-                seconds = self.started.elapsed().as_secs_f64(),
-                "initial table exchange complete"
-            );
+            let seconds = self.started.elapsed().as_secs_f64();
+            if exchanged {
+                info!(seconds, "initial table exchange complete");
+            } else {
+                let waiting: Vec<String> = self
+                    .peers
+                    .values()
+                    .filter(|p| !p.dynamic && !p.initial_table_received())
+                    .map(|p| p.config.address.to_string())
+                    .collect();
+                warn!(seconds, ?waiting, "initial table exchange incomplete; going on without these neighbours' End-of-RIB");
+            }
             let _ = self.fib.send(FibCommand::Synced);
         }
     }
 
-    /// Every configured neighbour that is up has sent End-of-RIB for all its families.
+    /// Every configured neighbour is up and has sent its initial table (End-of-RIB).
     fn initial_sync_done(&self) -> bool {
         self.peers
             .values()
             .filter(|p| !p.dynamic)
-            .all(|p| match &p.negotiated {
-                Some(n) => n.families.iter().all(|f| p.eor_received.contains(f)),
-                None => false,
-            })
+            .all(PeerEntry::initial_table_received)
     }
 
     fn push_updates(&mut self) {

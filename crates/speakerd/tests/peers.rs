@@ -1211,6 +1211,98 @@ fn graceful_restart_of_speakerd() {
     assert_eq!(route["nhid"], objects[0]["id"], "{route}");
 }
 
+/// RFC 4724 §4.1: a restarted speakerd (its previous routes still in the kernel) defers route
+/// selection until every neighbour has sent End-of-RIB. With one of two BIRDs unreachable, the
+/// routes of the other arrive but nothing is selected, advertised or changed in the kernel, and
+/// the reachable BIRD keeps our prefix as stale (no End-of-RIB from us yet); once the second
+/// BIRD is back and has sent its table, selection runs, both BIRDs get our routes and
+/// End-of-RIB, and no kernel route was deleted on the way.
+#[test]
+fn restarted_speakerd_defers_route_selection_until_every_neighbour_sent_its_table() {
+    let mut lab = Lab::new("selection_deferral");
+    let sd = lab.ns("sd");
+    let peers = star(&mut lab, &sd, 2);
+    let (first, second) = ("198.19.100.0/24", "198.19.200.0/24");
+    let gr = "  graceful restart on;";
+    let b1 = star_bird(&mut lab, 1, &peers[0], &[first], gr);
+    let b2 = star_bird(&mut lab, 2, &peers[1], &[second], gr);
+    let restart = "[neighbor.graceful_restart]\nrestart_time = 90\n";
+    let conf = speakerd_conf(
+        "198.18.0.1",
+        &format!(
+            "{SD_PREFIX_V4}{}{}",
+            star_neighbor(1, restart),
+            star_neighbor(2, restart)
+        ),
+    );
+    lab.speakerd("speakerd", &sd, &conf);
+    wait_established(&lab, &sd, &b1, "198.18.1.2");
+    wait_established(&lab, &sd, &b2, "198.18.2.2");
+    wait_route(&lab, &sd, first, &["198.18.1.2"]);
+    wait_route(&lab, &sd, second, &["198.18.2.2"]);
+    wait_for("our prefix at BIRD 1", SOON, || b1.route("198.19.1.0/24"));
+
+    lab.route_monitor("monitor", &sd);
+    let status = lab.stop("speakerd", "TERM");
+    assert!(status.success(), "speakerd exited with {status}");
+    // BIRD 2 is unreachable while speakerd comes back.
+    b2.birdc(&["disable", "speakerd"]);
+    lab.speakerd("speakerd", &sd, &conf);
+    wait_established(&lab, &sd, &b1, "198.18.1.2");
+    wait_for("BIRD 1's table in speakerd's Adj-RIB-In", SOON, || {
+        let n = lab.neighbor(&sd, "198.18.1.2")?;
+        match n["prefixes_accepted"].as_u64() {
+            Some(1) => Ok(()),
+            _ => Err(n.to_string()),
+        }
+    });
+    holds_for(
+        "selection deferred while BIRD 2 has not sent its table",
+        Duration::from_secs(3),
+        || {
+            if let Some(r) = lab.speakerd_route(&sd, first)? {
+                return Err(format!("{first} selected during the deferral: {r}"));
+            }
+            for prefix in [first, second] {
+                if lab.kernel_route(&sd, prefix).is_none() {
+                    return Err(format!("{prefix} left the kernel during the deferral"));
+                }
+            }
+            let gr = b1.established("speakerd")?;
+            if !gr.contains("graceful restart active") {
+                return Err(format!(
+                    "BIRD 1 got our End-of-RIB during the deferral:\n{gr}"
+                ));
+            }
+            b1.route("198.19.1.0/24").map(|_| ())
+        },
+    );
+
+    b2.birdc(&["enable", "speakerd"]);
+    wait_established(&lab, &sd, &b2, "198.18.2.2");
+    wait_route(&lab, &sd, first, &["198.18.1.2"]);
+    wait_route(&lab, &sd, second, &["198.18.2.2"]);
+    wait_for(
+        "BIRD 1 ends the graceful restart (our End-of-RIB)",
+        SOON,
+        || {
+            let out = b1.established("speakerd")?;
+            if out.contains("graceful restart active") {
+                Err(out)
+            } else {
+                Ok(())
+            }
+        },
+    );
+    wait_for("our prefix at BIRD 2", SOON, || b2.route("198.19.1.0/24"));
+    b1.route("198.19.1.0/24").unwrap();
+    let monitor = lab.log("monitor");
+    assert!(
+        !monitor.contains(&format!("Deleted {first}")),
+        "{first} left the kernel across the restart: {monitor}"
+    );
+}
+
 /// IPv6 against FRR, which sends a global and a link-local next hop: speakerd installs a usable
 /// kernel IPv6 route, and FRR gets our prefix.
 #[test]
