@@ -78,6 +78,11 @@ impl NextHopTable {
         }
     }
 
+    /// How many distinct hops are alive.
+    pub(crate) fn len(&self) -> usize {
+        self.hops.len()
+    }
+
     fn cost_of(&self, address: IpAddr) -> Option<u32> {
         match self.reported.get(&address) {
             Some(cost) => Some(*cost),

@@ -307,6 +307,8 @@ pub struct RibStats {
     pub paths: usize,
     /// Distinct attribute sets.
     pub attribute_sets: usize,
+    /// Distinct forwarding next hops the attribute sets name.
+    pub next_hops: usize,
 }
 
 /// The prefixes changed in the current batch, each with the selection it had before (those
@@ -1587,6 +1589,7 @@ impl Rib {
             prefixes: self.tables.len(),
             paths: self.tables.path_count(),
             attribute_sets: self.interner.len(),
+            next_hops: self.interner.hops().len(),
         }
     }
 

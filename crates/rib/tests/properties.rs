@@ -300,7 +300,10 @@ proptest! {
             prop_assert_eq!(rib.advertised_count(*id), 0);
         }
         let stats = rib.stats();
-        prop_assert_eq!((stats.prefixes, stats.paths, stats.attribute_sets), (0, 0, 0));
+        prop_assert_eq!(
+            (stats.prefixes, stats.paths, stats.attribute_sets, stats.next_hops),
+            (0, 0, 0, 0)
+        );
         for i in 0..PREFIXES {
             prop_assert!(rib.lookup(&prefix(i)).is_none());
             prop_assert!(rib.explain(&prefix(i)).is_empty());

@@ -378,7 +378,76 @@ impl Fib {
     /// Creates the objects `sets` need (gateways, then groups) and takes a reference on each
     /// set's object (one per entry: one per route). Returns the deletions that follow from
     /// failures; a set left without an object fails its routes later.
-    async fn acquire_objects(&mut self, sets: &[GatewaySet]) -> Vec<Request> {
+    /// ToR failover and return in one request (ADR 0009): when every route on a group object
+    /// moves to the same new gateway set, which has no object yet (a gateway left the set or
+    /// joined it), the group object itself is changed to the new gateways and the routes,
+    /// however many, are not touched. Takes those routes out of `plan`; returns the deletions
+    /// of gateway objects no longer used. When the kernel refuses, the routes stay in the plan
+    /// and change one by one.
+    async fn move_groups(&mut self, plan: &mut Vec<Planned>) -> Vec<Request> {
+        let Some(table) = self.nexthops.as_ref() else {
+            return Vec::new();
+        };
+        let mut moving: HashMap<(&GatewaySet, &GatewaySet), usize> = HashMap::new();
+        for p in plan.iter() {
+            if let (Some(from), Some(to)) = (self.installed.get(&p.prefix), &p.set) {
+                *moving.entry((from, to)).or_default() += 1;
+            }
+        }
+        let moves: Vec<(GatewaySet, GatewaySet)> = moving
+            .into_iter()
+            .filter(|((from, to), routes)| table.can_move(from, to, *routes))
+            .map(|((from, to), _)| (from.clone(), to.clone()))
+            .collect();
+        if moves.is_empty() {
+            return Vec::new();
+        }
+        // A returning gateway needs its object first.
+        let targets: Vec<GatewaySet> = moves.iter().map(|(_, to)| to.clone()).collect();
+        let mut deletions = self.create_gateways(&targets).await;
+        for (from, to) in moves {
+            let Some(request) = self
+                .nexthops
+                .as_ref()
+                .and_then(|t| t.move_request(&from, &to))
+            else {
+                continue;
+            };
+            match self.kernel.apply(vec![request]).await.pop() {
+                Some(Ok(())) => {}
+                Some(Err(e)) => {
+                    self.metrics.kernel_install_errors.inc();
+                    warn!(error = %e, ?from, ?to, "cannot change a nexthop group; changing its routes instead");
+                    continue;
+                }
+                None => continue,
+            }
+            if let Some(table) = self.nexthops.as_mut() {
+                deletions.extend(table.moved(&from, &to));
+            }
+            let before = plan.len();
+            let installed = &mut self.installed;
+            plan.retain(|p| {
+                let moved = p.set.as_ref() == Some(&to) && installed.get(&p.prefix) == Some(&from);
+                if moved {
+                    installed.insert(p.prefix, to.clone());
+                }
+                !moved
+            });
+            self.metrics.kernel_group_moves.inc();
+            info!(
+                routes = before - plan.len(),
+                ?from,
+                ?to,
+                "routes moved by changing their nexthop group"
+            );
+        }
+        deletions
+    }
+
+    /// Creates the objects of the gateways of `sets` that have none; returns the cleanup of
+    /// creations the kernel refused.
+    async fn create_gateways(&mut self, sets: &[GatewaySet]) -> Vec<Request> {
         let Some(table) = self.nexthops.as_ref() else {
             return Vec::new();
         };
@@ -401,11 +470,24 @@ impl Fib {
         let Some(table) = self.nexthops.as_mut() else {
             return Vec::new();
         };
-        let mut creations: Vec<(u32, Request)> = Vec::new();
-        for (gateway, oif) in interfaces {
-            let request = table.add_gateway(gateway, oif);
-            creations.extend(created_id(&request).map(|id| (id, request)));
-        }
+        let creations = interfaces
+            .into_iter()
+            .filter_map(|(gateway, oif)| {
+                let request = table.add_gateway(gateway, oif);
+                created_id(&request).map(|id| (id, request))
+            })
+            .collect();
+        self.create(creations).await
+    }
+
+    /// Takes a reference on the object of each of `sets` for a route, creating the gateway and
+    /// group objects missing; returns the cleanup of creations the kernel refused.
+    async fn acquire_objects(&mut self, sets: &[GatewaySet]) -> Vec<Request> {
+        let mut cleanup = self.create_gateways(sets).await;
+        let Some(table) = self.nexthops.as_mut() else {
+            return cleanup;
+        };
+        let mut creations = Vec::new();
         for set in sets {
             if table.missing_gateways(set).next().is_some() {
                 continue;
@@ -414,6 +496,13 @@ impl Fib {
                 creations.extend(created_id(&request).map(|id| (id, request)));
             }
         }
+        cleanup.extend(self.create(creations).await);
+        cleanup
+    }
+
+    /// Sends object creations (each with the id it creates); returns the cleanup of those the
+    /// kernel refused.
+    async fn create(&mut self, creations: Vec<(u32, Request)>) -> Vec<Request> {
         if creations.is_empty() {
             return Vec::new();
         }
@@ -459,8 +548,9 @@ impl Fib {
         }
         let mut deletions = Vec::new();
         if self.use_objects {
+            deletions = self.move_groups(&mut plan).await;
             let sets: Vec<GatewaySet> = plan.iter().filter_map(|p| p.set.clone()).collect();
-            deletions = self.acquire_objects(&sets).await;
+            deletions.extend(self.acquire_objects(&sets).await);
         }
         // The route requests; a set without an object fails here, before anything is sent.
         let mut sent = Vec::with_capacity(plan.len());

@@ -50,6 +50,9 @@ pub struct Metrics {
     pub kernel_drift_repairs: IntCounter,
     /// `bgp_kernel_nexthop_objects`: 1 when routes point at kernel nexthop objects.
     pub kernel_nexthop_objects: IntGauge,
+    /// `bgp_kernel_nexthop_group_moves_total`: ECMP set changes made by changing a group
+    /// object instead of its routes.
+    pub kernel_group_moves: IntCounter,
     /// `bgp_kubernetes_routes_rejected_total{reason}`.
     pub kubernetes_routes_rejected: IntCounterVec,
 }
@@ -107,6 +110,7 @@ impl Metrics {
             kernel_install_errors: reg(&registry, IntCounter::new("bgp_kernel_install_errors_total", "Kernel route installs that failed").expect("static metric")),
             kernel_drift_repairs: reg(&registry, IntCounter::new("bgp_kernel_drift_repairs_total", "Our kernel routes or nexthop objects deleted or changed by someone else, and repaired").expect("static metric")),
             kernel_nexthop_objects: reg(&registry, IntGauge::new("bgp_kernel_nexthop_objects", "1 when routes point at kernel nexthop objects, 0 when ECMP sets are multipath routes").expect("static metric")),
+            kernel_group_moves: reg(&registry, IntCounter::new("bgp_kernel_nexthop_group_moves_total", "ECMP set changes of all the routes of a nexthop group made by changing the group, not the routes").expect("static metric")),
             kubernetes_routes_rejected: icv("bgp_kubernetes_routes_rejected_total", "Learned routes refused by Node validation", &["reason"]),
             registry,
         }

@@ -429,7 +429,7 @@ fn star_neighbor(n: usize, extra: &str) -> String {
 
 /// The two-BIRD ECMP lab of [`ecmp_two_birds`]: speakerd with `kernel_extra` in its
 /// `[kernel]` table, both sessions up and the prefix installed with two next hops.
-fn ecmp_lab(name: &str, kernel_extra: &str) -> (Lab, String) {
+fn ecmp_lab(name: &str, kernel_extra: &str) -> (Lab, String, [Bird; 2]) {
     let mut lab = Lab::new(name);
     let sd = lab.ns("sd");
     let peers = star(&mut lab, &sd, 2);
@@ -451,7 +451,7 @@ fn ecmp_lab(name: &str, kernel_extra: &str) -> (Lab, String) {
         Some(2),
         "{route}"
     );
-    (lab, sd)
+    (lab, sd, [b1, b2])
 }
 
 /// The nexthop group of ours in `ns` and the ids of its members.
@@ -475,11 +475,11 @@ fn our_group(lab: &Lab, ns: &str) -> Result<(u64, Vec<u64>), String> {
 /// Scenario 4: ECMP. Two BIRDs in the same AS announce the same prefix with identical AS
 /// paths: one kernel route through a nexthop group of two gateway objects (ours, protocol
 /// 201). Someone deletes the route, then a gateway object: both are put back and counted. One
-/// BIRD stops: the route is replaced (never deleted) to point at the remaining gateway and the
-/// unused objects go; both stop: the route and every object are gone.
+/// BIRD goes down and comes back: the group object changes to the remaining gateway and back,
+/// the route is never touched; both stop: the route and every object are gone.
 #[test]
 fn ecmp_two_birds() {
-    let (mut lab, sd) = ecmp_lab("ecmp", "");
+    let (mut lab, sd, birds) = ecmp_lab("ecmp", "");
     let prefix = "198.19.100.0/24";
     assert_eq!(
         lab.metric(&sd, "bgp_kernel_nexthop_objects", &[]).unwrap(),
@@ -522,22 +522,84 @@ fn ecmp_two_birds() {
         .unwrap();
     assert!(repairs >= 2.0, "drift repairs counted: {repairs}");
 
-    lab.route_monitor("monitor", &sd);
-    lab.stop("bird1", "TERM");
-    wait_route(&lab, &sd, prefix, &["198.18.2.2"]);
-    wait_for("only the remaining gateway's object is left", SOON, || {
-        let objects = lab.nexthop_objects(&sd);
+    // A ToR goes away and comes back: every route of the group follows by one change of the
+    // group object; the routes themselves are not touched.
+    let (group, _) = our_group(&lab, &sd).unwrap();
+    let gateway_object = |lab: &Lab, address: &str| {
+        lab.nexthop_objects(&sd)
+            .iter()
+            .find(|o| o["gateway"] == address)
+            .and_then(|o| o["id"].as_u64())
+    };
+    let group_holds = |lab: &Lab, gateways: &[&str]| {
+        let (now, members) = our_group(lab, &sd)?;
         let route = lab.kernel_route(&sd, prefix).ok_or("no route")?;
-        match objects.as_slice() {
-            [one] if one["gateway"] == "198.18.2.2" && route["nhid"] == one["id"] => Ok(()),
-            _ => Err(format!("{objects:?} {route}")),
+        let want: Option<Vec<u64>> = gateways.iter().map(|g| gateway_object(lab, g)).collect();
+        let mut members = members;
+        members.sort();
+        let mut want = want.ok_or("a gateway has no object")?;
+        want.sort();
+        if now == group && members == want && route["nhid"].as_u64() == Some(group) {
+            Ok(())
+        } else {
+            Err(format!("{:?} {route}", lab.nexthop_objects(&sd)))
         }
+    };
+    // By default the kernel itself reports every route of a changed group as changed; without
+    // that compatibility mode, a route message can only come from a route request.
+    let compat = |mode: &str| {
+        lab::run_ok(
+            lab::IP,
+            &[
+                "netns",
+                "exec",
+                &sd,
+                "sysctl",
+                "-qw",
+                &format!("net.ipv4.nexthop_compat_mode={mode}"),
+            ],
+        )
+    };
+    compat("0");
+    lab.route_monitor("monitor", &sd);
+    let selected = |lab: &Lab, hops: usize| match lab.speakerd_route(&sd, prefix)? {
+        Some(r) if r["next_hops"].as_array().map(Vec::len) == Some(hops) => Ok(()),
+        other => Err(format!("{other:?}")),
+    };
+    birds[0].birdc(&["disable", "speakerd"]);
+    wait_for("one next hop in speakerd's RIB", SOON, || selected(&lab, 1));
+    wait_for(
+        "the same group holds only the remaining gateway",
+        SOON,
+        || group_holds(&lab, &["198.18.2.2"]),
+    );
+    assert_eq!(
+        gateway_object(&lab, "198.18.1.2"),
+        None,
+        "the gone gateway's object is deleted"
+    );
+    birds[0].birdc(&["enable", "speakerd"]);
+    wait_for("two next hops in speakerd's RIB", SOON, || {
+        selected(&lab, 2)
+    });
+    wait_for("the same group holds both gateways again", SOON, || {
+        group_holds(&lab, &["198.18.1.2", "198.18.2.2"])
     });
     let monitor = lab.log("monitor");
     assert!(
-        !monitor.contains(&format!("Deleted {prefix}")),
-        "the route left the kernel when its ECMP set changed: {monitor}"
+        !monitor.contains(prefix),
+        "the route changed although only its group had to: {monitor}"
     );
+    compat("1");
+    wait_route(&lab, &sd, prefix, &["198.18.1.2", "198.18.2.2"]);
+    assert_eq!(
+        lab.metric(&sd, "bgp_kernel_nexthop_group_moves_total", &[])
+            .unwrap(),
+        2.0
+    );
+
+    lab.stop("bird1", "TERM");
+    wait_route(&lab, &sd, prefix, &["198.18.2.2"]);
     lab.stop("bird2", "TERM");
     wait_route_gone(&lab, &sd, prefix);
     wait_for("no nexthop object of ours is left", SOON, || {
@@ -552,7 +614,7 @@ fn ecmp_two_birds() {
 /// the route drops to one next hop when a BIRD stops.
 #[test]
 fn ecmp_multipath_routes_without_nexthop_objects() {
-    let (mut lab, sd) = ecmp_lab("ecmp_multipath", "nexthop_objects = false\n");
+    let (mut lab, sd, _birds) = ecmp_lab("ecmp_multipath", "nexthop_objects = false\n");
     let prefix = "198.19.100.0/24";
     assert_eq!(
         lab.metric(&sd, "bgp_kernel_nexthop_objects", &[]).unwrap(),

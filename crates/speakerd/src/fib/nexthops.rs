@@ -221,6 +221,55 @@ impl Nexthops {
         Some((KernelMessage::NewNexthop(self.expected(id)?), CREATE))
     }
 
+    /// Whether the `routes` routes moving from `from` to `to` can take their group object
+    /// along instead of being changed one by one: they are all of `from`'s routes, `from` has
+    /// a group object of its own, and `to` has no object yet.
+    pub(crate) fn can_move(&self, from: &GatewaySet, to: &GatewaySet, routes: usize) -> bool {
+        from != to
+            && !to.is_empty()
+            && !self.sets.contains_key(to)
+            && self
+                .sets
+                .get(from)
+                .is_some_and(|s| s.group && s.refs == routes)
+    }
+
+    /// The request that changes `from`'s group object to hold the gateways of `to` (which all
+    /// have objects), for [`Nexthops::moved`] once the kernel took it.
+    pub(crate) fn move_request(&self, from: &GatewaySet, to: &GatewaySet) -> Option<Request> {
+        let id = self.sets.get(from)?.id;
+        let members = to
+            .iter()
+            .map(|a| self.gateways.get(a).map(|g| g.id))
+            .collect::<Option<Vec<u32>>>()?;
+        let group = Nexthop {
+            id,
+            protocol: self.protocol,
+            kind: NexthopKind::Group(members),
+        };
+        Some((KernelMessage::NewNexthop(group), RESTORE))
+    }
+
+    /// The kernel changed `from`'s group object to `to`'s gateways: the object and its routes'
+    /// references now belong to `to`. Returns the deletions of gateways no longer used.
+    pub(crate) fn moved(&mut self, from: &GatewaySet, to: &GatewaySet) -> Vec<Request> {
+        let mut out = Vec::new();
+        let Some(object) = self.sets.remove(from) else {
+            return out;
+        };
+        for a in to {
+            if let Some(g) = self.gateways.get_mut(a) {
+                g.refs += 1;
+            }
+        }
+        self.by_id.insert(object.id, Owner::Group(to.clone()));
+        self.sets.insert(to.clone(), object);
+        for a in from {
+            self.release_gateway(*a, &mut out);
+        }
+        out
+    }
+
     /// Drops a reference on the object of `set`; returns the deletions of what is no longer
     /// used.
     pub(crate) fn release(&mut self, set: &GatewaySet) -> Vec<Request> {
@@ -442,6 +491,42 @@ mod tests {
         assert_eq!(deleted(&t.release(&both)), vec![group, a_id]);
         let b_id = t.id_of(&vec![b]).unwrap();
         assert_eq!(deleted(&t.release(&vec![b])), vec![b_id]);
+        assert!(t.by_id.is_empty() && t.sets.is_empty() && t.gateways.is_empty());
+    }
+
+    #[test]
+    fn a_group_moves_to_the_new_set_when_all_its_routes_go_there() {
+        let mut t = Nexthops::from_kernel(201, []);
+        let (a, b) = (gw("198.18.1.2"), gw("198.18.2.2"));
+        t.add_gateway(a, 2);
+        t.add_gateway(b, 3);
+        let (both, only_b) = (vec![a, b], vec![b]);
+        t.acquire(&both);
+        t.acquire(&both);
+        let group = t.id_of(&both).unwrap();
+        let a_id = t.id_of(&vec![a]).unwrap();
+        assert!(!t.can_move(&both, &only_b, 1), "not all of its routes");
+        assert!(t.can_move(&both, &only_b, 2));
+        let (message, flags) = t.move_request(&both, &only_b).unwrap();
+        let b_id = t.gateways.get(&b).unwrap().id;
+        assert!(
+            matches!(message, KernelMessage::NewNexthop(Nexthop { id, kind: NexthopKind::Group(ref m), .. }) if id == group && m == &vec![b_id]),
+            "{message:?}"
+        );
+        assert_eq!(flags, RESTORE, "a replace of the existing object");
+        // Gateway a has no other user: deleted after the move.
+        assert_eq!(deleted(&t.moved(&both, &only_b)), vec![a_id]);
+        assert_eq!(t.id_of(&only_b), Some(group), "b's routes keep the group");
+        assert_eq!(t.set_of_id(group), Some(only_b.clone()));
+        // And back, once a has an object again.
+        t.add_gateway(a, 2);
+        assert!(t.can_move(&only_b, &both, 2));
+        t.move_request(&only_b, &both).unwrap();
+        assert!(deleted(&t.moved(&only_b, &both)).is_empty());
+        assert_eq!(t.id_of(&both), Some(group));
+        t.release(&both);
+        let gone = deleted(&t.release(&both));
+        assert_eq!(gone.len(), 3, "the group and both gateways: {gone:?}");
         assert!(t.by_id.is_empty() && t.sets.is_empty() && t.gateways.is_empty());
     }
 
