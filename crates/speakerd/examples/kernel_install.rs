@@ -11,6 +11,12 @@
 //! `birdc enable` and stops when speakerd's `bgp_kernel_routes_installed` reaches N (then `ip
 //! route` confirms the count); the same from `birdc disable` down to 0. This is end to end
 //! (UPDATEs, RIB, kernel), so the kernel's share is what changes between two speakerd builds.
+//!
+//! With `--failover` (`kernel_install SPEAKERD N --failover`), a second BIRD on a second link
+//! announces the same N routes, so each is installed with two next hops (ECMP); then the second
+//! BIRD's session is disabled and the clock runs until every route has the first BIRD as its
+//! only next hop in `ip route` (polled, so the resolution is one `ip route` dump of N routes),
+//! and again from `birdc enable` until all have both: a ToR failing and returning.
 
 use std::fs;
 use std::process::{Child, Command, Stdio};
@@ -18,6 +24,7 @@ use std::time::{Duration, Instant};
 
 const SD: &str = "kib-sd";
 const PEER: &str = "kib-peer";
+const PEER2: &str = "kib-peer2";
 
 fn ip(args: &[&str]) -> String {
     let out = Command::new("ip").args(args).output().expect("ip");
@@ -62,7 +69,33 @@ fn installed() -> Option<u64> {
 fn kernel_routes() -> usize {
     ip(&["-n", SD, "route", "show", "proto", "201"])
         .lines()
+        .filter(|l| !l.trim_start().starts_with("nexthop"))
         .count()
+}
+
+/// How many of our kernel routes have two next hops (`ip route` lists each next hop of a
+/// multipath route on a line of its own; a route with one next hop has none).
+fn ecmp_routes() -> usize {
+    ip(&["-n", SD, "route", "show", "proto", "201"])
+        .lines()
+        .filter(|l| l.trim_start().starts_with("nexthop via"))
+        .count()
+        / 2
+}
+
+/// Waits until `ecmp_routes` is `want`; the time it took.
+fn wait_ecmp(what: &str, want: usize) -> Duration {
+    let start = Instant::now();
+    loop {
+        let now = ecmp_routes();
+        if now == want {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "{what}: stuck at {now}"
+        );
+    }
 }
 
 fn wait_until(what: &str, want: u64) -> Duration {
@@ -86,7 +119,7 @@ impl Drop for Cleanup {
             let _ = c.kill();
             let _ = c.wait();
         }
-        for ns in [SD, PEER] {
+        for ns in [SD, PEER, PEER2] {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
     }
@@ -97,57 +130,84 @@ fn main() {
     let speakerd = args
         .get(1)
         .expect("usage: kernel_install SPEAKERD [ROUTES]");
-    let n: u64 = args.get(2).map_or(50_000, |s| s.parse().expect("ROUTES"));
+    let n: u64 = args
+        .get(2)
+        .filter(|a| !a.starts_with("--"))
+        .map_or(50_000, |s| s.parse().expect("ROUTES"));
+    // The routes are 10.X.Y.0/24: 65,536 of them at most.
+    assert!(n <= 65_536, "at most 65536 routes");
+    let failover = args.iter().any(|a| a == "--failover");
     let dir = std::env::temp_dir().join("kernel_install");
     let _ = fs::create_dir_all(&dir);
     let mut cleanup = Cleanup(Vec::new());
-    for ns in [SD, PEER] {
+    // Link N joins speakerd (198.18.N.1, interface ethN) and BIRD N+1 (198.18.N.2).
+    let peers: &[&str] = if failover { &[PEER, PEER2] } else { &[PEER] };
+    for ns in [SD].iter().chain(peers) {
         let _ = Command::new("ip").args(["netns", "del", ns]).status();
         ip(&["netns", "add", ns]);
         ip(&["-n", ns, "link", "set", "lo", "up"]);
     }
-    ip(&[
-        "link", "add", "eth0", "netns", SD, "type", "veth", "peer", "name", "eth0", "netns", PEER,
-    ]);
-    for (ns, addr) in [(SD, "198.18.0.1/24"), (PEER, "198.18.0.2/24")] {
-        ip(&["-n", ns, "addr", "add", addr, "dev", "eth0"]);
-        ip(&["-n", ns, "link", "set", "eth0", "up"]);
-    }
-
     let statics: String = (0..n)
         .map(|i| format!("  route 10.{}.{}.0/24 blackhole;\n", i / 256 % 256, i % 256))
         .collect();
-    let bird_conf = dir.join("bird.conf");
-    fs::write(
-        &bird_conf,
-        format!(
-            "router id 198.18.0.2;\nprotocol device {{}}\nprotocol static {{\n  ipv4;\n{statics}}}\n\
-             protocol bgp speakerd {{\n  disabled;\n  local 198.18.0.2 as 65002;\n  \
-             neighbor 198.18.0.1 as 65001;\n  connect delay time 1;\n  \
-             ipv4 {{ import none; export all; }};\n}}\n"
-        ),
-    )
-    .unwrap();
-    let ctl = dir.join("bird.ctl");
-    let ctl = ctl.to_str().unwrap();
-    cleanup.0.push(
-        in_ns(
-            PEER,
-            "bird",
-            &["-f", "-c", bird_conf.to_str().unwrap(), "-s", ctl],
+    let mut neighbors = String::new();
+    let mut ctls = Vec::new();
+    for (link, peer) in peers.iter().enumerate() {
+        let (sd_if, ours, theirs) = (
+            format!("eth{link}"),
+            format!("198.18.{link}.1"),
+            format!("198.18.{link}.2"),
+        );
+        ip(&[
+            "link", "add", &sd_if, "netns", SD, "type", "veth", "peer", "name", "eth0", "netns",
+            peer,
+        ]);
+        for (ns, dev, addr) in [(SD, sd_if.as_str(), &ours), (*peer, "eth0", &theirs)] {
+            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev]);
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+        }
+        let bird_conf = dir.join(format!("bird{link}.conf"));
+        fs::write(
+            &bird_conf,
+            format!(
+                "router id {theirs};\nprotocol device {{}}\nprotocol static {{\n  ipv4;\n{statics}}}\n\
+                 protocol bgp speakerd {{\n  disabled;\n  local {theirs} as 65002;\n  \
+                 neighbor {ours} as 65001;\n  connect delay time 1;\n  \
+                 ipv4 {{ import none; export all; }};\n}}\n"
+            ),
         )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("bird"),
-    );
+        .unwrap();
+        let ctl = dir.join(format!("bird{link}.ctl"));
+        cleanup.0.push(
+            in_ns(
+                peer,
+                "bird",
+                &[
+                    "-f",
+                    "-c",
+                    bird_conf.to_str().unwrap(),
+                    "-s",
+                    ctl.to_str().unwrap(),
+                ],
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bird"),
+        );
+        ctls.push((*peer, ctl.to_str().unwrap().to_string()));
+        neighbors.push_str(&format!(
+            "[[neighbor]]\naddress = \"{theirs}\"\nremote_asn = 65002\nlocal_address = \"{ours}\"\n\
+             connect_retry_time = 1\nimport = [\"all\"]\nexport = [\"all\"]\n\n"
+        ));
+    }
     let sd_conf = dir.join("speakerd.toml");
     fs::write(
         &sd_conf,
-        "[global]\nasn = 65001\nrouter_id = \"198.18.0.1\"\n\n\
-         [[neighbor]]\naddress = \"198.18.0.2\"\nremote_asn = 65002\nlocal_address = \"198.18.0.1\"\n\
-         connect_retry_time = 1\nimport = [\"all\"]\nexport = [\"all\"]\n\n\
-         [[policy]]\nname = \"all\"\n[[policy.term]]\nname = \"all\"\nthen = \"accept\"\n",
+        format!(
+            "[global]\nasn = 65001\nrouter_id = \"198.18.0.1\"\n\n{neighbors}\
+             [[policy]]\nname = \"all\"\n[[policy.term]]\nname = \"all\"\nthen = \"accept\"\n"
+        ),
     )
     .unwrap();
     let log = fs::File::create(dir.join("speakerd.log")).unwrap();
@@ -164,9 +224,10 @@ fn main() {
         .expect("speakerd"),
     );
     wait_until("speakerd's admin API", 0);
-    let birdc = |command: &str| {
+    let birdc = |link: usize, command: &str| {
+        let (peer, ctl) = &ctls[link];
         let start = Instant::now();
-        while !in_ns(PEER, "birdc", &["-s", ctl, command, "speakerd"])
+        while !in_ns(peer, "birdc", &["-s", ctl, command, "speakerd"])
             .stdout(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
@@ -178,7 +239,7 @@ fn main() {
     // BIRD has loaded its static routes once its control socket answers.
     std::thread::sleep(Duration::from_secs(1));
 
-    birdc("enable");
+    birdc(0, "enable");
     // The clock starts when the session is up (BIRD waits its connect delay before that).
     let up = "bgp_peer_up{peer=\"198.18.0.2\",peer_asn=\"65002\"}";
     while metric(up) != Some(1) {
@@ -186,7 +247,25 @@ fn main() {
     }
     let install = wait_until("install", n);
     assert_eq!(kernel_routes() as u64, n, "routes in the kernel");
-    birdc("disable");
+    if failover {
+        let all = n as usize;
+        birdc(1, "enable");
+        wait_ecmp("second next hop", all);
+        birdc(1, "disable");
+        let down = wait_ecmp("failover", 0);
+        birdc(1, "enable");
+        // From the enable: includes BIRD's connect delay (1 s) and the session setup.
+        let back = wait_ecmp("return", all);
+        assert_eq!(kernel_routes() as u64, n, "routes in the kernel");
+        println!(
+            "{n} ECMP routes: one next hop gone {:.3} s, back {:.3} s (from birdc enable)",
+            down.as_secs_f64(),
+            back.as_secs_f64()
+        );
+        birdc(1, "disable");
+        wait_ecmp("second next hop gone", 0);
+    }
+    birdc(0, "disable");
     let removal = wait_until("removal", 0);
     assert_eq!(kernel_routes(), 0, "routes left in the kernel");
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
