@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 use crate::attrs::{AttrId, AttrInterner, RouteAttrs};
 use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{evaluate, PolicyRoute};
+use crate::prefix_map::PrefixMap;
 use crate::rib::PeerConfig;
 
 /// A batch of prefixes that share one outcome: announced with these attributes, or withdrawn.
@@ -35,8 +36,8 @@ pub struct OutgoingUpdate {
 /// to its attribute set.
 #[derive(Debug, Default)]
 pub(crate) struct AdjRibOut {
-    sent: FxHashMap<Prefix, AttrId>,
-    pending: FxHashMap<Prefix, Option<AttrId>>,
+    sent: PrefixMap<AttrId>,
+    pending: PrefixMap<Option<AttrId>>,
     /// The prefixes of the families sent with ADD-PATH, created with the first of them.
     multi: Option<Box<MultiPathOut>>,
 }

@@ -10,6 +10,7 @@ mod intern;
 mod nexthop;
 pub mod peer;
 pub mod policy;
+mod prefix_map;
 pub mod rib;
 mod table;
 
