@@ -63,9 +63,8 @@ case $SPEAKERD in *"'"*) echo "bench-side-by-side: SPEAKERD path must not contai
 # nothing, export all; the W4 peers are iBGP at {mesh_base}+i, passive, import and export all (as
 # bench.py configures BIRD, GoBGP and FRR). IPv4 unicast only, like the other receivers' sessions.
 speakerd_start() {
-    local peers_part
-    case $1 in
-    w1) peers_part=$(cat <<'TPL'
+    local peers_part feeder monitor
+    feeder=$(cat <<'TPL'
 cat <<'EOF'
 
 [[neighbor]]
@@ -78,18 +77,9 @@ import = ["accept-all"]
 export = []
 EOF
 TPL
-) ;;
-    w2) peers_part=$(cat <<'TPL'
+)
+    monitor=$(cat <<'TPL'
 cat <<'EOF'
-
-[[neighbor]]
-address = "{feeder}"
-remote_asn = {feeder_asn}
-description = "feeder"
-passive = true
-families = ["ipv4-unicast"]
-import = ["accept-all"]
-export = []
 
 [[neighbor]]
 address = "{monitor}"
@@ -101,7 +91,10 @@ import = []
 export = ["accept-all"]
 EOF
 TPL
-) ;;
+)
+    case $1 in
+    w1) peers_part=$feeder ;;
+    w2) peers_part="$feeder"$'\n'"$monitor" ;;
     w4) peers_part=$(cat <<'TPL'
 mb={mesh_base}; pre=${mb%.*}; last=${mb##*.}; i=0
 while [ "$i" -lt {peers} ]; do
