@@ -131,6 +131,11 @@ pub enum Event {
     TcpConnectionFails,
     /// Bytes read from the transport.
     BytesReceived(Bytes),
+    /// Bytes from the peer wait unread because the speaker paused reading (flow control): the
+    /// peer is not silent, so in Established the hold timer restarts as for a received
+    /// message (RFC 4271 §8.2.2); FRR likewise does not expire it while its input queue holds
+    /// the peer's messages.
+    InputPending,
     /// The transport has bytes it could not write yet (starts the RFC 9687 SendHoldTimer).
     SendBlocked,
     /// The transport wrote some bytes; `drained` when nothing is left to write.
@@ -360,6 +365,11 @@ impl Session {
             Event::TcpCrAcked | Event::TcpConnectionConfirmed => self.on_connected(now),
             Event::TcpConnectionFails => self.on_transport_failed(now),
             Event::BytesReceived(bytes) => self.on_bytes(&bytes, now),
+            Event::InputPending => {
+                if self.state == State::Established {
+                    self.restart_hold(now);
+                }
+            }
             Event::SendBlocked => {
                 self.send_blocked = true;
                 if !self.timers.is_running(Timer::SendHold) && self.state >= State::OpenSent {

@@ -145,6 +145,34 @@ fn a_silent_peer_is_detected_exactly_at_the_hold_deadline() {
     assert_eq!((n.code, n.subcode), (code::HOLD_TIMER_EXPIRED, 0));
 }
 
+/// While the speaker holds the peer's bytes unread (flow control), the hold timer does not
+/// expire; once nothing is pending, a silent peer is detected one hold time later.
+#[test]
+fn pending_input_keeps_the_hold_timer_from_expiring() {
+    let mut pair = Pair::default_ebgp();
+    pair.start();
+    assert!(pair.run_until(MINUTE, Pair::both_established));
+    pair.b.mute = true;
+    let deadline = pair.a.session.timer(Timer::Hold).unwrap();
+    let hold = deadline - pair.now;
+    // Until past the deadline, a reports its reads paused just before each timer runs.
+    while pair.now < deadline + hold {
+        let next = pair.a.session.poll_timeout().unwrap();
+        let now = pair.now.max(next);
+        pair.a.session.handle(Event::InputPending, now);
+        pair.run_for(next.saturating_duration_since(pair.now) + Duration::from_millis(1));
+        assert_eq!(pair.a.state(), State::Established, "at {:?}", pair.now);
+    }
+    let restarted = pair.a.session.timer(Timer::Hold).unwrap();
+    assert!(pair.run_until(Duration::from_secs(600), |p| p.a.state()
+        != State::Established));
+    assert_eq!(pair.now, restarted);
+    assert_eq!(
+        pair.a.downs().pop().unwrap().reason,
+        DownReason::HoldTimerExpired
+    );
+}
+
 #[test]
 fn damping_doubles_the_idle_hold_time_up_to_the_maximum() {
     let mut a = config(65001, [198, 18, 0, 1], 65002);

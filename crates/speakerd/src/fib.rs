@@ -375,9 +375,6 @@ impl Fib {
             .ok_or(FibError::NoRouteToGateway(gateway))
     }
 
-    /// Creates the objects `sets` need (gateways, then groups) and takes a reference on each
-    /// set's object (one per entry: one per route). Returns the deletions that follow from
-    /// failures; a set left without an object fails its routes later.
     /// ToR failover and return in one request (ADR 0009): when every route on a group object
     /// moves to the same new gateway set, which has no object yet (a gateway left the set or
     /// joined it), the group object itself is changed to the new gateways and the routes,
@@ -406,11 +403,20 @@ impl Fib {
         let targets: Vec<GatewaySet> = moves.iter().map(|(_, to)| to.clone()).collect();
         let mut deletions = self.create_gateways(&targets).await;
         for (from, to) in moves {
-            let Some(request) = self
-                .nexthops
-                .as_ref()
-                .and_then(|t| t.move_request(&from, &to))
-            else {
+            // Checked again: an earlier move of this batch may have taken `to` (two groups
+            // losing their different gateways to the same remaining one); then these routes
+            // change one by one onto that group.
+            let routes = plan
+                .iter()
+                .filter(|p| {
+                    p.set.as_ref() == Some(&to) && self.installed.get(&p.prefix) == Some(&from)
+                })
+                .count();
+            let Some(request) = self.nexthops.as_ref().and_then(|t| {
+                t.can_move(&from, &to, routes)
+                    .then(|| t.move_request(&from, &to))
+                    .flatten()
+            }) else {
                 continue;
             };
             match self.kernel.apply(vec![request]).await.pop() {
@@ -480,8 +486,9 @@ impl Fib {
         self.create(creations).await
     }
 
-    /// Takes a reference on the object of each of `sets` for a route, creating the gateway and
-    /// group objects missing; returns the cleanup of creations the kernel refused.
+    /// Creates the objects `sets` need (gateways, then groups) and takes a reference on each
+    /// set's object (one per entry: one per route). Returns the deletions that follow from
+    /// failures; a set left without an object fails its routes later.
     async fn acquire_objects(&mut self, sets: &[GatewaySet]) -> Vec<Request> {
         let mut cleanup = self.create_gateways(sets).await;
         let Some(table) = self.nexthops.as_mut() else {

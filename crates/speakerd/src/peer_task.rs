@@ -197,7 +197,15 @@ async fn run_inner(
         let deadline = task.peer.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
-                task.peer.handle_timeout(Instant::now());
+                let now = Instant::now();
+                // The neighbour's UPDATEs wait in the RIB's queue, and its socket may not be
+                // read meanwhile (flow control): it is not silent, its hold timer restarts.
+                if task.backlog.queued() > 0 {
+                    if let Some(connection) = task.peer.established() {
+                        task.peer.handle(connection, Event::InputPending, now);
+                    }
+                }
+                task.peer.handle_timeout(now);
             }
             Some(event) = events.recv() => task.on_conn_event(event),
             Ok(()) = shutdown.changed(), if !task.shutting_down => {

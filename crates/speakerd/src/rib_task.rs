@@ -193,10 +193,17 @@ struct PeerEntry {
 }
 
 impl PeerEntry {
-    /// The session is up and the neighbour has sent End-of-RIB for every family, or it is one
+    /// The session is up and the neighbour has sent End-of-RIB for every negotiated family.
+    fn end_of_rib_received(&self) -> bool {
+        self.negotiated
+            .as_ref()
+            .is_some_and(|n| n.families.iter().all(|f| self.eor_received.contains(f)))
+    }
+
+    /// The session is up, and the neighbour has sent End-of-RIB for every family or is one
     /// whose End-of-RIB RFC 4724 §4.1 does not wait for: it did not advertise graceful restart
     /// (it may not send one) or it is restarting itself (R bit).
-    fn initial_table_received(&self) -> bool {
+    fn awaited_table_received(&self) -> bool {
         let Some(negotiated) = &self.negotiated else {
             return false;
         };
@@ -204,11 +211,7 @@ impl PeerEntry {
             .peer_graceful_restart
             .as_ref()
             .is_some_and(|gr| !gr.restart_state);
-        !awaited
-            || negotiated
-                .families
-                .iter()
-                .all(|f| self.eor_received.contains(f))
+        !awaited || self.end_of_rib_received()
     }
 
     /// Asks the neighbour to send its table again (RFC 2918), for every negotiated family, when
@@ -286,20 +289,21 @@ pub(crate) struct DrainSettings {
 
 impl RibTask {
     pub(crate) fn new(rib: Rib, fib: mpsc::UnboundedSender<FibCommand>, metrics: Metrics) -> Self {
+        let started = Instant::now();
         Self {
             rib,
             peers: HashMap::new(),
             fib,
             metrics,
             synced: false,
-            started: Instant::now(),
+            started,
             originated: BTreeMap::new(),
             node_routes: None,
             drain_settings: None,
             drain_deadline: None,
             node_events: None,
             startup: Startup::Pending {
-                deadline: Instant::now() + STARTUP_LIMIT,
+                deadline: started + STARTUP_LIMIT,
             },
             defer_selection: false,
         }
@@ -514,7 +518,11 @@ impl RibTask {
                     Startup::Pending { deadline } => Some(deadline),
                     Startup::Complete => None,
                 })
-                .chain((!self.synced).then_some(self.started + STARTUP_LIMIT))
+                // The limit of the initial sync and of a selection deferral (the startup
+                // deadline too, so reaching it completes startup first).
+                .chain(
+                    (!self.synced || self.defer_selection).then_some(self.started + STARTUP_LIMIT),
+                )
                 .min();
             let message = tokio::select! {
                 m = inbox.recv() => m,
@@ -804,15 +812,21 @@ impl RibTask {
     }
 
     fn after_batch(&mut self) {
-        let exchanged = self.initial_sync_done();
         let limit_passed = self.started.elapsed() >= STARTUP_LIMIT;
-        let sync_now = !self.synced
-            && matches!(self.startup, Startup::Complete)
-            && (exchanged || limit_passed);
-        if self.defer_selection && !self.synced && !sync_now {
+        let startup_done = matches!(self.startup, Startup::Complete);
+        if self.defer_selection {
             // RFC 4724 §4.1: the restarting speaker defers route selection.
-            return;
+            if !startup_done || !(self.awaited_tables_received() || limit_passed) {
+                return;
+            }
+            self.defer_selection = false;
+            info!(
+                seconds = self.started.elapsed().as_secs_f64(),
+                "route selection deferral ended"
+            );
         }
+        let exchanged = self.initial_sync_done();
+        let sync_now = !self.synced && startup_done && (exchanged || limit_passed);
         let changes = self.rib.run_decision();
         if !changes.is_empty() {
             let _ = self.fib.send(FibCommand::Apply(changes));
@@ -827,7 +841,7 @@ impl RibTask {
                 let waiting: Vec<String> = self
                     .peers
                     .values()
-                    .filter(|p| !p.dynamic && !p.initial_table_received())
+                    .filter(|p| !p.dynamic && !p.end_of_rib_received())
                     .map(|p| p.config.address.to_string())
                     .collect();
                 warn!(seconds, ?waiting, "initial table exchange incomplete; going on without these neighbours' End-of-RIB");
@@ -836,12 +850,22 @@ impl RibTask {
         }
     }
 
-    /// Every configured neighbour is up and has sent its initial table (End-of-RIB).
+    /// Every configured neighbour is up and has sent End-of-RIB for all its families: the
+    /// previous run's leftover kernel routes may go, and `/readyz` says ready.
     fn initial_sync_done(&self) -> bool {
         self.peers
             .values()
             .filter(|p| !p.dynamic)
-            .all(PeerEntry::initial_table_received)
+            .all(|p| p.negotiated.is_some() && p.end_of_rib_received())
+    }
+
+    /// Every configured neighbour is up and has sent End-of-RIB, except those RFC 4724 §4.1
+    /// does not wait for: route selection may start after a restart.
+    fn awaited_tables_received(&self) -> bool {
+        self.peers
+            .values()
+            .filter(|p| !p.dynamic)
+            .all(PeerEntry::awaited_table_received)
     }
 
     fn push_updates(&mut self) {

@@ -531,6 +531,24 @@ mod tests {
     }
 
     #[test]
+    fn only_one_group_moves_onto_a_set() {
+        let mut t = Nexthops::from_kernel(201, []);
+        let (a, b, c) = (gw("198.18.1.2"), gw("198.18.2.2"), gw("198.18.3.2"));
+        for (g, oif) in [(a, 2), (b, 3), (c, 4)] {
+            t.add_gateway(g, oif);
+        }
+        let (ac, bc, only_c) = (vec![a, c], vec![b, c], vec![c]);
+        t.acquire(&ac);
+        t.acquire(&bc);
+        assert!(t.can_move(&ac, &only_c, 1) && t.can_move(&bc, &only_c, 1));
+        t.moved(&ac, &only_c);
+        assert!(
+            !t.can_move(&bc, &only_c, 1),
+            "the set has the first group now: the second one's routes move one by one"
+        );
+    }
+
+    #[test]
     fn previous_run_objects_are_adopted_and_foreign_ids_avoided() {
         let (a, b) = (gw("198.18.1.2"), gw("198.18.2.2"));
         let first = (201u32 << 24) | 1;
