@@ -34,7 +34,8 @@ struct GatewayObject {
 struct SetObject {
     id: u32,
     refs: usize,
-    /// A group object of its own; otherwise the set has one gateway and uses that object.
+    /// A group object of its own (a set of one gateway has one too when a group moved onto
+    /// it, see [`Nexthops::moved`]); otherwise the set has one gateway and uses that object.
     group: bool,
 }
 
