@@ -3,8 +3,10 @@
 //! bytes the RIB holds, counted by a global allocator, and the process RSS (VmHWM is the peak,
 //! with the feed and the 1M changes of the one decision run).
 //!
-//! `cargo run --release -p rib --example rib_memory [-- PREFIXES ATTRSETS [soft]]`; `soft` gives
-//! the neighbour soft reconfiguration inbound (its routes also kept as received).
+//! `cargo run --release -p rib --example rib_memory [-- PREFIXES ATTRSETS [soft|two]]`; `soft`
+//! gives the neighbour soft reconfiguration inbound (its routes also kept as received); `two`
+//! loads the same table from a second neighbour too (another next hop: every prefix gets two
+//! paths, as behind two ToRs).
 
 use std::alloc::System;
 use std::net::IpAddr;
@@ -40,15 +42,27 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let k: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let soft = args.next().as_deref() == Some("soft");
+    let option = args.next();
+    let soft = option.as_deref() == Some("soft");
+    let hops: &[_] = if option.as_deref() == Some("two") {
+        &[feed::FIRST_HOP, feed::SECOND_HOP]
+    } else {
+        &[feed::FIRST_HOP]
+    };
     println!("before: VmRSS {}", status("VmRSS:"));
 
     let mut rib = Rib::new(RibConfig::new(65000, "198.18.0.1".parse().unwrap()));
-    let mut pc = PeerConfig::new(IpAddr::V4(feed::FIRST_HOP), feed::NEIGHBOUR_AS);
-    pc.import = vec![Arc::new(Policy::accept_all("all"))];
-    pc.soft_reconfiguration_inbound = soft;
-    let peer = rib.add_peer(pc);
-    rib.peer_up(peer, feed::FIRST_HOP, true);
+    let peers: Vec<_> = hops
+        .iter()
+        .map(|hop| {
+            let mut pc = PeerConfig::new(IpAddr::V4(*hop), feed::NEIGHBOUR_AS);
+            pc.import = vec![Arc::new(Policy::accept_all("all"))];
+            pc.soft_reconfiguration_inbound = soft;
+            let peer = rib.add_peer(pc);
+            rib.peer_up(peer, *hop, true);
+            (peer, *hop)
+        })
+        .collect();
 
     // The feed must not leave holes under the RIB's heap: glibc keeps freed blocks between
     // live ones resident, and once a large block has been freed it serves requests up to that
@@ -71,19 +85,21 @@ fn main() {
         }
         prefixes
     };
-    let mut start = 0;
-    for (set, size) in feed::attr_set_iter(k, feed::NEIGHBOUR_AS, 2).zip(&sizes) {
-        // At most 1,000 prefixes per UPDATE, as a 4,096-octet message holds.
-        for chunk in flat[start..start + size].chunks(1000) {
-            rib.apply_update(peer, &feed::announce(&set, feed::FIRST_HOP, chunk))
-                .expect("no limit");
+    for (peer, hop) in &peers {
+        let mut start = 0;
+        for (set, size) in feed::attr_set_iter(k, feed::NEIGHBOUR_AS, 2).zip(&sizes) {
+            // At most 1,000 prefixes per UPDATE, as a 4,096-octet message holds.
+            for chunk in flat[start..start + size].chunks(1000) {
+                rib.apply_update(*peer, &feed::announce(&set, *hop, chunk))
+                    .expect("no limit");
+            }
+            start += size;
         }
-        start += size;
+        let changes = rib.run_decision();
+        assert_eq!(changes.len(), n);
+        drop(changes);
     }
     drop(flat);
-    let changes = rib.run_decision();
-    assert_eq!(changes.len(), n);
-    drop(changes);
     let bytes = live() - base;
     let stats = rib.stats();
     println!(

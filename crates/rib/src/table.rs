@@ -1,5 +1,5 @@
 //! Per-family prefix tables. A destination is 8 bytes: the handle of its one path (or, with
-//! several, the index of its path list) and a tag holding how many leading paths are selected
+//! two, the index of its pair in one shared array; with more, of its boxed list) and a tag holding how many leading paths are selected
 //! (the best, then the rest of its ECMP set) and a dirty flag. IPv4 destinations live in sorted
 //! arrays, one per /16, and keep the rest of their prefix in the tag, so a full table costs
 //! about 9 bytes per prefix instead of the 40-byte entries of a hash map at half load.
@@ -92,9 +92,11 @@ impl PathStore {
     }
 }
 
-/// Low bits of a tag: the number of selected paths.
-const SELECTED: u32 = 0xff;
-/// The head is the index of a path list.
+/// Low bits of a tag: the number of selected paths (at most 127).
+const SELECTED: u32 = 0x7f;
+/// The head is the index of a pair of paths in [`Lists::pairs`].
+const PAIR: u32 = 1 << 7;
+/// The head is the index of a path list (more than two paths).
 const MULTI: u32 = 1 << 8;
 /// Changed since the last decision.
 const DIRTY: u32 = 1 << 9;
@@ -107,7 +109,7 @@ const NO_PATH: PathRef = PathRef(u32::MAX);
 #[derive(Clone, Copy, Debug)]
 struct Dest {
     tag: u32,
-    /// The one path, or with [`MULTI`] the index of the list in [`Lists`].
+    /// The one path; with [`PAIR`] the index of its two paths, with [`MULTI`] of its list.
     head: PathRef,
 }
 
@@ -124,14 +126,39 @@ impl Dest {
     }
 }
 
-/// The path lists of destinations with more than one path, reused through a free list.
+/// The paths of destinations with more than one: pairs (a prefix learned from two ToRs) in
+/// one array of 8-byte entries, longer lists boxed; both reused through free lists.
 #[derive(Debug, Default)]
 struct Lists {
+    pairs: Vec<[PathRef; 2]>,
+    free_pairs: Vec<u32>,
     lists: Vec<Box<[PathRef]>>,
     free: Vec<u32>,
 }
 
 impl Lists {
+    fn add_pair(&mut self, pair: [PathRef; 2]) -> PathRef {
+        match self.free_pairs.pop() {
+            Some(index) => {
+                self.pairs[index as usize] = pair;
+                PathRef(index)
+            }
+            None => {
+                self.pairs.push(pair);
+                PathRef(self.pairs.len() as u32 - 1)
+            }
+        }
+    }
+
+    fn remove_pair(&mut self, index: PathRef) {
+        if self.free_pairs.len() + 1 == self.pairs.len() {
+            self.pairs = Vec::new();
+            self.free_pairs = Vec::new();
+        } else {
+            self.free_pairs.push(index.0);
+        }
+    }
+
     fn add(&mut self, paths: Box<[PathRef]>) -> PathRef {
         match self.free.pop() {
             Some(index) => {
@@ -154,10 +181,21 @@ impl Lists {
             self.free.push(index.0);
         }
     }
+
+    /// Frees what `dest`'s paths occupy here, if anything.
+    fn release(&mut self, dest: &Dest) {
+        if dest.tag & PAIR != 0 {
+            self.remove_pair(dest.head);
+        } else if dest.tag & MULTI != 0 {
+            self.remove(dest.head);
+        }
+    }
 }
 
 fn paths_of<'a>(dest: &'a Dest, lists: &'a Lists) -> &'a [PathRef] {
-    if dest.tag & MULTI != 0 {
+    if dest.tag & PAIR != 0 {
+        &lists.pairs[dest.head.0 as usize]
+    } else if dest.tag & MULTI != 0 {
         &lists.lists[dest.head.0 as usize]
     } else if dest.head == NO_PATH {
         &[]
@@ -196,7 +234,9 @@ impl DestMut<'_> {
 
     /// The paths, to replace or reorder in place.
     pub(crate) fn paths_mut(&mut self) -> &mut [PathRef] {
-        if self.dest.tag & MULTI != 0 {
+        if self.dest.tag & PAIR != 0 {
+            &mut self.lists.pairs[self.dest.head.0 as usize]
+        } else if self.dest.tag & MULTI != 0 {
             &mut self.lists.lists[self.dest.head.0 as usize]
         } else if self.dest.head == NO_PATH {
             &mut []
@@ -210,7 +250,7 @@ impl DestMut<'_> {
         (self.dest.tag & SELECTED) as usize
     }
 
-    /// The selection (at most 255 paths) and its order are decided.
+    /// The selection (at most 127 paths) and its order are decided.
     pub(crate) fn set_selected(&mut self, count: usize) {
         self.dest.tag = (self.dest.tag & !SELECTED) | count.min(SELECTED as usize) as u32;
     }
@@ -232,26 +272,25 @@ impl DestMut<'_> {
     /// Adds a path at the end.
     pub(crate) fn push(&mut self, path: PathRef) {
         let paths = self.paths();
-        if paths.is_empty() {
-            self.dest.head = path;
-            return;
+        match paths {
+            [] => self.dest.head = path,
+            [one] => {
+                self.dest.head = self.lists.add_pair([*one, path]);
+                self.dest.tag |= PAIR;
+            }
+            _ => {
+                let mut all = Vec::with_capacity(paths.len() + 1);
+                all.extend_from_slice(paths);
+                all.push(path);
+                self.set(all);
+            }
         }
-        let mut all = Vec::with_capacity(paths.len() + 1);
-        all.extend_from_slice(paths);
-        all.push(path);
-        self.set(all);
     }
 
     /// Removes the path at `index`, the last taking its place (the selection is left for the
     /// caller to reset).
     pub(crate) fn swap_remove(&mut self, index: usize) -> PathRef {
-        if self.dest.tag & MULTI == 0 {
-            let path = self.paths()[index];
-            self.dest.head = NO_PATH;
-            return path;
-        }
-        let list = &mut self.lists.lists[self.dest.head.0 as usize];
-        let mut paths = std::mem::take(list).into_vec();
+        let mut paths = self.paths().to_vec();
         let path = paths.swap_remove(index);
         self.set(paths);
         path
@@ -259,21 +298,20 @@ impl DestMut<'_> {
 
     /// Replaces every path (the selection is left for the caller to reset).
     pub(crate) fn set(&mut self, paths: Vec<PathRef>) {
-        let multi = self.dest.tag & MULTI != 0;
-        match paths.len() {
-            0 | 1 => {
-                if multi {
-                    self.lists.remove(self.dest.head);
-                    self.dest.tag &= !MULTI;
-                }
-                self.dest.head = paths.first().copied().unwrap_or(NO_PATH);
+        self.lists.release(self.dest);
+        self.dest.tag &= !(PAIR | MULTI);
+        self.dest.head = match paths.as_slice() {
+            [] => NO_PATH,
+            [one] => *one,
+            [a, b] => {
+                self.dest.tag |= PAIR;
+                self.lists.add_pair([*a, *b])
             }
-            _ if multi => self.lists.lists[self.dest.head.0 as usize] = paths.into(),
             _ => {
-                self.dest.head = self.lists.add(paths.into());
                 self.dest.tag |= MULTI;
+                self.lists.add(paths.into())
             }
-        }
+        };
     }
 }
 
@@ -433,8 +471,8 @@ impl Tables {
             Prefix::V4(p) => self.v4.remove(p),
             Prefix::V6(p) => self.v6.remove(p),
         };
-        if let Some(dest) = dest.filter(|d| d.tag & MULTI != 0) {
-            self.lists.remove(dest.head);
+        if let Some(dest) = dest {
+            self.lists.release(&dest);
         }
     }
 
@@ -558,7 +596,7 @@ mod tests {
             "flags survive"
         );
         assert!(
-            tables.lists.lists.is_empty(),
+            tables.lists.lists.is_empty() && tables.lists.pairs.is_empty(),
             "the list went with the second path"
         );
         let mut dest = tables.get_mut(&prefix).unwrap();
@@ -566,7 +604,8 @@ mod tests {
         dest.set_dirty(false);
         assert!(!dest.is_dirty());
         assert_eq!(tables.path_count(), 2);
+        assert_eq!(tables.lists.pairs.len(), 1, "two paths are a pair");
         tables.remove(&prefix);
-        assert!(tables.lists.lists.is_empty());
+        assert!(tables.lists.lists.is_empty() && tables.lists.pairs.is_empty());
     }
 }
