@@ -126,77 +126,80 @@ impl Dest {
     }
 }
 
-/// The paths of destinations with more than one: pairs (a prefix learned from two ToRs) in
-/// one array of 8-byte entries, longer lists boxed; both reused through free lists.
-#[derive(Debug, Default)]
-struct Lists {
-    pairs: Vec<[PathRef; 2]>,
-    free_pairs: Vec<u32>,
-    lists: Vec<Box<[PathRef]>>,
+/// Items addressed by index, freed indices reused; the memory goes back with the last item.
+#[derive(Debug)]
+struct Slab<T> {
+    items: Vec<T>,
     free: Vec<u32>,
 }
 
-impl Lists {
-    fn add_pair(&mut self, pair: [PathRef; 2]) -> PathRef {
-        match self.free_pairs.pop() {
-            Some(index) => {
-                self.pairs[index as usize] = pair;
-                PathRef(index)
-            }
-            None => {
-                self.pairs.push(pair);
-                PathRef(self.pairs.len() as u32 - 1)
-            }
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            free: Vec::new(),
         }
     }
+}
 
-    fn remove_pair(&mut self, index: PathRef) {
-        if self.free_pairs.len() + 1 == self.pairs.len() {
-            self.pairs = Vec::new();
-            self.free_pairs = Vec::new();
-        } else {
-            self.free_pairs.push(index.0);
-        }
-    }
-
-    fn add(&mut self, paths: Box<[PathRef]>) -> PathRef {
+impl<T: Default> Slab<T> {
+    fn add(&mut self, item: T) -> PathRef {
         match self.free.pop() {
             Some(index) => {
-                self.lists[index as usize] = paths;
+                self.items[index as usize] = item;
                 PathRef(index)
             }
             None => {
-                self.lists.push(paths);
-                PathRef(self.lists.len() as u32 - 1)
+                self.items.push(item);
+                PathRef(self.items.len() as u32 - 1)
             }
         }
     }
 
     fn remove(&mut self, index: PathRef) {
-        self.lists[index.0 as usize] = Box::default();
-        if self.free.len() + 1 == self.lists.len() {
-            self.lists = Vec::new();
-            self.free = Vec::new();
+        self.items[index.0 as usize] = T::default();
+        if self.free.len() + 1 == self.items.len() {
+            *self = Self::default();
         } else {
             self.free.push(index.0);
         }
     }
+}
 
+/// The two paths of a destination that has two.
+#[derive(Debug)]
+struct Pair([PathRef; 2]);
+
+impl Default for Pair {
+    fn default() -> Self {
+        Self([NO_PATH; 2])
+    }
+}
+
+/// The paths of destinations with more than one: pairs (a prefix learned from two ToRs) in
+/// one array of 8-byte entries, longer lists boxed.
+#[derive(Debug, Default)]
+struct Lists {
+    pairs: Slab<Pair>,
+    lists: Slab<Box<[PathRef]>>,
+}
+
+impl Lists {
     /// Frees what `dest`'s paths occupy here, if anything.
     fn release(&mut self, dest: &Dest) {
         if dest.tag & PAIR != 0 {
-            self.remove_pair(dest.head);
+            self.pairs.remove(dest.head);
         } else if dest.tag & MULTI != 0 {
-            self.remove(dest.head);
+            self.lists.remove(dest.head);
         }
     }
 }
 
 fn paths_of<'a>(dest: &'a Dest, lists: &'a Lists) -> &'a [PathRef] {
     if dest.tag & PAIR != 0 {
-        &lists.pairs[dest.head.0 as usize]
+        &lists.pairs.items[dest.head.0 as usize].0
     } else if dest.tag & MULTI != 0 {
-        &lists.lists[dest.head.0 as usize]
+        &lists.lists.items[dest.head.0 as usize]
     } else if dest.head == NO_PATH {
         &[]
     } else {
@@ -235,9 +238,9 @@ impl DestMut<'_> {
     /// The paths, to replace or reorder in place.
     pub(crate) fn paths_mut(&mut self) -> &mut [PathRef] {
         if self.dest.tag & PAIR != 0 {
-            &mut self.lists.pairs[self.dest.head.0 as usize]
+            &mut self.lists.pairs.items[self.dest.head.0 as usize].0
         } else if self.dest.tag & MULTI != 0 {
-            &mut self.lists.lists[self.dest.head.0 as usize]
+            &mut self.lists.lists.items[self.dest.head.0 as usize]
         } else if self.dest.head == NO_PATH {
             &mut []
         } else {
@@ -275,7 +278,7 @@ impl DestMut<'_> {
         match paths {
             [] => self.dest.head = path,
             [one] => {
-                self.dest.head = self.lists.add_pair([*one, path]);
+                self.dest.head = self.lists.pairs.add(Pair([*one, path]));
                 self.dest.tag |= PAIR;
             }
             _ => {
@@ -305,11 +308,11 @@ impl DestMut<'_> {
             [one] => *one,
             [a, b] => {
                 self.dest.tag |= PAIR;
-                self.lists.add_pair([*a, *b])
+                self.lists.pairs.add(Pair([*a, *b]))
             }
             _ => {
                 self.dest.tag |= MULTI;
-                self.lists.add(paths.into())
+                self.lists.lists.add(paths.into())
             }
         };
     }
@@ -596,7 +599,7 @@ mod tests {
             "flags survive"
         );
         assert!(
-            tables.lists.lists.is_empty() && tables.lists.pairs.is_empty(),
+            tables.lists.lists.items.is_empty() && tables.lists.pairs.items.is_empty(),
             "the list went with the second path"
         );
         let mut dest = tables.get_mut(&prefix).unwrap();
@@ -604,8 +607,8 @@ mod tests {
         dest.set_dirty(false);
         assert!(!dest.is_dirty());
         assert_eq!(tables.path_count(), 2);
-        assert_eq!(tables.lists.pairs.len(), 1, "two paths are a pair");
+        assert_eq!(tables.lists.pairs.items.len(), 1, "two paths are a pair");
         tables.remove(&prefix);
-        assert!(tables.lists.lists.is_empty() && tables.lists.pairs.is_empty());
+        assert!(tables.lists.lists.items.is_empty() && tables.lists.pairs.items.is_empty());
     }
 }
