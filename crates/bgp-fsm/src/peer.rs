@@ -405,6 +405,7 @@ impl Peer {
             self.outgoing_yielded = true;
         }
         if let Some(s) = self.session_mut(loser) {
+            s.retract_open_keepalive();
             s.handle(
                 Event::AutomaticStop {
                     reason: StopReason::ConnectionCollision,

@@ -447,6 +447,21 @@ impl Session {
         }
     }
 
+    /// RFC 4271 §6.8 and §8.2.2 (OpenCollisionDump, Event 23): this session loses a collision
+    /// decided on the OPEN it has just answered. The KEEPALIVE answering that OPEN is taken
+    /// back while it is still queued, so the peer never takes this connection for Established;
+    /// the caller then stops the session with its Cease.
+    pub(crate) fn retract_open_keepalive(&mut self) {
+        if self.state != State::OpenConfirm {
+            return;
+        }
+        let keepalive = bgp_proto::message::message_type::KEEPALIVE;
+        let is_keepalive = |a: &Action| matches!(a, Action::Send(b) if b.len() == bgp_proto::message::HEADER_LEN && b[18] == keepalive);
+        let queued = self.actions.iter().filter(|a| is_keepalive(a)).count();
+        self.actions.retain(|a| !is_keepalive(a));
+        self.counters.sent[type_slot(keepalive)] -= queued as u64;
+    }
+
     fn send_message(&mut self, message: &Message, now: Instant) {
         let ctx = self.context();
         self.send_bytes(message.to_bytes(&ctx), now);

@@ -7,7 +7,7 @@ mod peernet;
 use std::time::{Duration, Instant};
 
 use bgp_fsm::{
-    Action, ConnectionId, DownReason, GracefulRestartConfig, Peer, SessionConfig, State,
+    Action, ConnectionId, DownReason, Event, GracefulRestartConfig, Peer, SessionConfig, State,
 };
 use bgp_proto::notification::{cease_subcode, code};
 use bgp_proto::Family;
@@ -103,6 +103,71 @@ fn simultaneous_open_keeps_the_connection_of_the_higher_identifier() {
         collide(LOW, HIGH, reverse);
         collide(HIGH, LOW, reverse);
     }
+}
+
+/// Every action the peer has queued.
+fn drain(peer: &mut Peer) -> Vec<bgp_fsm::PeerAction> {
+    std::iter::from_fn(|| peer.poll_action()).collect()
+}
+
+/// The message types of the bytes sent on `connection`.
+fn sent_types(actions: &[bgp_fsm::PeerAction], connection: ConnectionId) -> Vec<u8> {
+    actions
+        .iter()
+        .filter(|pa| pa.connection == connection)
+        .filter_map(|pa| match &pa.action {
+            Action::Send(bytes) => Some(bytes[18]),
+            _ => None,
+        })
+        .collect()
+}
+
+/// RFC 4271 §6.8 and §8.2.2 (OpenCollisionDump): a side that decides a collision on the OPEN
+/// it has just received closes that connection with a Cease instead of answering the OPEN with
+/// a KEEPALIVE. Otherwise a peer that has not accepted our connection yet takes the losing one
+/// for Established (seen as a session flap between Kubernetes nodes starting together).
+#[test]
+fn a_collision_decided_on_an_open_is_not_answered_with_a_keepalive() {
+    let now = Instant::now();
+    let (a_config, b_config) = configs(LOW, HIGH);
+    // A's OPEN, as A sends it on the connection it opened.
+    let mut a = Peer::new(a_config);
+    a.start(now);
+    a.handle(ConnectionId::Outgoing, Event::TcpCrAcked, now);
+    let open = drain(&mut a)
+        .into_iter()
+        .find_map(|pa| match pa.action {
+            Action::Send(bytes) if bytes[18] == 1 => Some(bytes),
+            _ => None,
+        })
+        .expect("A sends its OPEN");
+    // B's own connection is in OpenSent when A's connection brings that OPEN.
+    let mut b = Peer::new(b_config);
+    b.start(now);
+    b.handle(ConnectionId::Outgoing, Event::TcpCrAcked, now);
+    b.accept(now).expect("the incoming connection is taken");
+    let before = drain(&mut b);
+    assert_eq!(
+        sent_types(&before, ConnectionId::Incoming),
+        vec![1],
+        "B's OPEN"
+    );
+    b.handle(ConnectionId::Incoming, Event::BytesReceived(open), now);
+    let after = drain(&mut b);
+    // B has the higher identifier: its own connection survives, A's gets only the Cease.
+    assert_eq!(
+        sent_types(&after, ConnectionId::Incoming),
+        vec![3],
+        "no KEEPALIVE before the Cease: {after:?}"
+    );
+    assert!(
+        b.session(ConnectionId::Incoming).is_none(),
+        "the losing session is gone"
+    );
+    assert_eq!(
+        b.session(ConnectionId::Outgoing).map(|s| s.state()),
+        Some(State::OpenSent)
+    );
 }
 
 #[test]
