@@ -30,7 +30,12 @@ fn new_rib() -> (Rib, PeerId, PeerId) {
         let mut pc = PeerConfig::new(IpAddr::V4(addr), feed::NEIGHBOUR_AS);
         pc.import = vec![Arc::new(Policy::accept_all("all"))];
         let id = rib.add_peer(pc);
-        rib.peer_up(id, addr, true);
+        rib.peer_up(
+            id,
+            addr,
+            true,
+            bgp_proto::FamilySet::of(&[bgp_proto::Family::IPV4_UNICAST]),
+        );
         id
     };
     let a = peer(feed::FIRST_HOP);

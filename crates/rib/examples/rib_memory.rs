@@ -59,7 +59,12 @@ fn main() {
             pc.import = vec![Arc::new(Policy::accept_all("all"))];
             pc.soft_reconfiguration_inbound = soft;
             let peer = rib.add_peer(pc);
-            rib.peer_up(peer, *hop, true);
+            rib.peer_up(
+                peer,
+                *hop,
+                true,
+                bgp_proto::FamilySet::of(&[bgp_proto::Family::IPV4_UNICAST]),
+            );
             (peer, *hop)
         })
         .collect();

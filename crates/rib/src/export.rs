@@ -3,11 +3,11 @@
 //! pending changes per prefix until the session takes them, grouped by attribute set so that one
 //! UPDATE carries many prefixes.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use bgp_proto::{
-    Community, Family, NextHop, Nlri, PackError, Prefix, SessionContext, UpdatePacker,
+    Afi, Community, Family, NextHop, Nlri, PackError, Prefix, SessionContext, UpdatePacker,
 };
 use bytes::BytesMut;
 use rustc_hash::FxHashMap;
@@ -260,17 +260,65 @@ pub(crate) struct ExportContext {
     pub(crate) graceful_shutdown: Option<u8>,
 }
 
-/// Whether a route from `source` may go to `to` at all, before its attributes are looked at:
-/// never back to where it came from, and (RFC 8212) nothing to an external neighbour without
-/// an export policy.
-pub(crate) fn may_export(source: &PeerInfo, to_config: &PeerConfig, to: &PeerInfo) -> bool {
+/// Whether a route of `family` from `source` may go to `to` at all, before its attributes are
+/// looked at: only in a family its session negotiated (RFC 4760 §8), never back to where it
+/// came from, and (RFC 8212) nothing to an external neighbour without an export policy. Every
+/// export, of the best path or of ADD-PATH paths, passes here.
+pub(crate) fn may_export(
+    source: &PeerInfo,
+    to_config: &PeerConfig,
+    to: &PeerInfo,
+    family: Family,
+) -> bool {
+    let negotiated = to.families.contains(family);
     let back_to_source = !source.is_local && source.address == to.address;
     let unpoliced_external = !to.ibgp && to_config.export.is_empty();
-    !back_to_source && !unpoliced_external
+    negotiated && !back_to_source && !unpoliced_external
 }
 
-/// The attributes the best route `best` (from `source`) is sent to `to` with, or `None` when
-/// it must not be sent there.
+/// Whether a route of `family` may be announced with `next_hop`: only with one of its own
+/// address family (RFC 4760 §3; RFC 2545 §3 for IPv6, a 16-octet global address). The one
+/// place of the rule: RFC 8950 (an IPv6 next hop for IPv4 routes, once the extended next hop
+/// capability is negotiated) will widen it here.
+pub(crate) fn next_hop_fits(family: Family, next_hop: IpAddr) -> bool {
+    match family.afi {
+        Afi::IPV4 => next_hop.is_ipv4(),
+        Afi::IPV6 => next_hop.is_ipv6(),
+        _ => false,
+    }
+}
+
+/// Our next hop for a route of `family` toward a neighbour (next hop self): our address of
+/// that family toward it, else, for a route of ours, the next hop it was originated with when
+/// that one is of the family; `None` when we have none.
+fn own_next_hop(
+    family: Family,
+    best: &RouteAttrs,
+    source: &PeerInfo,
+    to_config: &PeerConfig,
+) -> Option<IpAddr> {
+    let local = match family.afi {
+        Afi::IPV4 => to_config.local_ipv4.map(IpAddr::V4),
+        Afi::IPV6 => to_config.local_ipv6.map(IpAddr::V6),
+        _ => None,
+    };
+    local
+        .or_else(|| source.is_local.then_some(best.next_hop))
+        .filter(|hop| next_hop_fits(family, *hop))
+}
+
+/// Why a route is not sent to a neighbour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Withheld {
+    /// The export rules or the export policy refuse it.
+    Refused,
+    /// It would go with our next hop, and we have none of its family toward the neighbour
+    /// (RFC 4760 §3, RFC 2545 §3): it waits for one ([`crate::Rib::families_without_next_hop`]).
+    NoNextHop,
+}
+
+/// The attributes the best route `best` (from `source`) is sent to `to` with, or why it is not
+/// sent there.
 pub(crate) fn export_route(
     ctx: ExportContext,
     prefix: Prefix,
@@ -278,49 +326,53 @@ pub(crate) fn export_route(
     source: &PeerInfo,
     to_config: &PeerConfig,
     to: &PeerInfo,
-) -> Option<RouteAttrs> {
-    if !may_export(source, to_config, to) {
-        return None;
+) -> Result<RouteAttrs, Withheld> {
+    let family = prefix.unicast_family();
+    if !may_export(source, to_config, to, family) {
+        return Err(Withheld::Refused);
     }
     let exported_from_as = !to.ibgp;
     let attrs = &best.attrs;
     // RFC 1997 well-known communities.
     if attrs.communities.contains(&Community::NO_ADVERTISE) {
-        return None;
+        return Err(Withheld::Refused);
     }
     if exported_from_as
         && (attrs.communities.contains(&Community::NO_EXPORT)
             || attrs.communities.contains(&Community::NO_EXPORT_SUBCONFED))
     {
-        return None;
+        return Err(Withheld::Refused);
     }
     // iBGP split horizon and route reflection (RFC 4456 §6).
     let reflecting = !source.is_local && source.ibgp && to.ibgp;
     if reflecting && !(source.rr_client || to.rr_client) {
-        return None;
+        return Err(Withheld::Refused);
     }
 
     let mut out = attrs.clone();
     out.as4_path = None;
     out.as4_aggregator = None;
     out.mark_unknown_partial();
-    let family = prefix.unicast_family();
     let mut next_hop = best.next_hop;
     let mut link_local = best.link_local;
-    // Our own address toward the neighbour; a local route without one uses the next hop it
-    // was originated with.
-    let self_next_hop = match family {
-        Family::IPV4_UNICAST => to_config.local_ipv4.map(IpAddr::V4),
-        _ => to_config.local_ipv6.map(IpAddr::V6),
+    // Next hop self (RFC 4271 §5.1.3): toward external neighbours, for our own routes, and
+    // when configured. Without a next hop of our own of the route's family, the unspecified
+    // address of the family stands in, so that an export policy may still set one; otherwise
+    // the route waits.
+    let next_hop_self = !to.ibgp || source.is_local || to_config.next_hop_self;
+    let mut without_own = false;
+    if next_hop_self {
+        let own = own_next_hop(family, best, source, to_config);
+        without_own = own.is_none();
+        next_hop = own.unwrap_or(match family.afi {
+            Afi::IPV6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        });
+        link_local = None;
     }
-    .or_else(|| source.is_local.then_some(best.next_hop));
     if to.ibgp {
         // LOCAL_PREF only inside the AS (RFC 4271 §5.1.5).
         out.local_pref = Some(best.local_pref);
-        if source.is_local || to_config.next_hop_self {
-            next_hop = self_next_hop?;
-            link_local = None;
-        }
         if reflecting {
             out.originator_id.get_or_insert(source.bgp_id);
             out.cluster_list.insert(0, ctx.cluster_id);
@@ -336,8 +388,6 @@ pub(crate) fn export_route(
         out.as_path
             .get_or_insert_with(Default::default)
             .prepend(ctx.local_as, 1);
-        next_hop = self_next_hop?;
-        link_local = None;
     }
     out.next_hop = match (family, next_hop) {
         (Family::IPV4_UNICAST, IpAddr::V4(v4)) => Some(v4),
@@ -356,19 +406,24 @@ pub(crate) fn export_route(
     let mut exported = RouteAttrs::new(out, next_hop, link_local);
 
     // Inside the AS, no export policy sends everything.
-    if to_config.export.is_empty() {
-        return Some(exported);
+    if !to_config.export.is_empty() {
+        let mut route = PolicyRoute {
+            prefix,
+            family,
+            neighbor: to.address,
+            attrs: &mut exported,
+            local_as: ctx.local_as,
+        };
+        if !evaluate(&to_config.export, &mut route).accepted {
+            return Err(Withheld::Refused);
+        }
     }
-    let mut route = PolicyRoute {
-        prefix,
-        family,
-        neighbor: to.address,
-        attrs: &mut exported,
-        local_as: ctx.local_as,
-    };
-    evaluate(&to_config.export, &mut route)
-        .accepted
-        .then_some(exported)
+    // Only with a next hop of the route's family, whoever set it.
+    match exported.next_hop {
+        hop if without_own && hop.is_unspecified() => Err(Withheld::NoNextHop),
+        hop if !next_hop_fits(family, hop) => Err(Withheld::Refused),
+        _ => Ok(exported),
+    }
 }
 
 /// Encodes outgoing updates for a session: withdrawals in the body or MP_UNREACH_NLRI,

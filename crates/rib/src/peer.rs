@@ -2,6 +2,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use bgp_proto::FamilySet;
+
 /// A handle to a neighbour registered with the RIB.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u32);
@@ -26,6 +28,10 @@ pub struct PeerInfo {
     pub rr_client: bool,
     /// This is the local pseudo-peer that originates our own prefixes.
     pub is_local: bool,
+    /// The families its session negotiated: those both sides advertised in the Multiprotocol
+    /// capability (RFC 4760 §8, RFC 5492), set by [`crate::Rib::peer_up`] and emptied by
+    /// [`crate::Rib::peer_down`]. No route of another family is sent to it.
+    pub families: FamilySet,
 }
 
 impl PeerInfo {
@@ -38,6 +44,7 @@ impl PeerInfo {
             ibgp: false,
             rr_client: false,
             is_local: true,
+            families: FamilySet::EMPTY,
         }
     }
 }

@@ -10,7 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use bgp_proto::{Family, FamilySet, NextHop, Nlri, PathAttributes, Prefix, Update};
+use bgp_proto::{Afi, Family, FamilySet, NextHop, Nlri, PathAttributes, Prefix, Update};
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use thiserror::Error;
@@ -21,7 +21,7 @@ use crate::decision::{
     compare, loses_on_med, multipath_equal, rank, Candidate, DecisionConfig, DecisionStep,
 };
 use crate::export::{
-    export_route, may_export, AdjRibOut, ExportContext, OutgoingUpdate, PathSource,
+    export_route, may_export, AdjRibOut, ExportContext, OutgoingUpdate, PathSource, Withheld,
 };
 use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{evaluate, Match, Policy, PolicyRoute};
@@ -88,9 +88,14 @@ pub struct PeerConfig {
     pub max_prefix: Vec<MaxPrefix>,
     /// How many times our own AS may appear in a received AS_PATH (allowas-in).
     pub allow_own_as: u8,
-    /// Our IPv4 next hop toward this neighbour (next hop self, eBGP, local routes).
+    /// Our IPv4 next hop toward this neighbour (next hop self, eBGP, local routes) for IPv4
+    /// routes; without one (nor [`Rib::set_local_address`]), an IPv4 route that needs our next
+    /// hop goes only with the IPv4 next hop it was originated with, else not at all
+    /// ([`Rib::families_without_next_hop`]).
     pub local_ipv4: Option<Ipv4Addr>,
-    /// Our IPv6 next hop toward this neighbour.
+    /// Our IPv6 next hop toward this neighbour for IPv6 routes, a global address (RFC 2545 §3);
+    /// without one, as for [`PeerConfig::local_ipv4`]: IPv6 routes never go with an IPv4 next
+    /// hop.
     pub local_ipv6: Option<Ipv6Addr>,
     /// Set ourselves as next hop on iBGP too (RFC 4271 §5.1.3 leaves it unchanged otherwise).
     pub next_hop_self: bool,
@@ -144,6 +149,9 @@ struct PeerState {
     received: Option<AdjRibIn>,
     /// The families its session negotiated ADD-PATH send for.
     add_path: FamilySet,
+    /// The families with a route held back for want of a next hop of ours of that family
+    /// ([`Rib::families_without_next_hop`]).
+    no_next_hop: FamilySet,
 }
 
 /// A neighbour sent more prefixes of a family than its limit: stop the session with Cease 6/1
@@ -433,6 +441,22 @@ fn next_hop_of(attrs: &PathAttributes, mp: Option<&NextHop>) -> Option<(IpAddr, 
     }
 }
 
+/// `set` without its families of `afi` (the IP families a [`FamilySet`] holds).
+fn without_afi(set: FamilySet, afi: Afi) -> FamilySet {
+    let mut kept = FamilySet::EMPTY;
+    for family in [
+        Family::IPV4_UNICAST,
+        Family::IPV6_UNICAST,
+        Family::IPV4_MULTICAST,
+        Family::IPV6_MULTICAST,
+    ] {
+        if family.afi != afi && set.contains(family) {
+            kept.insert(family);
+        }
+    }
+    kept
+}
+
 fn chain_reads_prefix(chain: &[Arc<Policy>]) -> bool {
     chain
         .iter()
@@ -454,6 +478,7 @@ impl Rib {
             out: AdjRibOut::default(),
             received: None,
             add_path: FamilySet::EMPTY,
+            no_next_hop: FamilySet::EMPTY,
         };
         Self {
             interner: AttrInterner::new(config.require_next_hop_resolution),
@@ -480,6 +505,7 @@ impl Rib {
             ibgp: config.asn == self.config.local_as,
             rr_client: config.rr_client,
             is_local: false,
+            families: FamilySet::EMPTY,
         };
         let received = config.soft_reconfiguration_inbound.then(AdjRibIn::default);
         let state = PeerState {
@@ -492,6 +518,7 @@ impl Rib {
             out: AdjRibOut::default(),
             received,
             add_path: FamilySet::EMPTY,
+            no_next_hop: FamilySet::EMPTY,
         };
         // Identifiers are never reused: a task of a removed neighbour may still report with
         // its old one for a moment, and must not be mistaken for a new neighbour.
@@ -519,14 +546,25 @@ impl Rib {
         self.peers.get(peer.0 as usize).and_then(Option::as_ref)
     }
 
-    /// The session came up with this identifier and AS number width.
-    /// The session came up with this identifier and AS number width: the whole table is
-    /// offered to it ([`Rib::take_updates`]).
-    pub fn peer_up(&mut self, peer: PeerId, bgp_id: Ipv4Addr, four_octet_as: bool) {
+    /// The session came up with this identifier, AS number width and negotiated `families`:
+    /// those both sides advertised in the Multiprotocol capability (RFC 4760 §8, RFC 5492; an
+    /// OPEN without one stands for IPv4 unicast). The whole table of those families is offered
+    /// to it ([`Rib::take_updates`]); no route of another family is ever queued for it, by this
+    /// initial export, a decision run, ADD-PATH or a route refresh, until [`Rib::peer_down`]
+    /// clears the set ([`PeerInfo::families`]).
+    pub fn peer_up(
+        &mut self,
+        peer: PeerId,
+        bgp_id: Ipv4Addr,
+        four_octet_as: bool,
+        families: FamilySet,
+    ) {
         if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
             p.info.bgp_id = bgp_id;
+            p.info.families = families;
             p.four_octet_as = four_octet_as;
             p.up = true;
+            p.no_next_hop = FamilySet::EMPTY;
         }
         self.reexport(peer, None, false);
     }
@@ -592,6 +630,7 @@ impl Rib {
     ) {
         let ctx = self.export_context();
         let mut exported = Vec::new();
+        let mut no_next_hop = false;
         if let (Some(dest), Some(to)) = (self.tables.get(&prefix), self.peer(peer)) {
             let mut rest: Vec<(PathRef, Candidate<'_>)> = dest.paths[dest.selected..]
                 .iter()
@@ -608,12 +647,15 @@ impl Rib {
                     continue;
                 };
                 let attrs = shared.get(&self.interner, key.attrs);
-                if let Some(attrs) =
-                    export_route(ctx, prefix, &attrs, &source.info, &to.config, &to.info)
-                {
-                    exported.push((PathSource(key.peer, key.path_id), attrs));
+                match export_route(ctx, prefix, &attrs, &source.info, &to.config, &to.info) {
+                    Ok(attrs) => exported.push((PathSource(key.peer, key.path_id), attrs)),
+                    Err(Withheld::NoNextHop) => no_next_hop = true,
+                    Err(Withheld::Refused) => {}
                 }
             }
+        }
+        if no_next_hop {
+            self.hold_back(peer, prefix.unicast_family());
         }
         let interned: Vec<(PathSource, AttrId)> = exported
             .into_iter()
@@ -631,19 +673,53 @@ impl Rib {
         }
     }
 
-    /// Our address on the neighbour's connection, used as next hop self for its family when no
-    /// local address is configured.
+    /// Our address toward the neighbour of `address`'s family (the connection's local address,
+    /// or the interface's address of the other family), used as next hop self for routes of
+    /// that family (RFC 4271 §5.1.3; RFC 2545 §3: for IPv6 a global address) unless one is
+    /// configured; call it once per family, before or after [`Rib::peer_up`]. A new address
+    /// clears that family from [`Rib::families_without_next_hop`], and when the session is up
+    /// and negotiated the family, its routes of the family are exported again: those held back
+    /// go out with it.
     pub fn set_local_address(&mut self, peer: PeerId, address: IpAddr) {
-        if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
-            match address {
-                IpAddr::V4(v4) => {
-                    p.config.local_ipv4.get_or_insert(v4);
-                }
-                IpAddr::V6(v6) => {
-                    p.config.local_ipv6.get_or_insert(v6);
-                }
+        let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) else {
+            return;
+        };
+        // A configured (or earlier) address stays.
+        let family = match address {
+            IpAddr::V4(v4) if p.config.local_ipv4.is_none() => {
+                p.config.local_ipv4 = Some(v4);
+                Family::IPV4_UNICAST
             }
+            IpAddr::V6(v6) if p.config.local_ipv6.is_none() => {
+                p.config.local_ipv6 = Some(v6);
+                Family::IPV6_UNICAST
+            }
+            _ => return,
+        };
+        p.no_next_hop = without_afi(p.no_next_hop, family.afi);
+        if p.up && p.info.families.contains(family) {
+            self.reexport(peer, Some(family), false);
         }
+    }
+
+    /// Records that a route of `family` was held back from `peer` for want of a next hop of
+    /// ours of that family.
+    fn hold_back(&mut self, peer: PeerId, family: Family) {
+        if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
+            p.no_next_hop.insert(family);
+        }
+    }
+
+    /// The families in which at least one route was not sent to `peer` because it would go
+    /// with our own next hop (next hop self, RFC 4271 §5.1.3) and we have no address of that
+    /// family toward the neighbour: a route goes only with a next hop of its own family
+    /// (RFC 4760 §3; RFC 2545 §3 for IPv6), so on an IPv4 session our IPv6 prefixes need an
+    /// IPv6 address ([`PeerConfig::local_ipv6`] or [`Rib::set_local_address`]), and on an IPv6
+    /// session IPv4 prefixes an IPv4 one (no RFC 8950 extended next hop). For the daemon to
+    /// warn about. Cleared by [`Rib::peer_down`], and per family when [`Rib::set_local_address`]
+    /// gives an address of it.
+    pub fn families_without_next_hop(&self, peer: PeerId) -> FamilySet {
+        self.peer(peer).map_or(FamilySet::EMPTY, |p| p.no_next_hop)
     }
 
     /// Computes what `peer` should have for `prefix`, whose best path is `best`, and queues it;
@@ -681,14 +757,15 @@ impl Rib {
         let path = *self.paths.get(best);
         let source = &self.peer(path.peer)?.info;
         let to = self.peer(peer)?;
-        if !may_export(source, &to.config, &to.info) {
+        let family = prefix.unicast_family();
+        if !may_export(source, &to.config, &to.info, family) {
             return None;
         }
         let memo = (!chain_reads_prefix(&to.config.export)).then_some(ExportKey {
             attrs: path.attrs,
             source: path.peer,
             to: peer,
-            family: prefix.unicast_family(),
+            family,
         });
         if let Some(found) = memo.and_then(|key| pass.sent.get(&key).copied()) {
             if let Some(id) = found {
@@ -705,7 +782,15 @@ impl Rib {
             &to.config,
             &to.info,
         );
-        let exported = route.map(|attrs| self.interner.intern(attrs));
+        let exported = match route {
+            Ok(attrs) => Some(self.interner.intern(attrs)),
+            Err(Withheld::NoNextHop) => {
+                // Recorded once: a later prefix of the pass sharing the set finds `None` above.
+                self.hold_back(peer, family);
+                None
+            }
+            Err(Withheld::Refused) => None,
+        };
         if let Some(key) = memo {
             // The pass keeps its own reference.
             if let Some(id) = exported {
@@ -761,6 +846,8 @@ impl Rib {
             p.warned.clear();
             p.up = false;
             p.add_path = FamilySet::EMPTY;
+            p.info.families = FamilySet::EMPTY;
+            p.no_next_hop = FamilySet::EMPTY;
             p.out.clear(&mut self.interner);
         }
     }

@@ -89,7 +89,7 @@ impl Lab {
             if negotiated {
                 rib.set_add_path(id, FamilySet::of(&[Family::IPV4_UNICAST]));
             }
-            rib.peer_up(id, address, true);
+            rib.peer_up(id, address, true, FamilySet::of(&[Family::IPV4_UNICAST]));
             id
         };
         let a = peer(1, 65001, 0, false);
@@ -218,7 +218,7 @@ fn a_path_is_not_sent_back_to_its_source_but_the_others_are() {
         config.add_path_send = rib::ADD_PATH_ALL;
         let id = rib.add_peer(config);
         rib.set_add_path(id, FamilySet::of(&[Family::IPV4_UNICAST]));
-        rib.peer_up(id, address, true);
+        rib.peer_up(id, address, true, FamilySet::of(&[Family::IPV4_UNICAST]));
         id
     };
     let (a, b) = (peer(1, 65001), peer(2, 65002));

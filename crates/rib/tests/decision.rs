@@ -9,8 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use bgp_proto::{
-    AsPath, AsSegment, Community, Family, LargeCommunity, MpReach, MpUnreach, NextHop, Nlri,
-    Origin, PathAttributes, Prefix, Rfc7606Action, SegmentType, Update, UpdateError,
+    AsPath, AsSegment, Community, Family, FamilySet, LargeCommunity, MpReach, MpUnreach, NextHop,
+    Nlri, Origin, PathAttributes, Prefix, Rfc7606Action, SegmentType, Update, UpdateError,
     UpdateErrorKind,
 };
 use rib::{
@@ -21,6 +21,11 @@ use rib::{
 const LOCAL_AS: u32 = 65000;
 const ROUTER_ID: &str = "198.18.0.1";
 const PREFIX: &str = "10.0.0.0/24";
+
+/// The families a dual-stack session negotiates (RFC 4760 §8).
+fn dual_stack() -> FamilySet {
+    FamilySet::of(&[Family::IPV4_UNICAST, Family::IPV6_UNICAST])
+}
 
 fn v4(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
@@ -137,7 +142,7 @@ fn add(rib: &mut Rib, spec: &Spec) -> PeerId {
     let mut pc = PeerConfig::new(IpAddr::V4(spec.addr), spec.asn);
     pc.import = spec.import.clone();
     let id = rib.add_peer(pc);
-    rib.peer_up(id, spec.bgp_id, true);
+    rib.peer_up(id, spec.bgp_id, true, dual_stack());
     id
 }
 
@@ -160,7 +165,7 @@ fn load(config: &RibConfig, specs: &[&Spec]) -> (Rib, Vec<PeerId>) {
     for (spec, id) in specs.iter().zip(&ids) {
         if spec.stale {
             rib.peer_down(*id, &[Family::IPV4_UNICAST]);
-            rib.peer_up(*id, spec.bgp_id, true);
+            rib.peer_up(*id, spec.bgp_id, true, dual_stack());
         }
     }
     rib.run_decision();
@@ -722,7 +727,7 @@ fn ecmp_deltas_shrink_to_one_then_withdraw() {
     assert_eq!(hops(&shrunk[0].next_hops), vec![ip("192.0.2.1")]);
 
     // Back to two, then the best goes: the other takes over alone.
-    rib.peer_up(ib, b.bgp_id, true);
+    rib.peer_up(ib, b.bgp_id, true, dual_stack());
     rib.apply_update(ib, &update_for(&b, &[PREFIX])).unwrap();
     assert_eq!(rib.run_decision()[0].next_hops.len(), 2);
     rib.peer_down(ia, &[]);
@@ -809,7 +814,7 @@ fn own_as_in_the_path_is_a_loop_unless_allowed() {
     pc.import = vec![Arc::new(Policy::accept_all("all"))];
     pc.allow_own_as = 1;
     let peer = rib.add_peer(pc);
-    rib.peer_up(peer, v4("192.0.2.1"), true);
+    rib.peer_up(peer, v4("192.0.2.1"), true, dual_stack());
     assert_eq!(outcome_of(&mut rib, peer, &looped).accepted, 1);
     assert_eq!(rib.run_decision().len(), 1);
     let twice = Spec::new("192.0.2.1", 65001, &[65001, LOCAL_AS, 7, LOCAL_AS]);
@@ -885,7 +890,7 @@ fn accepted_by(chain: Vec<Policy>, spec: &Spec, offered: &[&str]) -> Vec<Prefix>
     let mut pc = PeerConfig::new(IpAddr::V4(spec.addr), spec.asn);
     pc.import = chain.into_iter().map(Arc::new).collect();
     let peer = rib.add_peer(pc);
-    rib.peer_up(peer, spec.bgp_id, true);
+    rib.peer_up(peer, spec.bgp_id, true, dual_stack());
     rib.apply_update(peer, &update_for(spec, offered)).unwrap();
     let mut got: Vec<Prefix> = rib
         .run_decision()
@@ -1016,7 +1021,7 @@ fn best_attrs(chain: Vec<Policy>, spec: &Spec) -> Option<PathAttributes> {
     let mut pc = PeerConfig::new(IpAddr::V4(spec.addr), spec.asn);
     pc.import = chain.into_iter().map(Arc::new).collect();
     let peer = rib.add_peer(pc);
-    rib.peer_up(peer, spec.bgp_id, true);
+    rib.peer_up(peer, spec.bgp_id, true, dual_stack());
     rib.apply_update(peer, &update_for(spec, &[PREFIX]))
         .unwrap();
     rib.run_decision();
@@ -1070,7 +1075,7 @@ fn set_actions_change_the_stored_route() {
     let mut pc = PeerConfig::new(IpAddr::V4(spec.addr), spec.asn);
     pc.import = chain.into_iter().map(Arc::new).collect();
     let peer = rib.add_peer(pc);
-    rib.peer_up(peer, spec.bgp_id, true);
+    rib.peer_up(peer, spec.bgp_id, true, dual_stack());
     rib.apply_update(peer, &update_for(&spec, &[PREFIX]))
         .unwrap();
     rib.run_decision();
@@ -1162,7 +1167,7 @@ fn rfc8212_no_import_policy_rejects_ebgp_and_accepts_ibgp() {
     assert!(best_attrs(vec![], &ebgp).is_none());
     let mut rib = Rib::new(config());
     let peer = rib.add_peer(PeerConfig::new(ip("192.0.2.1"), 65001));
-    rib.peer_up(peer, v4("192.0.2.1"), true);
+    rib.peer_up(peer, v4("192.0.2.1"), true, dual_stack());
     let out = outcome_of(&mut rib, peer, &ebgp);
     assert_eq!(out.rejected, vec![(RejectReason::Policy, 1)]);
     let ibgp = Spec::new("192.0.2.2", LOCAL_AS, &[]);
@@ -1188,7 +1193,7 @@ fn protected_prefixes_need_an_allowing_term() {
         t.allow_protected = allow;
         pc.import = vec![Arc::new(policy(vec![t]))];
         let peer = rib.add_peer(pc);
-        rib.peer_up(peer, spec.bgp_id, true);
+        rib.peer_up(peer, spec.bgp_id, true, dual_stack());
         let out = rib
             .apply_update(peer, &update_for(&spec, &offered))
             .unwrap();
@@ -1244,7 +1249,7 @@ fn max_prefix_warns_once_and_fails_past_the_limit() {
         warning_percent: 80,
     }];
     let peer = rib.add_peer(pc);
-    rib.peer_up(peer, spec.bgp_id, true);
+    rib.peer_up(peer, spec.bgp_id, true, dual_stack());
 
     let out = announce(&mut rib, peer, &spec, &numbered(0, 7)).unwrap();
     assert!(out.warnings.is_empty());
@@ -1269,7 +1274,7 @@ fn max_prefix_warns_once_and_fails_past_the_limit() {
     // Withdrawals lower the count; the caller ends the session, and then it starts again.
     rib.peer_down(peer, &[]);
     assert_eq!(rib.accepted_count(peer, Family::IPV4_UNICAST), 0);
-    rib.peer_up(peer, spec.bgp_id, true);
+    rib.peer_up(peer, spec.bgp_id, true, dual_stack());
     let out = announce(&mut rib, peer, &spec, &numbered(0, 9)).unwrap();
     assert_eq!(
         out.warnings,
@@ -1300,12 +1305,12 @@ fn max_prefix_counts_stay_right_across_a_graceful_restart() {
         warning_percent: 100,
     }];
     let peer = rib.add_peer(pc);
-    rib.peer_up(peer, spec.bgp_id, true);
+    rib.peer_up(peer, spec.bgp_id, true, dual_stack());
     announce(&mut rib, peer, &spec, &numbered(0, 8)).unwrap();
     rib.run_decision();
     for _ in 0..3 {
         rib.peer_down(peer, &[Family::IPV4_UNICAST]);
-        rib.peer_up(peer, spec.bgp_id, true);
+        rib.peer_up(peer, spec.bgp_id, true, dual_stack());
         // The same 8 again, and End-of-RIB: still 8 routes, far from the limit.
         announce(&mut rib, peer, &spec, &numbered(0, 8)).unwrap();
         rib.end_of_rib(peer, Family::IPV4_UNICAST);
@@ -1315,7 +1320,7 @@ fn max_prefix_counts_stay_right_across_a_graceful_restart() {
     }
     // After a restart that re-sends only 2, the count is 2 and 8 more fit.
     rib.peer_down(peer, &[Family::IPV4_UNICAST]);
-    rib.peer_up(peer, spec.bgp_id, true);
+    rib.peer_up(peer, spec.bgp_id, true, dual_stack());
     announce(&mut rib, peer, &spec, &numbered(0, 2)).unwrap();
     rib.end_of_rib(peer, Family::IPV4_UNICAST);
     assert_eq!(rib.accepted_count(peer, Family::IPV4_UNICAST), 2);

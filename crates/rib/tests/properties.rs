@@ -6,9 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use bgp_proto::{AsPath, Family, Nlri, Origin, PathAttributes, Prefix, Update};
+use bgp_proto::{AsPath, Family, FamilySet, Nlri, Origin, PathAttributes, Prefix, Update};
 use proptest::prelude::*;
 use rib::{PeerConfig, PeerId, Policy, Rib, RibConfig};
+
+/// The families of an IPv4 session (RFC 4760 §8).
+fn ipv4_session() -> FamilySet {
+    FamilySet::of(&[Family::IPV4_UNICAST])
+}
 
 const LOCAL_AS: u32 = 65000;
 const PREFIXES: usize = 12;
@@ -140,7 +145,7 @@ fn new_rib_with(o: Options, soft: &[bool], add_path: &[bool]) -> (Rib, Vec<PeerI
             if *add_path {
                 rib.set_add_path(peer, bgp_proto::FamilySet::of(&[Family::IPV4_UNICAST]));
             }
-            rib.peer_up(peer, id.parse().unwrap(), true);
+            rib.peer_up(peer, id.parse().unwrap(), true, ipv4_session());
             peer
         })
         .collect();
@@ -340,7 +345,7 @@ proptest! {
             prop_assert_eq!(rib.explain(&prefix(i)).len(), before[&i]);
             prop_assert_eq!(rib.lookup(&prefix(i)).is_some(), before[&i] > 0);
         }
-        rib.peer_up(peer, PEERS[restarting].2.parse().unwrap(), true);
+        rib.peer_up(peer, PEERS[restarting].2.parse().unwrap(), true, ipv4_session());
         let mut again = BTreeSet::new();
         for (p, changed) in &refreshed {
             let mut a = Ann {

@@ -3,8 +3,13 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use bgp_proto::{AsPath, Family, Nlri, Origin, Update};
+use bgp_proto::{AsPath, Family, FamilySet, Nlri, Origin, Update};
 use rib::{DecisionStep, PathStatus, PeerConfig, PeerId, Policy, Rib, RibConfig, RouteChange};
+
+/// The families of an IPv4 session (RFC 4760 §8).
+fn ipv4_session() -> FamilySet {
+    FamilySet::of(&[Family::IPV4_UNICAST])
+}
 
 fn v4(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
@@ -26,7 +31,7 @@ fn ebgp_peer(rib: &mut Rib, addr: &str, asn: u32) -> PeerId {
     let mut config = PeerConfig::new(IpAddr::V4(v4(addr)), asn);
     config.import = vec![Arc::new(Policy::accept_all("all"))];
     let id = rib.add_peer(config);
-    rib.peer_up(id, v4(addr), true);
+    rib.peer_up(id, v4(addr), true, ipv4_session());
     id
 }
 
@@ -98,7 +103,7 @@ fn two_equal_ebgp_paths_from_the_same_as_make_an_ecmp_pair_and_shorter_path_wins
 fn ebgp_without_import_policy_accepts_nothing() {
     let mut rib = Rib::new(RibConfig::new(65000, v4("198.18.0.1")));
     let peer = rib.add_peer(PeerConfig::new(IpAddr::V4(v4("198.18.1.1")), 65001));
-    rib.peer_up(peer, v4("198.18.1.1"), true);
+    rib.peer_up(peer, v4("198.18.1.1"), true, ipv4_session());
     let outcome = rib
         .apply_update(peer, &update(&[65001], "198.18.1.1", &["10.244.1.0/24"]))
         .unwrap();
@@ -119,7 +124,7 @@ fn graceful_restart_keeps_stale_paths_until_end_of_rib() {
     rib.run_decision();
     rib.peer_down(a, &[Family::IPV4_UNICAST]);
     assert!(rib.run_decision().is_empty(), "stale paths still forward");
-    rib.peer_up(a, v4("198.18.1.1"), true);
+    rib.peer_up(a, v4("198.18.1.1"), true, ipv4_session());
     rib.apply_update(a, &update(&[65001], "198.18.1.1", &["10.244.1.0/24"]))
         .unwrap();
     assert!(

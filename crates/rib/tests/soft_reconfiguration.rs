@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use bgp_proto::{AsPath, Family, Nlri, Origin, Prefix, Update};
+use bgp_proto::{AsPath, Family, FamilySet, Nlri, Origin, Prefix, Update};
 use rib::{
     Match, MaxPrefix, PeerConfig, PeerId, Policy, PrefixMatch, RejectReason, Rib, RibConfig, Term,
     Verdict,
@@ -12,6 +12,11 @@ use rib::{
 
 const ACCEPTED_FIRST: &str = "10.244.1.0/24";
 const REJECTED_FIRST: &str = "10.244.2.0/24";
+
+/// The families of an IPv4 session (RFC 4760 §8).
+fn ipv4_session() -> FamilySet {
+    FamilySet::of(&[Family::IPV4_UNICAST])
+}
 
 fn v4(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
@@ -66,7 +71,7 @@ fn rib_with(soft: bool, import: Vec<Arc<Policy>>) -> (Rib, PeerId) {
         warning_percent: 100,
     }];
     let peer = rib.add_peer(config);
-    rib.peer_up(peer, v4("198.18.1.1"), true);
+    rib.peer_up(peer, v4("198.18.1.1"), true, ipv4_session());
     (rib, peer)
 }
 
