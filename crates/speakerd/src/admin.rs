@@ -14,19 +14,19 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
+use crate::control_task::{Query, ToControl};
 use crate::metrics::Metrics;
-use crate::rib_task::{Query, ToRib};
 
 #[derive(Clone)]
 struct AdminState {
-    to_rib: mpsc::UnboundedSender<ToRib>,
+    to_control: mpsc::UnboundedSender<ToControl>,
     metrics: Metrics,
 }
 
 /// Serves the admin API until the task is aborted.
 pub(crate) async fn serve(
     listener: TcpListener,
-    to_rib: mpsc::UnboundedSender<ToRib>,
+    to_control: mpsc::UnboundedSender<ToControl>,
     metrics: Metrics,
 ) {
     let app = Router::new()
@@ -36,7 +36,10 @@ pub(crate) async fn serve(
         .route("/api/neighbors", get(neighbors))
         .route("/api/routes", get(routes))
         .route("/api/route", get(route))
-        .with_state(AdminState { to_rib, metrics });
+        .with_state(AdminState {
+            to_control,
+            metrics,
+        });
     if let Err(e) = axum::serve(listener, app).await {
         warn!(error = %e, "admin API stopped");
     }
@@ -47,11 +50,16 @@ async fn ask<T>(
     make: impl FnOnce(oneshot::Sender<T>) -> Query,
 ) -> Result<T, Response> {
     let (tx, rx) = oneshot::channel();
-    let unavailable =
-        || (StatusCode::SERVICE_UNAVAILABLE, "RIB task not running\n").into_response();
+    let unavailable = || {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "control task not running\n",
+        )
+            .into_response()
+    };
     state
-        .to_rib
-        .send(ToRib::Query(make(tx)))
+        .to_control
+        .send(ToControl::Query(make(tx)))
         .map_err(|_| unavailable())?;
     rx.await.map_err(|_| unavailable())
 }
@@ -59,7 +67,7 @@ async fn ask<T>(
 /// The RIB's gauges (routes, prefixes per neighbour, uptimes) are brought up to date at each
 /// scrape, not after every change: a scrape costs one pass over the table, an UPDATE nothing.
 async fn metrics_text(State(state): State<AdminState>) -> impl IntoResponse {
-    // Without the RIB task the counters kept by the other tasks are still worth serving.
+    // Without the control task the counters kept by the other tasks are still worth serving.
     let _ = ask(&state, Query::RefreshMetrics).await;
     (
         [("content-type", "text/plain; version=0.0.4")],

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::rib_task::{NeighborView, PathView, RouteView};
+use crate::msg::{NeighborView, PathView, RouteView};
 
 /// Why a `show` command failed.
 #[derive(Debug, Error)]

@@ -135,6 +135,12 @@ pub struct NeighborConfig {
     pub passive: bool,
     /// Our address for the session.
     pub local_address: Option<IpAddr>,
+    /// Our next hop for IPv4 routes on this session, instead of the session's or its
+    /// interface's IPv4 address.
+    pub next_hop_ipv4: Option<Ipv4Addr>,
+    /// Our next hop for IPv6 routes on this session (a global address, RFC 2545 §3), instead of
+    /// the session's or its interface's IPv6 address.
+    pub next_hop_ipv6: Option<Ipv6Addr>,
     /// Hold time we propose.
     pub hold_time: u16,
     /// Keepalive interval.
@@ -409,6 +415,10 @@ struct RawNeighbor {
     passive: bool,
     #[serde(default)]
     local_address: Option<Spanned<String>>,
+    #[serde(default)]
+    next_hop_ipv4: Option<Spanned<String>>,
+    #[serde(default)]
+    next_hop_ipv6: Option<Spanned<String>>,
     #[serde(default)]
     hold_time: Option<Spanned<u16>>,
     #[serde(default)]
@@ -933,6 +943,20 @@ fn build_neighbor(
         )?),
         None => None,
     };
+    let next_hop_ipv4 = match &s.next_hop_ipv4 {
+        Some(a) => Some(collect(
+            errors,
+            l.parse::<Ipv4Addr>(a, ConfigErrorKind::Address),
+        )?),
+        None => None,
+    };
+    let next_hop_ipv6 = match &s.next_hop_ipv6 {
+        Some(a) => Some(collect(
+            errors,
+            l.parse::<Ipv6Addr>(a, ConfigErrorKind::Address),
+        )?),
+        None => None,
+    };
     let hold_time = match &s.hold_time {
         Some(h) if matches!(*h.get_ref(), 1 | 2) => {
             errors.push(l.error(h, ConfigErrorKind::HoldTime(*h.get_ref())));
@@ -1003,6 +1027,8 @@ fn build_neighbor(
         port: s.port.unwrap_or(BGP_PORT),
         passive: s.passive,
         local_address,
+        next_hop_ipv4,
+        next_hop_ipv6,
         hold_time,
         keepalive_time: s.keepalive_time,
         connect_retry_time: Duration::from_secs(s.connect_retry_time.unwrap_or(30)),

@@ -1,25 +1,28 @@
 //! Starts and stops the daemon's tasks.
 //!
 //! ```text
-//!             +-------------+   ToPeer (updates, EoR)   +-------------------+
-//!  TCP  <---> | peer task   | <------------------------ |                   |
-//!  (one per   | (Peer FSM,  | ------------------------> |     RIB task      | --FibCommand--> FIB task --rtnetlink--> kernel
-//!  neighbour) |  sockets)   |   ToRib (up, down, UPDATE)| (Rib, Adj-RIB-Out)|
-//!             +-------------+                           +-------------------+
-//!                    ^ Accept(stream)                          ^ Query
-//!             +-------------+                           +-------------------+
-//!             | listener(s) |                           | admin HTTP server | <--- /metrics, /api/*, CLI
-//!             +-------------+                           +-------------------+
+//!             +-------------+ PeerCommand (updates, EoR)+---------------------+
+//!  TCP  <---> | peer task   | <------------------------ |    control task     |
+//!  (one per   | (Peer FSM,  | ------------------------> | drives control::Core| --FibCommand--> FIB task --rtnetlink--> kernel
+//!  neighbour) |  sockets)   |  Input (up, down, UPDATE) | (Rib, Adj-RIB-Out,  | --NodeEvent--> Kubernetes Events
+//!             +-------------+                           |  startup, drain)    |
+//!                    ^ Accept(stream)                   +---------------------+
+//!             +-------------+                             ^ Query     ^ Input (PodCIDRs, Nodes, drain)
+//!             | listener(s) |         +-------------------+   +-------------------+
+//!             +-------------+         | admin HTTP server |   | Kubernetes watcher|
+//!                                     +-------------------+   +-------------------+
 //! ```
 //!
-//! Each piece of state has one owner; the tasks talk over channels.
+//! Each piece of state has one owner; the tasks talk over channels with the types of
+//! [`crate::msg`]. Every decision is made in the sans-IO [`crate::control::Core`]; the tasks
+//! only move bytes, timers and syscalls.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rib::{PeerConfig, PeerId, Rib, RibConfig};
+use rib::PeerId;
 use thiserror::Error;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -28,11 +31,13 @@ use tracing::{info, warn};
 
 use crate::admin;
 use crate::config::{Config, NeighborConfig};
+use crate::control::{Core, CoreSettings};
+use crate::control_task::{ControlTask, ToControl};
 use crate::fib::{Fib, FibControl, FibError};
 use crate::kubernetes;
 use crate::metrics::Metrics;
+use crate::msg::{Input, PrefixSource};
 use crate::peer_task::{self, PeerContext, ToPeer};
-use crate::rib_task::{DrainSettings, PrefixSource, RibTask, ToRib};
 
 /// Why the daemon could not start.
 #[derive(Debug, Error)]
@@ -51,35 +56,11 @@ pub enum DaemonError {
 /// How long shutdown waits for sessions to send their NOTIFICATIONs.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
-/// The RIB's view of a configured neighbour.
-pub(crate) fn rib_peer_config(n: &NeighborConfig) -> PeerConfig {
-    let mut c = PeerConfig::new(n.address, n.remote_asn);
-    c.rr_client = n.rr_client;
-    c.import = n.import.clone();
-    c.export = n.export.clone();
-    c.max_prefix = n.max_prefix.clone();
-    c.next_hop_self = n.next_hop_self;
-    c.allow_own_as = n.allow_own_as;
-    c.soft_reconfiguration_inbound = n.soft_reconfiguration_inbound;
-    c.add_path_send = n.add_path_send;
-    match n.local_address {
-        Some(IpAddr::V4(v4)) => c.local_ipv4 = Some(v4),
-        Some(IpAddr::V6(v6)) => c.local_ipv6 = Some(v6),
-        None => {}
-    }
-    c
-}
-
 /// Runs the daemon until SIGTERM or SIGINT, then shuts down cleanly. SIGHUP reloads the
 /// configuration from `path`.
 pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
     let metrics = Metrics::new();
     let started = Instant::now();
-    let mut rib_config = RibConfig::new(config.asn, config.router_id);
-    rib_config.cluster_id = config.cluster_id;
-    rib_config.decision.ecmp = config.ecmp;
-    rib_config.protected_prefixes = config.protected_prefixes.clone();
-    let rib = Rib::new(rib_config);
 
     let fib = Fib::open(config.kernel.clone(), metrics.clone()).await?;
     let restarting = fib.preserved_routes() > 0;
@@ -87,32 +68,30 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
     let (fib_control, fib_control_rx) = mpsc::unbounded_channel();
     let fib_task = tokio::spawn(fib.run(fib_rx, fib_control_rx));
 
-    let (to_rib, rib_inbox) = mpsc::unbounded_channel();
+    let (to_control, control_inbox) = mpsc::unbounded_channel();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let ctx = PeerContext {
         local_as: config.asn,
         router_id: config.router_id,
-        to_rib: to_rib.clone(),
+        to_control: to_control.clone(),
         metrics: metrics.clone(),
         started,
         restarting,
         shutdown: shutdown_rx.clone(),
     };
 
-    let mut rib_task = RibTask::new(rib, fib_tx, metrics.clone());
-    if restarting {
-        rib_task.defer_selection();
-    }
-    rib_task.set_prefixes(PrefixSource::Config, config.prefixes.clone());
+    let core = Core::new(
+        CoreSettings::from_config(&config, restarting),
+        metrics.clone(),
+        started,
+    );
     let (node_events_tx, node_events) = mpsc::unbounded_channel();
-    if let Some(k) = &config.kubernetes {
-        rib_task.set_drain_settings(DrainSettings {
-            seconds: k.drain_seconds,
-            prepend: k.drain_prepend,
-        });
-        rib_task.set_node_events(node_events_tx);
-    }
-    let rib_handle = tokio::spawn(rib_task.run(rib_inbox));
+    let control = ControlTask::new(
+        core,
+        fib_tx,
+        config.kubernetes.is_some().then_some(node_events_tx),
+    );
+    let control_handle = tokio::spawn(control.run(control_inbox));
 
     let mut listeners = Vec::new();
     for address in &config.listen {
@@ -147,12 +126,12 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
     info!(address = %config.admin_listen, "admin API listening");
     let admin_task = tokio::spawn(admin::serve(
         admin_listener,
-        to_rib.clone(),
+        to_control.clone(),
         metrics.clone(),
     ));
 
     let mut neighbors = Neighbors {
-        to_rib: to_rib.clone(),
+        to_control: to_control.clone(),
         acceptor: acceptor_tx,
         ctx: ctx.clone(),
         tasks: JoinSet::new(),
@@ -167,7 +146,7 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
         tokio::spawn(kubernetes::run(
             k,
             config.asn,
-            to_rib.clone(),
+            to_control.clone(),
             k8s_tx,
             node_events,
         ))
@@ -177,7 +156,7 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
     // list (our PodCIDRs, then our neighbours) completes the start.
     let mut starting = k8s_task.is_some();
     if !starting {
-        let _ = to_rib.send(ToRib::StartupComplete);
+        let _ = to_control.send(ToControl::Input(Input::StartupComplete));
     }
     let mut current = config.clone();
     let mut signals = Signals::new()?;
@@ -190,7 +169,7 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
             Some(list) = k8s_neighbors.recv() => {
                 neighbors.set(Source::Kubernetes, list).await;
                 if std::mem::take(&mut starting) {
-                    let _ = to_rib.send(ToRib::StartupComplete);
+                    let _ = to_control.send(ToControl::Input(Input::StartupComplete));
                 }
             }
         }
@@ -201,9 +180,10 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
             seconds = drain.seconds,
             "draining before shutdown (SIGTERM again to skip)"
         );
-        let _ = to_rib.send(ToRib::ShutdownDrain {
+        let input = Input::ShutdownDrain {
             prepend: drain.prepend,
-        });
+        };
+        let _ = to_control.send(ToControl::Input(input));
         let end = tokio::time::sleep(Duration::from_secs(drain.seconds));
         tokio::pin!(end);
         loop {
@@ -231,7 +211,7 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
     let _ = fib_control.send(FibControl::Shutdown { keep_routes, done });
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, done_rx).await;
     admin_task.abort();
-    rib_handle.abort();
+    control_handle.abort();
     let _ = fib_task.await;
     info!("stopped");
     Ok(())
@@ -299,7 +279,7 @@ enum Source {
 /// neighbour wins over a discovered one with the same address). Changing either set starts,
 /// stops or re-polices only the neighbours that differ.
 struct Neighbors {
-    to_rib: mpsc::UnboundedSender<ToRib>,
+    to_control: mpsc::UnboundedSender<ToControl>,
     acceptor: mpsc::UnboundedSender<AcceptorCommand>,
     ctx: PeerContext,
     tasks: JoinSet<()>,
@@ -338,17 +318,19 @@ impl Neighbors {
             match after.iter().find(|n| n.address == old.address) {
                 Some(n) if same_session(old, n) => {
                     if n != old {
-                        let _ = self.to_rib.send(ToRib::SetPolicies {
+                        let input = Input::SetPolicies {
                             address: n.address,
                             import: n.import.clone(),
                             export: n.export.clone(),
-                        });
+                        };
+                        let _ = self.to_control.send(ToControl::Input(input));
                     }
                 }
                 _ => {
-                    let _ = self.to_rib.send(ToRib::RemovePeer {
+                    let input = Input::RemoveNeighbor {
                         address: old.address,
-                    });
+                    };
+                    let _ = self.to_control.send(ToControl::Input(input));
                     let _ = self.acceptor.send(AcceptorCommand::Forget(old.address));
                 }
             }
@@ -362,13 +344,13 @@ impl Neighbors {
             }
             let (tx, rx) = mpsc::unbounded_channel();
             let (reply, id) = oneshot::channel();
-            let request = ToRib::AddPeer {
+            let request = ToControl::AddNeighbor {
                 config: Box::new(n.clone()),
                 commands: tx.clone(),
                 dynamic: false,
                 reply,
             };
-            if self.to_rib.send(request).is_err() {
+            if self.to_control.send(request).is_err() {
                 return;
             }
             let Ok(id) = id.await else { return };
@@ -407,10 +389,8 @@ async fn reload(path: &Path, current: &mut Config, neighbors: &mut Neighbors) {
         warn!("global, kernel, dynamic neighbour or Kubernetes settings changed: they apply after a restart");
     }
     neighbors.set(Source::Config, new.neighbors.clone()).await;
-    let _ = neighbors.to_rib.send(ToRib::SetPrefixes(
-        PrefixSource::Config,
-        new.prefixes.clone(),
-    ));
+    let input = Input::SetPrefixes(PrefixSource::Config, new.prefixes.clone());
+    let _ = neighbors.to_control.send(ToControl::Input(input));
     *current = Config {
         neighbors: new.neighbors,
         prefixes: new.prefixes,
@@ -500,13 +480,13 @@ impl Acceptor {
         config.passive = true;
         let (tx, rx) = mpsc::unbounded_channel();
         let (reply, id) = oneshot::channel::<PeerId>();
-        let request = ToRib::AddPeer {
+        let request = ToControl::AddNeighbor {
             dynamic: true,
             config: Box::new(config.clone()),
             commands: tx.clone(),
             reply,
         };
-        if self.ctx.to_rib.send(request).is_err() {
+        if self.ctx.to_control.send(request).is_err() {
             return;
         }
         let Ok(id) = id.await else { return };

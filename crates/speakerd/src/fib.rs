@@ -32,7 +32,7 @@ use self::netlink::{Kernel, KernelError, KernelEvents, KernelMessage, Nexthop, N
 use self::nexthops::{GatewaySet, Nexthops, Request};
 use crate::config::KernelConfig;
 use crate::metrics::Metrics;
-use crate::rib_task::FibCommand;
+use crate::msg::FibCommand;
 
 /// A kernel operation that failed.
 #[derive(Debug, Error)]

@@ -26,7 +26,8 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use crate::config::{KubernetesConfig, NeighborConfig, OriginateConfig, PeeringMode};
-use crate::rib_task::{NodeRoutes, PrefixSource, ToRib};
+use crate::control_task::ToControl;
+use crate::msg::{Input, NodeEvent, NodeRoutes, PrefixSource};
 
 /// Why the Kubernetes client could not be built.
 #[derive(Debug, Error)]
@@ -42,30 +43,10 @@ pub enum KubernetesError {
     Client(#[from] kube::Error),
 }
 
-/// Something the operator should see on our Node, recorded as a Kubernetes Event
-/// (`kubectl describe node`, `kubectl events --for node/NAME`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum NodeEvent {
-    /// A BGP session reached Established.
-    SessionUp { neighbor: IpAddr, asn: u32 },
-    /// An Established BGP session went down.
-    SessionDown {
-        neighbor: IpAddr,
-        asn: u32,
-        reason: String,
-    },
-    /// The Node was cordoned or tainted: GRACEFUL_SHUTDOWN is announced for this long.
-    DrainStarted { seconds: u64 },
-    /// The drain period ended: every session was closed with this Cease message.
-    Drained { message: String },
-    /// The Node is schedulable again: normal announcements.
-    DrainEnded,
-}
-
-impl NodeEvent {
-    /// Type (`Normal` or `Warning`), reason (`PascalCase`, what `kubectl` shows), action, note.
-    fn describe(&self) -> (&'static str, &'static str, &'static str, String) {
-        match self {
+/// How a [`NodeEvent`] is recorded: type (`Normal` or `Warning`), reason (`PascalCase`, what
+/// `kubectl` shows), action, note.
+fn describe(event: &NodeEvent) -> (&'static str, &'static str, &'static str, String) {
+    match event {
             NodeEvent::SessionUp { neighbor, asn } => (
                 "Normal",
                 "BGPSessionEstablished",
@@ -75,12 +56,12 @@ impl NodeEvent {
             NodeEvent::SessionDown {
                 neighbor,
                 asn,
-                reason,
+                cause,
             } => (
                 "Warning",
                 "BGPSessionDown",
                 "Peering",
-                format!("BGP session with {neighbor} (AS {asn}) down: {reason}"),
+                format!("BGP session with {neighbor} (AS {asn}) down: {cause}"),
             ),
             NodeEvent::DrainStarted { seconds } => (
                 "Normal",
@@ -101,7 +82,6 @@ impl NodeEvent {
                 "node schedulable again: normal announcements, sessions restart".to_string(),
             ),
         }
-    }
 }
 
 /// How long a repeated event (same reason and note) counts as a repeat: it then becomes the
@@ -123,7 +103,7 @@ async fn publish_node_events(
     // (reason, note) -> (Event name, count, first seen)
     let mut recent: HashMap<(&'static str, String), (String, i32, Instant)> = HashMap::new();
     while let Some(event) = events.recv().await {
-        let (type_, reason, action, note) = event.describe();
+        let (type_, reason, action, note) = describe(&event);
         let now = Timestamp::now();
         recent.retain(|_, (_, _, first)| first.elapsed() < EVENT_SERIES_WINDOW);
         let result = match recent.get_mut(&(reason, note.clone())) {
@@ -356,12 +336,12 @@ async fn client(config: &KubernetesConfig) -> Result<Client, KubernetesError> {
     Ok(Client::try_from(kube_config)?)
 }
 
-/// Watches Nodes until the daemon stops; sends the RIB what to announce and validate, and the
+/// Watches Nodes until the daemon stops; sends the control core what to announce and validate, and the
 /// daemon which neighbours to have.
 pub(crate) async fn run(
     config: KubernetesConfig,
     local_as: u32,
-    to_rib: mpsc::UnboundedSender<ToRib>,
+    to_control: mpsc::UnboundedSender<ToControl>,
     neighbors: mpsc::UnboundedSender<Vec<NeighborConfig>>,
     node_events: mpsc::UnboundedReceiver<NodeEvent>,
 ) {
@@ -432,19 +412,19 @@ pub(crate) async fn run(
         let want = desired(&config, local_as, &nodes);
         let previous = applied.as_ref();
         if previous.map(|p| &p.prefixes) != Some(&want.prefixes) {
-            let _ = to_rib.send(ToRib::SetPrefixes(
-                PrefixSource::Kubernetes,
-                want.prefixes.clone(),
-            ));
+            let input = Input::SetPrefixes(PrefixSource::Kubernetes, want.prefixes.clone());
+            let _ = to_control.send(ToControl::Input(input));
         }
         if previous.map(|p| &p.node_routes) != Some(&want.node_routes) {
-            let _ = to_rib.send(ToRib::SetNodeRoutes(Box::new(want.node_routes.clone())));
+            let input = Input::SetNodeRoutes(Box::new(want.node_routes.clone()));
+            let _ = to_control.send(ToControl::Input(input));
         }
         if previous.map(|p| p.draining) != Some(want.draining) {
-            let _ = to_rib.send(ToRib::Drain {
+            let input = Input::NodeDrain {
                 draining: want.draining,
                 node: config.node_name.clone(),
-            });
+            };
+            let _ = to_control.send(ToControl::Input(input));
         }
         if previous.map(|p| &p.neighbors) != Some(&want.neighbors) {
             let _ = neighbors.send(want.neighbors.clone());

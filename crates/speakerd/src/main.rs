@@ -1,18 +1,6 @@
 //! `speakerd`: the BGP speaker daemon and its command-line tools.
 
-mod admin;
-mod backlog;
-mod client;
-mod config;
-mod daemon;
-mod decode;
-mod fib;
-mod kubernetes;
-mod metrics;
-mod peer_task;
-mod rib_task;
-mod sockopt;
-mod transport;
+use speakerd::{client, config, daemon, decode};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -95,6 +83,9 @@ enum Show {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. }) {
+        speakerd::sockopt::default_sigpipe();
+    }
     match cli.command {
         Command::Run { config, log_json } => {
             let filter =

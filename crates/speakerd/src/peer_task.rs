@@ -1,18 +1,13 @@
 //! One task per neighbour: it owns the neighbour's [`Peer`] state machine and its connections,
 //! drives the state machine the way quinn drives a connection (one sleep until the next
-//! deadline, reset after every event, then drain the actions), and talks to the RIB task over
+//! deadline, reset after every event, then drain the actions), and talks to the control task over
 //! channels.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bgp_fsm::{
-    Action, ConnectionId, Event, GracefulRestartConfig, Peer, SessionConfig, State, StopReason,
-};
-use bgp_proto::capability::AddPathFamily;
-use bgp_proto::Family;
-use bytes::Bytes;
+use bgp_fsm::{Action, ConnectionId, Event, Peer, State, StopReason};
 use rib::PeerId;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -21,29 +16,19 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::backlog::Backlog;
 use crate::config::NeighborConfig;
+use crate::control::{session_config, shutdown_without_notification};
+use crate::control_task::ToControl;
 use crate::metrics::Metrics;
-use crate::rib_task::{NeighborStatus, ToRib};
+use crate::msg::{Input, LocalAddresses, PeerCommand};
 use crate::transport::{apply_ttl, spawn_connect, ConnEvent, Connection, SocketOptions};
 
-/// Commands for a neighbour's task.
+/// What a neighbour's task is sent.
 #[derive(Debug)]
 pub(crate) enum ToPeer {
-    /// Send these encoded UPDATEs; answer with [`ToRib::Drained`] once written.
-    Updates(Bytes),
-    /// Send End-of-RIB for a family.
-    EndOfRib(Family),
+    /// A command of the control core.
+    Command(PeerCommand),
     /// The neighbour connected to us.
     Accept(TcpStream),
-    /// Ask the neighbour to re-send a family (RFC 2918), after an import policy change.
-    RefreshRequest(Family),
-    /// Stop the session with this Cease; it starts again by itself later.
-    Cease(StopReason),
-    /// The neighbour left the configuration: Cease 6/3, then end the task.
-    Deconfigure,
-    /// Close with Cease 6/2 and this message, and stay down until [`ToPeer::Resume`].
-    Stop(String),
-    /// Start again after [`ToPeer::Stop`].
-    Resume,
 }
 
 /// What the task needs besides the neighbour's configuration.
@@ -51,7 +36,7 @@ pub(crate) enum ToPeer {
 pub(crate) struct PeerContext {
     pub(crate) local_as: u32,
     pub(crate) router_id: std::net::Ipv4Addr,
-    pub(crate) to_rib: mpsc::UnboundedSender<ToRib>,
+    pub(crate) to_control: mpsc::UnboundedSender<ToControl>,
     pub(crate) metrics: Metrics,
     pub(crate) started: Instant,
     /// speakerd started with the kernel routes of a previous run in place: it is a restarting
@@ -59,49 +44,6 @@ pub(crate) struct PeerContext {
     pub(crate) restarting: bool,
     /// Turns true when the daemon shuts down.
     pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
-}
-
-/// The FSM configuration for a neighbour. With graceful restart the Forwarding State bit is
-/// always set (RFC 4724 §3): our forwarding state is the kernel's routing table, which neither a
-/// session reset nor a restart of speakerd takes away (shutdown leaves it in place), so a
-/// neighbour keeps our routes until our End-of-RIB instead of flushing them when we reconnect.
-pub(crate) fn session_config(
-    n: &NeighborConfig,
-    local_as: u32,
-    router_id: std::net::Ipv4Addr,
-    seed: u64,
-    restarting: bool,
-) -> SessionConfig {
-    let mut c = SessionConfig::new(local_as, router_id, Some(n.remote_asn));
-    c.hold_time = n.hold_time;
-    c.keepalive_time = n.keepalive_time;
-    c.connect_retry_time = n.connect_retry_time;
-    c.passive = n.passive;
-    c.families = n.families.clone();
-    c.graceful_restart = n.graceful_restart.as_ref().map(|g| GracefulRestartConfig {
-        restart_time: g.restart_time,
-        restarting,
-        forwarding_preserved: true,
-        ..GracefulRestartConfig::default()
-    });
-    if n.add_path_send > 1 {
-        // RFC 7911 §4: we can send several paths per prefix; receiving stays single-path.
-        c.add_path = n
-            .families
-            .iter()
-            .map(|family| AddPathFamily {
-                family: *family,
-                receive: false,
-                send: true,
-            })
-            .collect();
-    }
-    c.jitter_seed = seed;
-    // Back off up to four connect-retry intervals (capped at the default two minutes): a
-    // neighbour that refused us only because it did not know us yet (a node joining a mesh) is
-    // retried on the scale the operator configured, not minutes later.
-    c.damping.max = (n.connect_retry_time.max(Duration::from_secs(1)) * 4).min(c.damping.max);
-    c
 }
 
 fn state_number(state: State) -> i64 {
@@ -133,7 +75,7 @@ struct PeerTask {
     ctx: PeerContext,
     peer: Peer,
     events_tx: mpsc::UnboundedSender<ConnEvent>,
-    /// This neighbour's UPDATEs waiting for the RIB task; reading pauses while there are many.
+    /// This neighbour's UPDATEs waiting for the control task; reading pauses while there are many.
     backlog: Arc<Backlog>,
     outgoing: Option<Connection>,
     incoming: Option<Connection>,
@@ -357,7 +299,8 @@ impl PeerTask {
                 self.peer
                     .handle(connection, Event::SendProgress { drained }, now);
                 if drained && self.peer.established() == Some(connection) {
-                    let _ = self.ctx.to_rib.send(ToRib::Drained { peer: self.id });
+                    let input = Input::SendBufferDrained { peer: self.id };
+                    let _ = self.ctx.to_control.send(ToControl::Input(input));
                 }
             }
             ConnEvent::WriteBlocked {
@@ -374,43 +317,42 @@ impl PeerTask {
     fn on_command(&mut self, command: ToPeer) {
         let now = Instant::now();
         match command {
-            ToPeer::Updates(bytes) => {
+            ToPeer::Accept(stream) if !self.secure_incoming(&stream) => {}
+            ToPeer::Accept(stream) => self.accept(stream, now),
+            ToPeer::Command(PeerCommand::Updates(bytes)) => {
                 if self.peer.send_updates(bytes, now).is_err() {
-                    // The session went down meanwhile; the RIB learns it from the Down.
+                    // The session went down meanwhile; the core learns it from the Down.
                     debug!("updates dropped: not established");
                 }
             }
-            ToPeer::EndOfRib(family) => {
+            ToPeer::Command(PeerCommand::EndOfRib(family)) => {
                 let _ = self.peer.send_end_of_rib(family, now);
             }
-            ToPeer::Accept(stream) if !self.secure_incoming(&stream) => {}
-            ToPeer::Accept(stream) => self.accept(stream, now),
-            ToPeer::RefreshRequest(family) => {
-                let refresh = bgp_proto::RouteRefresh::request(family);
+            ToPeer::Command(PeerCommand::RouteRefresh(refresh)) => {
                 let _ = self.peer.send_route_refresh(refresh, now);
             }
-            ToPeer::Deconfigure => {
+            ToPeer::Command(PeerCommand::Deconfigure) => {
                 self.shutting_down = true;
                 self.peer.shutdown(StopReason::PeerDeconfigured, now);
             }
-            ToPeer::Stop(message) => self.peer.stop(Some(message), now),
-            ToPeer::Resume => self.peer.start(now),
-            ToPeer::Cease(reason) => {
+            ToPeer::Command(PeerCommand::Stop(message)) => self.peer.stop(Some(message), now),
+            ToPeer::Command(PeerCommand::Resume) => self.peer.start(now),
+            ToPeer::Command(PeerCommand::Cease(reason)) => {
                 // RFC 4486: a neighbour over its prefix limit may come back after a while.
                 self.peer.cease(reason, MAX_PREFIX_RESTART, now);
             }
         }
     }
 
-    /// Graceful restart is configured and the Established session negotiated it.
+    /// Shutting down, the Established session closes without a NOTIFICATION (RFC 4724).
     fn graceful_restart_negotiated(&self) -> bool {
-        self.config.graceful_restart.is_some()
-            && self
-                .peer
-                .established()
-                .and_then(|c| self.peer.session(c))
-                .and_then(|s| s.negotiated())
-                .is_some_and(|n| !n.graceful_restart_families().is_empty())
+        self.peer
+            .established()
+            .and_then(|c| self.peer.session(c))
+            .and_then(|s| s.negotiated())
+            .is_some_and(|n| {
+                shutdown_without_notification(self.config.graceful_restart.is_some(), n)
+            })
     }
 
     /// Takes an incoming connection. One it replaces (the Peer closes an incoming session
@@ -488,16 +430,23 @@ impl PeerTask {
                     let local_address = self
                         .transport(connection, generation)
                         .and_then(|c| c.local_address);
-                    let _ = self.ctx.to_rib.send(ToRib::PeerUp {
+                    let local = LocalAddresses {
+                        session: local_address,
+                        other_family: local_address.and_then(crate::sockopt::other_family_address),
+                    };
+                    let input = Input::SessionUp {
                         peer: self.id,
                         negotiated,
-                        local_address,
-                    });
+                        local,
+                    };
+                    let _ = self.ctx.to_control.send(ToControl::Input(input));
                 }
                 Action::Update(update) => {
-                    let _ = self.ctx.to_rib.send(ToRib::Update {
-                        peer: self.id,
-                        update,
+                    let _ = self.ctx.to_control.send(ToControl::Update {
+                        input: Input::Update {
+                            peer: self.id,
+                            update,
+                        },
                         ticket: self.backlog.ticket(),
                     });
                 }
@@ -512,16 +461,18 @@ impl PeerTask {
                         .end_of_rib_seconds
                         .with_label_values(&l)
                         .set(self.ctx.started.elapsed().as_secs_f64());
-                    let _ = self.ctx.to_rib.send(ToRib::EndOfRib {
+                    let input = Input::EndOfRib {
                         peer: self.id,
                         family,
-                    });
+                    };
+                    let _ = self.ctx.to_control.send(ToControl::Input(input));
                 }
                 Action::RouteRefresh(refresh) => {
-                    let _ = self.ctx.to_rib.send(ToRib::RouteRefresh {
+                    let input = Input::RouteRefresh {
                         peer: self.id,
                         refresh,
-                    });
+                    };
+                    let _ = self.ctx.to_control.send(ToControl::Input(input));
                 }
                 Action::Down(down) => {
                     self.count_notification(&down.reason);
@@ -530,10 +481,11 @@ impl PeerTask {
                     } else {
                         debug!(reason = %down.reason, "session attempt failed");
                     }
-                    let _ = self.ctx.to_rib.send(ToRib::PeerDown {
+                    let input = Input::SessionDown {
                         peer: self.id,
                         down,
-                    });
+                    };
+                    let _ = self.ctx.to_control.send(ToControl::Input(input));
                 }
             }
             self.count_messages(connection);
@@ -612,13 +564,10 @@ impl PeerTask {
             .peer_up
             .with_label_values(&l)
             .set(i64::from(state == State::Established));
-        let status = NeighborStatus {
-            state,
-            description: self.config.description.clone(),
-        };
-        let _ = self.ctx.to_rib.send(ToRib::Status {
+        let input = Input::StateChanged {
             peer: self.id,
-            status,
-        });
+            state,
+        };
+        let _ = self.ctx.to_control.send(ToControl::Input(input));
     }
 }

@@ -1,13 +1,16 @@
 //! The socket options the standard crates do not wrap: TCP MD5 signatures (RFC 2385,
 //! `TCP_MD5SIG`), the minimum received TTL of GTSM (RFC 5082, `IP_MINTTL` /
-//! `IPV6_MINHOPCOUNT`) and a netlink receive buffer beyond `rmem_max` (`SO_RCVBUFFORCE`). This is
-//! the daemon's only unsafe code: `setsockopt` calls on a file descriptor the caller owns, with
-//! buffers that outlive the call.
+//! `IPV6_MINHOPCOUNT`) and a netlink receive buffer beyond `rmem_max` (`SO_RCVBUFFORCE`); and
+//! the interface addresses of `getifaddrs(3)`, for the next hop of the other family on a
+//! session; SIGPIPE's default action for the command-line tools. This is the daemon's only unsafe code: `setsockopt` calls on a file descriptor the
+//! caller owns, with buffers that outlive the call, and the walk of the list `getifaddrs`
+//! returns, freed after it.
 #![allow(unsafe_code)]
 
+use std::ffi::CStr;
 use std::io;
 use std::mem::size_of;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 
 /// `struct tcp_md5sig` of linux/tcp.h.
@@ -97,4 +100,128 @@ pub fn set_min_ttl(socket: &impl AsRawFd, ipv4: bool, min: u8) -> io::Result<()>
 pub fn set_receive_buffer_force(socket: &impl AsRawFd, bytes: usize) -> io::Result<()> {
     let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
     setsockopt(socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &bytes)
+}
+
+/// Every address of every interface: (interface name, address), IPv4 and IPv6 only.
+fn interface_addresses() -> io::Result<Vec<(Vec<u8>, IpAddr)>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: on success `head` points to a list that stays valid until `freeifaddrs`.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut found = Vec::new();
+    let mut node = head;
+    while !node.is_null() {
+        // SAFETY: `node` is a node of the list, not yet freed.
+        let ifa = unsafe { &*node };
+        node = ifa.ifa_next;
+        if ifa.ifa_addr.is_null() || ifa.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: a non-null `ifa_addr` points to a socket address whose family says its
+        // type; `ifa_name` to a NUL-terminated name. Both live as long as the list.
+        let (family, name) = unsafe {
+            (
+                i32::from((*ifa.ifa_addr).sa_family),
+                CStr::from_ptr(ifa.ifa_name).to_bytes().to_vec(),
+            )
+        };
+        let address = match family {
+            libc::AF_INET => {
+                // SAFETY: an AF_INET address is a `sockaddr_in`.
+                let sin = unsafe { &*ifa.ifa_addr.cast::<libc::sockaddr_in>() };
+                IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
+            }
+            libc::AF_INET6 => {
+                // SAFETY: an AF_INET6 address is a `sockaddr_in6`.
+                let sin6 = unsafe { &*ifa.ifa_addr.cast::<libc::sockaddr_in6>() };
+                IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
+            }
+            _ => continue,
+        };
+        found.push((name, address));
+    }
+    // SAFETY: `head` came from `getifaddrs` and nothing refers to the list any more.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(found)
+}
+
+/// Our address of the other family on the interface that holds `local` (a session's local
+/// address): the next hop for routes of that family on the session (RFC 2545 §3 for IPv6: a
+/// global address, never a link-local one alone). `None` when the interface has none or the
+/// addresses cannot be read.
+pub fn other_family_address(local: IpAddr) -> Option<IpAddr> {
+    choose_other_family(local, &interface_addresses().ok()?)
+}
+
+fn choose_other_family(local: IpAddr, addresses: &[(Vec<u8>, IpAddr)]) -> Option<IpAddr> {
+    let (interface, _) = addresses.iter().find(|(_, a)| *a == local)?;
+    addresses
+        .iter()
+        .filter(|(name, _)| name == interface)
+        .map(|(_, a)| *a)
+        .find(|a| match a {
+            IpAddr::V4(v4) => local.is_ipv6() && !v4.is_unspecified(),
+            IpAddr::V6(v6) => {
+                local.is_ipv4() && !v6.is_unspecified() && !v6.is_unicast_link_local()
+            }
+        })
+}
+
+/// Gives SIGPIPE its default action again (Rust's runtime ignores it): a command-line tool
+/// whose reader has gone (`speakerd show routes | head`) ends at once, silently, as Unix tools
+/// do, instead of failing on its next write. Never for the daemon, whose sockets must see
+/// `EPIPE` as an error instead.
+pub fn default_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_DFL installs no handler and touches no
+    // memory; it is done before any other thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Vec<(Vec<u8>, IpAddr)> {
+        [
+            ("lo", "127.0.0.1"),
+            ("lo", "::1"),
+            ("eth0", "fe80::1"),
+            ("eth0", "198.18.0.1"),
+            ("eth0", "2001:db8::1"),
+            ("eth1", "198.18.1.1"),
+            ("eth1", "fe80::2"),
+        ]
+        .iter()
+        .map(|(n, a)| (n.as_bytes().to_vec(), a.parse().unwrap()))
+        .collect()
+    }
+
+    #[test]
+    fn the_other_family_comes_from_the_same_interface_and_is_never_link_local() {
+        let t = table();
+        let v4 = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            choose_other_family(v4("198.18.0.1"), &t),
+            Some(v4("2001:db8::1"))
+        );
+        assert_eq!(
+            choose_other_family(v4("2001:db8::1"), &t),
+            Some(v4("198.18.0.1"))
+        );
+        assert_eq!(
+            choose_other_family(v4("198.18.1.1"), &t),
+            None,
+            "only a link-local address there"
+        );
+        assert_eq!(choose_other_family(v4("198.18.9.9"), &t), None);
+    }
+
+    #[test]
+    fn the_machine_has_a_loopback_interface() {
+        let all = interface_addresses().expect("getifaddrs");
+        assert!(all.iter().any(|(_, a)| a.is_loopback()), "{all:?}");
+    }
 }

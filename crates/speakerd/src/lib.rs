@@ -1,0 +1,20 @@
+//! `speakerd`, the BGP speaker daemon, as a library: the sans-IO control core
+//! ([`control`]) and the messages it exchanges with the shell ([`msg`]) for tests that drive
+//! it on a virtual clock, and the daemon and tools the `speakerd` binary runs. The task and
+//! thread diagram is at the top of [`daemon`].
+
+mod admin;
+mod backlog;
+pub mod client;
+pub mod config;
+pub mod control;
+mod control_task;
+pub mod daemon;
+pub mod decode;
+mod fib;
+mod kubernetes;
+pub mod metrics;
+pub mod msg;
+mod peer_task;
+pub mod sockopt;
+mod transport;

@@ -1,0 +1,813 @@
+//! The control core on a virtual clock: no sockets, no kernel, no root. Each test builds a
+//! [`Core`] from a real configuration, plays the inputs the neighbour tasks, the Kubernetes
+//! watcher and the daemon would send, jumps the clock to the deadlines the core asks for, and
+//! checks every output: the commands to the neighbours (the UPDATEs decoded), the kernel
+//! changes and the Node Events.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bgp_fsm::{Down, DownReason, Negotiated, RetainStale, State};
+use bgp_proto::capability::{GracefulRestart, GracefulRestartFamily};
+use bgp_proto::{
+    route_refresh, AsPath, Community, Family, Message, Nlri, Open, Origin, PathAttributes, Prefix,
+    RouteRefresh, SessionContext, Update,
+};
+use rib::PeerId;
+use speakerd::config::Config;
+use speakerd::control::{shutdown_without_notification, Core, CoreSettings, STARTUP_LIMIT};
+use speakerd::metrics::Metrics;
+use speakerd::msg::{
+    DownCause, FibCommand, Input, LocalAddresses, NodeEvent, NodeRoutes, Output, PeerCommand,
+};
+
+const LOCAL_AS: u32 = 4_200_000_001;
+const PEER_AS: u32 = 4_200_000_002;
+
+/// A configuration with our prefix 198.19.1.0/24 and `extra` (neighbours, Kubernetes).
+fn config(extra: &str) -> Config {
+    let text = format!(
+        "[global]\nasn = {LOCAL_AS}\nrouter_id = \"198.18.0.1\"\n\n\
+         [[prefix]]\nprefix = \"198.19.1.0/24\"\n\n{extra}"
+    );
+    Config::parse(&text, Path::new("test.toml"), &|_| None).expect("valid configuration")
+}
+
+fn neighbor_toml(address: &str, graceful_restart: bool) -> String {
+    let gr = if graceful_restart {
+        "[neighbor.graceful_restart]\nrestart_time = 60\n"
+    } else {
+        ""
+    };
+    format!(
+        "[[neighbor]]\naddress = \"{address}\"\nremote_asn = {PEER_AS}\n\
+         local_address = \"198.18.0.1\"\nimport = [\"accept-all\"]\nexport = [\"accept-all\"]\n{gr}\n"
+    )
+}
+
+const KUBERNETES: &str = "[kubernetes]\nnode_name = \"node-1\"\nkubeconfig = \"/dev/null\"\n\
+    mode = \"tor\"\ndrain_seconds = 30\n";
+
+/// The core with its configured neighbours registered, as the daemon does at start.
+struct Harness {
+    core: Core,
+    now: Instant,
+    peers: Vec<PeerId>,
+}
+
+impl Harness {
+    fn new(config: &Config, restarting: bool) -> Self {
+        let now = Instant::now();
+        let mut core = Core::new(
+            CoreSettings::from_config(config, restarting),
+            Metrics::new(),
+            now,
+        );
+        let peers = config
+            .neighbors
+            .iter()
+            .map(|n| core.add_neighbor(n.clone(), false, now))
+            .collect();
+        Self { core, now, peers }
+    }
+
+    fn handle(&mut self, input: Input) {
+        self.core.handle(input, self.now);
+    }
+
+    /// Every output now.
+    fn outputs(&mut self) -> Vec<Output> {
+        std::iter::from_fn(|| self.core.poll_output()).collect()
+    }
+
+    /// Jumps the clock to the core's next deadline and handles it.
+    fn advance_to_deadline(&mut self) -> Instant {
+        let deadline = self.core.poll_timeout().expect("a deadline");
+        assert!(deadline >= self.now, "deadlines do not go back");
+        self.now = deadline;
+        self.core.handle_timeout(deadline);
+        deadline
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        if self.core.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.core.handle_timeout(self.now);
+        }
+    }
+
+    fn session_up(&mut self, peer: PeerId, gr: Option<GracefulRestart>) {
+        let input = Input::SessionUp {
+            peer,
+            negotiated: Box::new(negotiated(gr)),
+            local: LocalAddresses {
+                session: Some(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1))),
+                other_family: None,
+            },
+        };
+        self.handle(input);
+    }
+
+    fn announce(&mut self, peer: PeerId, prefix: &str, next_hop: Ipv4Addr) {
+        let update = Update {
+            attributes: PathAttributes {
+                origin: Some(Origin::Igp),
+                as_path: Some(AsPath::from_sequence(vec![PEER_AS])),
+                next_hop: Some(next_hop),
+                ..PathAttributes::default()
+            },
+            nlri: vec![Nlri::new(prefix.parse().unwrap())],
+            ..Update::default()
+        };
+        self.handle(Input::Update {
+            peer,
+            update: Box::new(update),
+        });
+    }
+}
+
+/// What an Established eBGP session with a modern peer negotiates (IPv4 unicast only).
+fn negotiated(gr: Option<GracefulRestart>) -> Negotiated {
+    Negotiated {
+        peer_as: PEER_AS,
+        peer_id: Ipv4Addr::new(198, 18, 0, 2),
+        ibgp: false,
+        hold_time: 90,
+        keepalive_time: 30,
+        families: vec![Family::IPV4_UNICAST],
+        context: SessionContext::modern_ebgp(),
+        route_refresh: true,
+        enhanced_route_refresh: false,
+        extended_next_hop: Vec::new(),
+        peer_graceful_restart: gr,
+        graceful_notification: false,
+        peer_open: Open::new(PEER_AS, 90, Ipv4Addr::new(198, 18, 0, 2), Vec::new()),
+    }
+}
+
+/// A neighbour's Graceful Restart capability: `families` empty is the helper-only form
+/// (RFC 4724 §3).
+fn graceful_restart(families: &[Family], restart_state: bool) -> GracefulRestart {
+    GracefulRestart {
+        restart_state,
+        notification: false,
+        restart_time: 60,
+        families: families
+            .iter()
+            .map(|f| GracefulRestartFamily {
+                family: *f,
+                forwarding_preserved: true,
+            })
+            .collect(),
+    }
+}
+
+fn prefix(text: &str) -> Prefix {
+    text.parse().unwrap()
+}
+
+/// The UPDATEs in an encoded batch.
+fn decode_updates(bytes: &bytes::Bytes) -> Vec<Update> {
+    let mut rest = bytes.clone();
+    let mut updates = Vec::new();
+    while !rest.is_empty() {
+        let len = usize::from(u16::from_be_bytes([rest[16], rest[17]]));
+        let frame = rest.split_to(len);
+        match Message::decode(frame, &SessionContext::modern_ebgp()).expect("valid UPDATE") {
+            Message::Update(u) => updates.push(u),
+            other => panic!("not an UPDATE: {other:?}"),
+        }
+    }
+    updates
+}
+
+/// The prefixes announced to `peer` in these outputs.
+fn announced_to(outputs: &[Output], peer: PeerId) -> Vec<(Prefix, Vec<Community>)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Peer {
+                peer: p,
+                command: PeerCommand::Updates(bytes),
+            } if *p == peer => Some(decode_updates(bytes)),
+            _ => None,
+        })
+        .flatten()
+        .flat_map(|u| {
+            let communities = u.attributes.communities.clone();
+            u.nlri
+                .iter()
+                .map(move |n| (n.prefix, communities.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn end_of_rib_to(outputs: &[Output], peer: PeerId) -> bool {
+    outputs.iter().any(|o| {
+        matches!(o, Output::Peer { peer: p, command: PeerCommand::EndOfRib(Family::IPV4_UNICAST) } if *p == peer)
+    })
+}
+
+/// The kernel changes in these outputs: (prefix, installed with next hops or removed).
+fn kernel_changes(outputs: &[Output]) -> Vec<(Prefix, Vec<IpAddr>)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Fib(FibCommand::Apply(changes)) => Some(changes),
+            _ => None,
+        })
+        .flatten()
+        .map(|c| (c.prefix, c.next_hops.iter().map(|h| h.address).collect()))
+        .collect()
+}
+
+fn synced(outputs: &[Output]) -> bool {
+    outputs
+        .iter()
+        .any(|o| matches!(o, Output::Fib(FibCommand::Synced)))
+}
+
+fn node_events(outputs: &[Output]) -> Vec<&NodeEvent> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::NodeEvent(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+fn peer_commands(outputs: &[Output], peer: PeerId) -> Vec<&PeerCommand> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Peer { peer: p, command } if *p == peer => Some(command),
+            _ => None,
+        })
+        .collect()
+}
+
+const BIRD: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+
+/// A fresh start (no kernel routes of a previous run): routes are selected and installed as
+/// they arrive, but End-of-RIB waits for the startup gate, and the initial sync (leftover
+/// removal, `/readyz`) for the neighbour's End-of-RIB.
+#[test]
+fn fresh_start_installs_at_once_and_sends_end_of_rib_after_the_startup_gate() {
+    let mut h = Harness::new(&config(&neighbor_toml("198.18.0.2", false)), false);
+    let peer = h.peers[0];
+    h.session_up(peer, None);
+    h.announce(peer, "198.19.100.0/24", BIRD);
+    let out = h.outputs();
+    assert_eq!(
+        kernel_changes(&out),
+        vec![
+            (prefix("198.19.1.0/24"), vec![]),
+            (prefix("198.19.100.0/24"), vec![IpAddr::V4(BIRD)])
+        ],
+        "{out:?}"
+    );
+    assert_eq!(
+        announced_to(&out, peer)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect::<Vec<_>>(),
+        vec![prefix("198.19.1.0/24")]
+    );
+    assert!(
+        !end_of_rib_to(&out, peer),
+        "no End-of-RIB before startup: {out:?}"
+    );
+    assert!(!h.core.ready());
+    // The neighbour's task wrote the UPDATEs: the next may go.
+    h.handle(Input::SendBufferDrained { peer });
+
+    h.handle(Input::StartupComplete);
+    let out = h.outputs();
+    assert!(end_of_rib_to(&out, peer), "{out:?}");
+    assert!(!synced(&out), "the neighbour's End-of-RIB is still awaited");
+
+    h.handle(Input::EndOfRib {
+        peer,
+        family: Family::IPV4_UNICAST,
+    });
+    let out = h.outputs();
+    assert!(synced(&out), "{out:?}");
+    assert!(h.core.ready());
+    assert_eq!(h.core.poll_timeout(), None, "nothing left to time");
+}
+
+/// RFC 4724 §4.1: a restarted speakerd (its kernel still holds the previous run's routes)
+/// stores what the neighbour sends but selects, installs and advertises nothing until the
+/// neighbour's End-of-RIB; then one decision, the updates, End-of-RIB, and the sync.
+#[test]
+fn restart_with_preserved_routes_defers_selection_until_end_of_rib() {
+    let mut h = Harness::new(&config(&neighbor_toml("198.18.0.2", true)), true);
+    let peer = h.peers[0];
+    h.handle(Input::StartupComplete);
+    h.session_up(peer, Some(graceful_restart(&[Family::IPV4_UNICAST], false)));
+    h.announce(peer, "198.19.100.0/24", BIRD);
+    h.advance(Duration::from_secs(5));
+    let out = h.outputs();
+    assert!(
+        out.is_empty(),
+        "deferred: nothing selected or sent: {out:?}"
+    );
+    assert!(h.core.rib().lookup(&prefix("198.19.100.0/24")).is_none());
+
+    h.handle(Input::EndOfRib {
+        peer,
+        family: Family::IPV4_UNICAST,
+    });
+    let out = h.outputs();
+    assert_eq!(kernel_changes(&out).len(), 2, "{out:?}");
+    assert_eq!(announced_to(&out, peer).len(), 1);
+    assert!(end_of_rib_to(&out, peer));
+    assert!(synced(&out));
+}
+
+/// The deferral has a limit: with one of two neighbours never coming up, selection runs and
+/// the sync completes when the Selection_Deferral_Timer ([`STARTUP_LIMIT`]) expires, not
+/// before.
+#[test]
+fn deferral_ends_at_its_limit_when_a_neighbour_never_comes_up() {
+    let extra = format!(
+        "{}{}",
+        neighbor_toml("198.18.0.2", true),
+        neighbor_toml("198.18.0.3", true)
+    );
+    let mut h = Harness::new(&config(&extra), true);
+    let started = h.now;
+    let (up, never) = (h.peers[0], h.peers[1]);
+    h.handle(Input::StartupComplete);
+    h.session_up(up, Some(graceful_restart(&[Family::IPV4_UNICAST], false)));
+    h.announce(up, "198.19.100.0/24", BIRD);
+    h.handle(Input::EndOfRib {
+        peer: up,
+        family: Family::IPV4_UNICAST,
+    });
+    assert!(
+        h.outputs().is_empty(),
+        "still waiting for the second neighbour"
+    );
+    assert_eq!(h.core.poll_timeout(), Some(started + STARTUP_LIMIT));
+
+    let deadline = h.advance_to_deadline();
+    assert_eq!(deadline - started, STARTUP_LIMIT);
+    let out = h.outputs();
+    assert_eq!(kernel_changes(&out).len(), 2, "{out:?}");
+    assert!(end_of_rib_to(&out, up));
+    assert!(synced(&out), "the sync gives up on the silent neighbour");
+    assert!(peer_commands(&out, never).is_empty(), "{out:?}");
+    assert_eq!(h.core.poll_timeout(), None);
+}
+
+/// Without Kubernetes telling us our neighbours, startup completes at the latest after
+/// [`STARTUP_LIMIT`]: End-of-RIB then goes out with what is known.
+#[test]
+fn startup_gate_opens_at_its_limit() {
+    let mut h = Harness::new(&config(&neighbor_toml("198.18.0.2", false)), false);
+    let peer = h.peers[0];
+    h.session_up(peer, None);
+    let out = h.outputs();
+    assert!(!end_of_rib_to(&out, peer));
+    h.handle(Input::SendBufferDrained { peer });
+    h.advance(STARTUP_LIMIT - Duration::from_millis(1));
+    assert!(!end_of_rib_to(&h.outputs(), peer), "not before the limit");
+    h.advance_to_deadline();
+    assert!(end_of_rib_to(&h.outputs(), peer));
+}
+
+/// RFC 4724 §4.2, the receiving speaker: a neighbour's session ends with graceful restart:
+/// its routes stay in the kernel (stale) until it comes back with End-of-RIB; when it does
+/// not within its restart time, they are removed then.
+#[test]
+fn graceful_restart_of_a_neighbour_keeps_its_routes_until_the_restart_time() {
+    let mut h = Harness::new(&config(&neighbor_toml("198.18.0.2", true)), false);
+    let peer = h.peers[0];
+    h.handle(Input::StartupComplete);
+    h.session_up(peer, Some(graceful_restart(&[Family::IPV4_UNICAST], false)));
+    h.announce(peer, "198.19.100.0/24", BIRD);
+    h.outputs();
+    let down = Down {
+        reason: DownReason::TransportFailed,
+        was_established: true,
+        retain_stale: Some(RetainStale {
+            families: vec![Family::IPV4_UNICAST],
+            restart_time: Duration::from_secs(60),
+        }),
+    };
+    let went_down = h.now;
+    h.handle(Input::SessionDown {
+        peer,
+        down: Box::new(down.clone()),
+    });
+    let out = h.outputs();
+    assert!(kernel_changes(&out).is_empty(), "kept stale: {out:?}");
+    assert_eq!(
+        h.core.poll_timeout(),
+        Some(went_down + Duration::from_secs(60))
+    );
+
+    // It comes back and sends its table: the stale routes are refreshed, nothing removed.
+    h.advance(Duration::from_secs(10));
+    h.session_up(peer, Some(graceful_restart(&[Family::IPV4_UNICAST], true)));
+    h.announce(peer, "198.19.100.0/24", BIRD);
+    h.handle(Input::EndOfRib {
+        peer,
+        family: Family::IPV4_UNICAST,
+    });
+    let out = h.outputs();
+    assert!(kernel_changes(&out).is_empty(), "{out:?}");
+    assert_eq!(h.core.poll_timeout(), None, "the restart timer is off");
+
+    // Down again, and this time it stays away.
+    h.handle(Input::SessionDown {
+        peer,
+        down: Box::new(down),
+    });
+    h.outputs();
+    h.advance_to_deadline();
+    let out = h.outputs();
+    assert_eq!(
+        kernel_changes(&out),
+        vec![(prefix("198.19.100.0/24"), vec![])],
+        "removed at the restart time"
+    );
+}
+
+/// Drain (RFC 8326): a cordoned Node announces GRACEFUL_SHUTDOWN at once, closes every session
+/// with Cease 6/2 after the drain period, and restarts them when it is uncordoned.
+#[test]
+fn drain_and_undrain() {
+    let extra = format!("{}{KUBERNETES}", neighbor_toml("198.18.0.2", false));
+    let mut h = Harness::new(&config(&extra), false);
+    let peer = h.peers[0];
+    h.handle(Input::StartupComplete);
+    h.session_up(peer, None);
+    let out = h.outputs();
+    assert_eq!(
+        announced_to(&out, peer),
+        vec![(prefix("198.19.1.0/24"), vec![])]
+    );
+    h.handle(Input::SendBufferDrained { peer });
+    h.outputs();
+
+    let cordoned = h.now;
+    h.handle(Input::NodeDrain {
+        draining: true,
+        node: "node-1".into(),
+    });
+    let out = h.outputs();
+    assert_eq!(
+        announced_to(&out, peer),
+        vec![(prefix("198.19.1.0/24"), vec![Community::GRACEFUL_SHUTDOWN])]
+    );
+    assert_eq!(
+        node_events(&out),
+        vec![&NodeEvent::DrainStarted { seconds: 30 }]
+    );
+    assert_eq!(
+        h.core.poll_timeout(),
+        Some(cordoned + Duration::from_secs(30))
+    );
+    h.handle(Input::SendBufferDrained { peer });
+
+    h.advance_to_deadline();
+    let out = h.outputs();
+    assert_eq!(
+        peer_commands(&out, peer),
+        vec![&PeerCommand::Stop("node drained: node-1".into())]
+    );
+    assert_eq!(
+        node_events(&out),
+        vec![&NodeEvent::Drained {
+            message: "node drained: node-1".into()
+        }]
+    );
+
+    h.handle(Input::NodeDrain {
+        draining: false,
+        node: "node-1".into(),
+    });
+    let out = h.outputs();
+    assert_eq!(peer_commands(&out, peer)[0], &PeerCommand::Resume);
+    assert_eq!(
+        announced_to(&out, peer),
+        vec![(prefix("198.19.1.0/24"), vec![])],
+        "normal announcements again"
+    );
+    assert_eq!(node_events(&out), vec![&NodeEvent::DrainEnded]);
+}
+
+/// The first Node list says the Node is not draining: that is no end of a drain, so no
+/// `BGPDrainEnded` Event is posted and no session is told to resume (an Event at every start
+/// would hide a real uncordon in its series).
+#[test]
+fn a_node_that_never_drained_posts_no_drain_ended_event() {
+    let extra = format!("{}{KUBERNETES}", neighbor_toml("198.18.0.2", false));
+    let mut h = Harness::new(&config(&extra), false);
+    let peer = h.peers[0];
+    h.handle(Input::NodeDrain {
+        draining: false,
+        node: "node-1".into(),
+    });
+    let out = h.outputs();
+    assert!(node_events(&out).is_empty(), "{out:?}");
+    assert!(peer_commands(&out, peer).is_empty(), "{out:?}");
+}
+
+/// A reload adds a neighbour (it gets the table) and removes one (Cease 6/3, its routes leave
+/// the kernel, a Node Event says why).
+#[test]
+fn reload_adds_and_removes_neighbours() {
+    let extra = format!("{}{KUBERNETES}", neighbor_toml("198.18.0.2", false));
+    let config = config(&extra);
+    let mut h = Harness::new(&config, false);
+    let old = h.peers[0];
+    h.handle(Input::StartupComplete);
+    h.session_up(old, None);
+    h.announce(old, "198.19.100.0/24", BIRD);
+    h.outputs();
+
+    let mut added = config.neighbors[0].clone();
+    added.address = "198.18.0.3".parse().unwrap();
+    let new = h.core.add_neighbor(added, false, h.now);
+    h.handle(Input::RemoveNeighbor {
+        address: "198.18.0.2".parse().unwrap(),
+    });
+    let out = h.outputs();
+    assert_eq!(peer_commands(&out, old), vec![&PeerCommand::Deconfigure]);
+    assert_eq!(
+        node_events(&out),
+        vec![&NodeEvent::SessionDown {
+            neighbor: "198.18.0.2".parse().unwrap(),
+            asn: PEER_AS,
+            cause: DownCause::Deconfigured,
+        }]
+    );
+    assert_eq!(
+        kernel_changes(&out),
+        vec![(prefix("198.19.100.0/24"), vec![])]
+    );
+
+    h.session_up(new, None);
+    h.handle(Input::StateChanged {
+        peer: new,
+        state: State::Established,
+    });
+    let out = h.outputs();
+    assert_eq!(
+        announced_to(&out, new)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect::<Vec<_>>(),
+        vec![prefix("198.19.1.0/24")]
+    );
+    assert!(end_of_rib_to(&out, new));
+    let views = h.core.neighbors(h.now);
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].state, "Established");
+}
+
+/// Node validation, an import rule: in mesh mode a PodCIDR is accepted only from the Node that
+/// owns it; a route with another next hop is refused (not selected) and counted, the rest of
+/// the UPDATE is kept.
+#[test]
+fn node_validation_refuses_a_pod_cidr_from_another_node() {
+    let extra = neighbor_toml("198.18.0.2", false);
+    let mut h = Harness::new(&config(&extra), false);
+    let peer = h.peers[0];
+    let mut routes = NodeRoutes {
+        validate_owners: true,
+        ..NodeRoutes::default()
+    };
+    routes
+        .owners
+        .insert(prefix("198.19.100.0/24"), vec![IpAddr::V4(BIRD)]);
+    routes.owners.insert(
+        prefix("198.19.200.0/24"),
+        vec!["198.18.0.9".parse().unwrap()],
+    );
+    h.handle(Input::SetNodeRoutes(Box::new(routes)));
+    h.session_up(peer, None);
+    let update = Update {
+        attributes: PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::from_sequence(vec![PEER_AS])),
+            next_hop: Some(BIRD),
+            ..PathAttributes::default()
+        },
+        nlri: vec![
+            Nlri::new(prefix("198.19.100.0/24")),
+            Nlri::new(prefix("198.19.200.0/24")),
+        ],
+        ..Update::default()
+    };
+    h.handle(Input::Update {
+        peer,
+        update: Box::new(update),
+    });
+    let out = h.outputs();
+    let learned: Vec<Prefix> = kernel_changes(&out)
+        .into_iter()
+        .filter(|(_, hops)| !hops.is_empty())
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(learned, vec![prefix("198.19.100.0/24")]);
+    assert!(h.core.rib().lookup(&prefix("198.19.200.0/24")).is_none());
+}
+
+/// RFC 4724 §3: a neighbour whose Graceful Restart capability lists no address families is a
+/// helper (the default of BIRD and FRR): it keeps our routes when we restart, so shutting down
+/// closes without a NOTIFICATION, exactly as with a neighbour that preserves its own state.
+/// Without graceful restart on our side, or without the neighbour's capability, the session
+/// ends with a Cease.
+#[test]
+fn shutdown_skips_the_notification_for_helper_only_neighbours() {
+    let helper = negotiated(Some(graceful_restart(&[], false)));
+    let full = negotiated(Some(graceful_restart(&[Family::IPV4_UNICAST], false)));
+    let none = negotiated(None);
+    assert!(shutdown_without_notification(true, &helper));
+    assert!(shutdown_without_notification(true, &full));
+    assert!(!shutdown_without_notification(true, &none));
+    assert!(!shutdown_without_notification(false, &full));
+}
+
+/// RFC 7313 §4: with enhanced route refresh negotiated, our answer to a ROUTE-REFRESH request
+/// is framed by a BoRR before the re-advertised routes and an EoRR after them (MUST), so that a
+/// peer relying on them removes what we no longer send.
+#[test]
+fn enhanced_route_refresh_is_answered_between_begin_and_end_markers() {
+    let mut h = Harness::new(&config(&neighbor_toml("198.18.0.2", false)), false);
+    let peer = h.peers[0];
+    h.handle(Input::StartupComplete);
+    let mut enhanced = negotiated(None);
+    enhanced.enhanced_route_refresh = true;
+    h.handle(Input::SessionUp {
+        peer,
+        negotiated: Box::new(enhanced),
+        local: LocalAddresses {
+            session: Some(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1))),
+            other_family: None,
+        },
+    });
+    h.outputs();
+    h.handle(Input::SendBufferDrained { peer });
+    h.outputs();
+
+    h.handle(Input::RouteRefresh {
+        peer,
+        refresh: RouteRefresh::request(Family::IPV4_UNICAST),
+    });
+    let out = h.outputs();
+    let commands = peer_commands(&out, peer);
+    let marker = |subtype| {
+        PeerCommand::RouteRefresh(RouteRefresh {
+            family: Family::IPV4_UNICAST,
+            subtype,
+        })
+    };
+    assert_eq!(commands.len(), 3, "{commands:?}");
+    assert_eq!(commands[0], &marker(route_refresh::subtype::BEGIN));
+    assert!(matches!(commands[1], PeerCommand::Updates(_)));
+    assert_eq!(commands[2], &marker(route_refresh::subtype::END));
+    assert_eq!(
+        announced_to(&out, peer)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect::<Vec<_>>(),
+        vec![prefix("198.19.1.0/24")]
+    );
+}
+
+/// Without enhanced route refresh, a request is answered with the routes alone (RFC 2918).
+#[test]
+fn plain_route_refresh_is_answered_with_the_routes_alone() {
+    let mut h = Harness::new(&config(&neighbor_toml("198.18.0.2", false)), false);
+    let peer = h.peers[0];
+    h.handle(Input::StartupComplete);
+    h.session_up(peer, None);
+    h.outputs();
+    h.handle(Input::SendBufferDrained { peer });
+    h.outputs();
+    h.handle(Input::RouteRefresh {
+        peer,
+        refresh: RouteRefresh::request(Family::IPV4_UNICAST),
+    });
+    let out = h.outputs();
+    let commands = peer_commands(&out, peer);
+    assert_eq!(commands.len(), 1, "{commands:?}");
+    assert!(matches!(commands[0], PeerCommand::Updates(_)));
+}
+
+/// A configuration originating an IPv4 and an IPv6 prefix, with one neighbour.
+fn dual_stack_config() -> Config {
+    config(&format!(
+        "[[prefix]]\nprefix = \"2001:db8:1001::/48\"\n\n{}",
+        neighbor_toml("198.18.0.2", false)
+    ))
+}
+
+/// The MP_REACH_NLRI next hops (and prefixes) announced to `peer` in these outputs.
+fn mp_announced_to(outputs: &[Output], peer: PeerId) -> Vec<(Prefix, bgp_proto::NextHop)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Peer {
+                peer: p,
+                command: PeerCommand::Updates(bytes),
+            } if *p == peer => Some(decode_updates(bytes)),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|u| u.mp_reach)
+        .flat_map(|r| {
+            r.nlri
+                .iter()
+                .map(|n| (n.prefix, r.next_hop))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn session_up_with(h: &mut Harness, peer: PeerId, families: &[Family], local: LocalAddresses) {
+    let mut n = negotiated(None);
+    n.families = families.to_vec();
+    h.handle(Input::SessionUp {
+        peer,
+        negotiated: Box::new(n),
+        local,
+    });
+}
+
+const SESSION_V4: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1));
+
+/// RFC 4760 §8 with RFC 5492: a session that negotiated IPv4 unicast only is never sent our
+/// IPv6 prefix (GoBGP resets such a session).
+#[test]
+fn a_family_the_session_did_not_negotiate_is_not_sent() {
+    let mut h = Harness::new(&dual_stack_config(), false);
+    let peer = h.peers[0];
+    h.handle(Input::StartupComplete);
+    let local = LocalAddresses {
+        session: Some(SESSION_V4),
+        other_family: Some("2001:db8::1".parse().unwrap()),
+    };
+    session_up_with(&mut h, peer, &[Family::IPV4_UNICAST], local);
+    let out = h.outputs();
+    assert_eq!(
+        announced_to(&out, peer)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect::<Vec<_>>(),
+        vec![prefix("198.19.1.0/24")]
+    );
+    assert!(mp_announced_to(&out, peer).is_empty(), "{out:?}");
+    assert_eq!(h.core.neighbors(h.now)[0].prefixes_advertised, 1);
+}
+
+/// RFC 2545 §3: on an IPv4 session carrying both families, our IPv6 prefix goes with the
+/// interface's global IPv6 address as its 16-octet next hop; without one it is not sent at
+/// all (never with the IPv4 address as next hop).
+#[test]
+fn ipv6_routes_on_an_ipv4_session_carry_the_interface_ipv6_next_hop() {
+    let both = [Family::IPV4_UNICAST, Family::IPV6_UNICAST];
+    let mut h = Harness::new(&dual_stack_config(), false);
+    let peer = h.peers[0];
+    h.handle(Input::StartupComplete);
+    let local = LocalAddresses {
+        session: Some(SESSION_V4),
+        other_family: Some("2001:db8::1".parse().unwrap()),
+    };
+    session_up_with(&mut h, peer, &both, local);
+    let out = h.outputs();
+    assert_eq!(
+        mp_announced_to(&out, peer),
+        vec![(
+            prefix("2001:db8:1001::/48"),
+            bgp_proto::NextHop::V6 {
+                global: "2001:db8::1".parse().unwrap(),
+                link_local: None
+            }
+        )]
+    );
+
+    let mut h = Harness::new(&dual_stack_config(), false);
+    let peer = h.peers[0];
+    h.handle(Input::StartupComplete);
+    let local = LocalAddresses {
+        session: Some(SESSION_V4),
+        other_family: None,
+    };
+    session_up_with(&mut h, peer, &both, local);
+    let out = h.outputs();
+    assert!(mp_announced_to(&out, peer).is_empty(), "{out:?}");
+    assert!(h
+        .core
+        .rib()
+        .families_without_next_hop(peer)
+        .contains(Family::IPV6_UNICAST));
+}
