@@ -428,6 +428,9 @@ pub struct Rib {
     interner: AttrInterner,
     dirty: Dirty,
     graceful_shutdown: Option<u8>,
+    /// Prefixes with a selection, IPv4 and IPv6 unicast: kept as decisions change, so that
+    /// counting them costs nothing per route ([`Rib::selected_count`]).
+    selected: [usize; 2],
 }
 
 fn next_hop_of(attrs: &PathAttributes, mp: Option<&NextHop>) -> Option<(IpAddr, Option<Ipv6Addr>)> {
@@ -488,6 +491,17 @@ impl Rib {
             paths: PathStore::default(),
             dirty: Dirty::default(),
             graceful_shutdown: None,
+            selected: [0; 2],
+        }
+    }
+
+    /// How many prefixes of `family` have a selected route (the Loc-RIB's size, RFC 4271 §3.2),
+    /// kept up to date by [`Rib::run_decision`]: no walk over the table.
+    pub fn selected_count(&self, family: Family) -> usize {
+        match family {
+            Family::IPV4_UNICAST => self.selected[0],
+            Family::IPV6_UNICAST => self.selected[1],
+            _ => 0,
         }
     }
 
@@ -1478,6 +1492,12 @@ impl Rib {
         let changed = !same_best
             || (!same_selection && self.next_hops_of(before) != self.next_hops_of(after));
         let family = prefix.unicast_family();
+        let slot = usize::from(family != Family::IPV4_UNICAST);
+        match (before.is_empty(), after.is_empty()) {
+            (true, false) => self.selected[slot] += 1,
+            (false, true) => self.selected[slot] -= 1,
+            _ => {}
+        }
         if changed {
             let best = after.first().copied();
             let change = self.selection_change(prefix, after);

@@ -231,6 +231,13 @@ proptest! {
         let one_batch = load(o, &anns, &first, 0);
         let many_batches = load(o, &anns, &second, batch);
         prop_assert_eq!(selection(&one_batch), selection(&many_batches));
+        for rib in [&one_batch, &many_batches] {
+            prop_assert_eq!(
+                rib.selected_count(Family::IPV4_UNICAST),
+                rib.routes().len(),
+                "the maintained count is the table's"
+            );
+        }
         // Every prefix announced by someone has a best route (no next-hop resolution here).
         let announced: BTreeSet<usize> = anns.iter().map(|a| a.prefix).collect();
         for i in 0..PREFIXES {
@@ -309,6 +316,7 @@ proptest! {
             (stats.prefixes, stats.paths, stats.attribute_sets, stats.next_hops),
             (0, 0, 0, 0)
         );
+        prop_assert_eq!(rib.selected_count(Family::IPV4_UNICAST), 0);
         for i in 0..PREFIXES {
             prop_assert!(rib.lookup(&prefix(i)).is_none());
             prop_assert!(rib.explain(&prefix(i)).is_empty());
