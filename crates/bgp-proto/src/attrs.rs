@@ -206,20 +206,24 @@ impl AsPath {
         self.segments.iter().any(|s| s.kind.is_confed())
     }
 
-    /// Decodes an AS_PATH value with 2- or 4-octet AS numbers; `None` when malformed (RFC 7606
-    /// §7.2: unknown segment type, empty segment, or overrun).
-    fn decode(value: &[u8], four_octet: bool) -> Option<Self> {
+    /// Decodes the value of AS_PATH or AS4_PATH (`code`) with 2- or 4-octet AS numbers.
+    /// Errors: `MalformedAsPath` for an unknown segment type, an empty segment or an overrun
+    /// (RFC 7606 §7.2, RFC 6793 §6); then `ZeroAsInPath` when AS 0 appears in any segment
+    /// (RFC 7607 §2).
+    fn decode(value: &[u8], four_octet: bool, code: u8) -> Result<Self, UpdateErrorKind> {
+        const MALFORMED: UpdateErrorKind = UpdateErrorKind::MalformedAsPath;
         let width = if four_octet { 4 } else { 2 };
         let mut segments = Vec::new();
+        let mut has_zero = false;
         let mut rest = value;
         while let [kind, count, tail @ ..] = rest {
-            let kind = SegmentType::from_wire(*kind)?;
+            let kind = SegmentType::from_wire(*kind).ok_or(MALFORMED)?;
             let count = usize::from(*count);
             if count == 0 || tail.len() < count * width {
-                return None;
+                return Err(MALFORMED);
             }
             let (body, tail) = tail.split_at(count * width);
-            let asns = if four_octet {
+            let asns: Vec<u32> = if four_octet {
                 body.chunks_exact(4)
                     .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
                     .collect()
@@ -228,10 +232,17 @@ impl AsPath {
                     .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
                     .collect()
             };
+            has_zero |= asns.contains(&0);
             segments.push(AsSegment { kind, asns });
             rest = tail;
         }
-        rest.is_empty().then_some(Self { segments })
+        if !rest.is_empty() {
+            return Err(MALFORMED);
+        }
+        if has_zero {
+            return Err(UpdateErrorKind::ZeroAsInPath(code));
+        }
+        Ok(Self { segments })
     }
 
     /// Appends the value; with 2-octet AS numbers, each one that does not fit is written as
@@ -577,7 +588,9 @@ fn expected_flags(code: u8) -> Option<u8> {
     })
 }
 
-/// RFC 7606 §7: what a malformed attribute of this type costs.
+/// RFC 7606 §7: what a malformed attribute of this type costs. AS 0 (RFC 7607 §2) makes the
+/// attribute malformed at the same cost: treat-as-withdraw in AS_PATH (RFC 7606 §7.2),
+/// attribute discard in AGGREGATOR (RFC 7606 §7.7), AS4_PATH and AS4_AGGREGATOR (RFC 6793 §6).
 fn malformed_action(code: u8, ctx: &SessionContext) -> Rfc7606Action {
     use type_code::*;
     match code {
@@ -644,8 +657,9 @@ fn valid_ipv4_next_hop(addr: Ipv4Addr) -> bool {
 }
 
 /// Decodes a bare path attributes block laid out as in an UPDATE (RFC 4271 §4.3), e.g. one cut
-/// out of a message by hand, with RFC 7606 handling. Only framing errors and malformed MP
-/// attributes end in `Err` (session reset).
+/// out of a message by hand, with RFC 7606 handling. Only the errors that reset the session end
+/// in `Err`: malformed or repeated MP attributes, an unrecognized well-known attribute, and an
+/// MP attribute cut off by the end of the block (RFC 7606 §4).
 pub fn decode_path_attributes(
     bytes: Bytes,
     ctx: &SessionContext,
@@ -670,7 +684,9 @@ pub fn decode_table_dump_attributes(
 }
 
 /// Decodes the path attributes block of an UPDATE (RFC 4271 §4.3) with RFC 7606 handling.
-/// Only framing errors and malformed MP attributes end in `Err` (session reset).
+/// Only the errors that reset the session end in `Err` (see [`decode_path_attributes`]); the
+/// block is delimited by the Total Path Attribute Length, so an attribute that does not fit in
+/// it is treat-as-withdraw (RFC 7606 §4) and leaves the NLRI field that follows intact.
 ///
 /// `block` lies inside `frame`. Values are parsed from borrowed slices; only the ones that are
 /// kept (unknown attributes) become shared slices of `frame`, so decoding costs no reference
@@ -699,6 +715,36 @@ fn split_attribute(buf: &[u8]) -> Option<(u8, u8, &[u8], &[u8])> {
     })
 }
 
+/// RFC 7606 §4: the error for the attribute at the front of `rest`, the end of the block, that
+/// does not fit in it (its length runs past the Total Path Attribute Length, or fewer octets
+/// than a header are left). Treat-as-withdraw, since the NLRI field is delimited by the Total
+/// Path Attribute Length, unless a more severe error shows. The cut attribute is MP_REACH_NLRI
+/// or MP_UNREACH_NLRI: treat-as-withdraw needs their NLRI parsed (RFC 7606 §4, §5), so the
+/// session is reset with 3/1. The cut attribute is an unrecognized well-known one: reset with
+/// 3/2 as for any (RFC 4271 §6.3). Only the cut attribute can be lost, and its type code is
+/// known unless a lone flags octet is left, which holds no attribute at all.
+#[cold]
+fn overrun_error(frame: &Bytes, rest: &[u8]) -> UpdateError {
+    match *rest {
+        [_, type_code::MP_REACH_NLRI | type_code::MP_UNREACH_NLRI, ..] => UpdateError::new(
+            UpdateErrorKind::MalformedAttributeList,
+            Rfc7606Action::SessionReset,
+        ),
+        [flags, code, ..] if flags & flag::OPTIONAL == 0 && expected_flags(code).is_none() => {
+            UpdateError {
+                kind: UpdateErrorKind::UnrecognizedWellKnownAttribute(code),
+                action: Rfc7606Action::SessionReset,
+                // The attribute as received, as far as the block goes.
+                data: frame.slice_ref(rest),
+            }
+        }
+        _ => UpdateError::new(
+            UpdateErrorKind::MalformedAttributeList,
+            Rfc7606Action::TreatAsWithdraw,
+        ),
+    }
+}
+
 fn decode_attributes_in(
     frame: &Bytes,
     block: &[u8],
@@ -715,7 +761,11 @@ fn decode_attributes_in(
     };
     let mut rest = block;
     while !rest.is_empty() {
-        let (flags, code, value, tail) = split_attribute(rest).ok_or_else(framing)?;
+        let Some((flags, code, value, tail)) = split_attribute(rest) else {
+            // Nothing follows in the block: the last attribute is the one that does not fit.
+            out.record(overrun_error(frame, rest))?;
+            break;
+        };
         rest = tail;
 
         let (word, bit) = (usize::from(code / 64), 1u64 << (code % 64));
@@ -801,8 +851,7 @@ fn decode_one(
             });
         }
         AS_PATH => {
-            let path =
-                AsPath::decode(v, ctx.four_octet_as).ok_or(UpdateErrorKind::MalformedAsPath)?;
+            let path = AsPath::decode(v, ctx.four_octet_as, code)?;
             // RFC 7606 §7.2: confederation segments from an external peer make it malformed.
             if !ctx.ibgp && path.has_confed() {
                 return Err(UpdateErrorKind::MalformedAsPath);
@@ -830,12 +879,8 @@ fn decode_one(
             }
             attrs.atomic_aggregate = true;
         }
-        AGGREGATOR => {
-            attrs.aggregator = Some(decode_aggregator(v, ctx.four_octet_as).ok_or(length_error)?)
-        }
-        AS4_AGGREGATOR => {
-            attrs.as4_aggregator = Some(decode_aggregator(v, true).ok_or(length_error)?)
-        }
+        AGGREGATOR => attrs.aggregator = Some(decode_aggregator(v, ctx.four_octet_as, code)?),
+        AS4_AGGREGATOR => attrs.as4_aggregator = Some(decode_aggregator(v, true, code)?),
         COMMUNITIES => {
             if !list_len_ok(v, 4) {
                 return Err(length_error);
@@ -873,7 +918,7 @@ fn decode_one(
                 .collect();
         }
         AS4_PATH => {
-            let path = AsPath::decode(v, true).ok_or(UpdateErrorKind::MalformedAsPath)?;
+            let path = AsPath::decode(v, true, code)?;
             // RFC 6793 §6: confederation segments are invalid in AS4_PATH; they are discarded
             // and the rest of the attribute is used.
             attrs.as4_path = Some(path.without_confed());
@@ -913,18 +958,24 @@ fn decode_one(
     Ok(())
 }
 
-fn decode_aggregator(v: &[u8], four_octet: bool) -> Option<Aggregator> {
-    match (four_octet, v.len()) {
-        (true, 8) => Some(Aggregator {
-            asn: u32_value(&v[..4])?,
-            address: Ipv4Addr::from(u32_value(&v[4..])?),
-        }),
-        (false, 6) => Some(Aggregator {
-            asn: u32::from(u16::from_be_bytes([v[0], v[1]])),
-            address: Ipv4Addr::from(u32_value(&v[2..])?),
-        }),
-        _ => None,
+/// Decodes the value of AGGREGATOR or AS4_AGGREGATOR (`code`): a length error unless it has
+/// 6 or 8 octets as the AS width says (RFC 4271 §5.1.7, RFC 6793 §6), `ZeroAsInAggregator` for
+/// AS 0 (RFC 7607 §2).
+fn decode_aggregator(v: &[u8], four_octet: bool, code: u8) -> Result<Aggregator, UpdateErrorKind> {
+    let length_error = UpdateErrorKind::AttributeLength(code);
+    let (asn, address) = match (four_octet, v.len()) {
+        (true, 8) => v.split_at(4),
+        (false, 6) => v.split_at(2),
+        _ => return Err(length_error),
+    };
+    let asn = asn.iter().fold(0u32, |n, &b| (n << 8) | u32::from(b));
+    if asn == 0 {
+        return Err(UpdateErrorKind::ZeroAsInAggregator(code));
     }
+    Ok(Aggregator {
+        asn,
+        address: Ipv4Addr::from(u32_value(address).ok_or(length_error)?),
+    })
 }
 
 /// Splits AFI and SAFI off the front of an MP attribute value.

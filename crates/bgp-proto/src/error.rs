@@ -118,6 +118,15 @@ pub enum UpdateErrorKind {
     /// AS_PATH segments are malformed.
     #[error("malformed AS_PATH")]
     MalformedAsPath,
+    /// AS 0 appears in an AS_PATH or AS4_PATH segment of any kind (RFC 7607 §2); the type code
+    /// of the attribute. The attribute is malformed: treat-as-withdraw for AS_PATH (RFC 7606
+    /// §7.2), attribute discard for AS4_PATH (RFC 6793 §6).
+    #[error("AS 0 in the AS path of attribute {0}")]
+    ZeroAsInPath(u8),
+    /// AGGREGATOR or AS4_AGGREGATOR names AS 0 (RFC 7607 §2); the type code of the attribute.
+    /// The attribute is discarded (RFC 7606 §7.7, RFC 6793 §6).
+    #[error("AS 0 in aggregator attribute {0}")]
+    ZeroAsInAggregator(u8),
 }
 
 /// One UPDATE error: its RFC 4271 kind, the RFC 7606 action, and the NOTIFICATION data.
@@ -183,7 +192,10 @@ impl UpdateError {
             UpdateErrorKind::InvalidNextHop => update_subcode::INVALID_NEXT_HOP_ATTRIBUTE,
             UpdateErrorKind::OptionalAttribute(_) => update_subcode::OPTIONAL_ATTRIBUTE_ERROR,
             UpdateErrorKind::InvalidNetworkField => update_subcode::INVALID_NETWORK_FIELD,
-            UpdateErrorKind::MalformedAsPath => update_subcode::MALFORMED_AS_PATH,
+            UpdateErrorKind::MalformedAsPath | UpdateErrorKind::ZeroAsInPath(_) => {
+                update_subcode::MALFORMED_AS_PATH
+            }
+            UpdateErrorKind::ZeroAsInAggregator(_) => update_subcode::OPTIONAL_ATTRIBUTE_ERROR,
         };
         let data = match self.kind {
             UpdateErrorKind::MissingWellKnownAttribute(type_code) => Bytes::from(vec![type_code]),

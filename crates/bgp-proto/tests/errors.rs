@@ -489,11 +489,8 @@ fn session_reset_cases() {
     );
     assert_eq!(e.kind, MalformedAttributeList);
     assert_eq!(e.to_notification(), notif(3, 1, &[]));
-    // An attribute overrunning the block.
-    let e = reset_err(update(&[], &hex("40 01 05 00"), &[]), &ctx());
-    assert_eq!(e.kind, MalformedAttributeList);
-    // An attribute header cut short.
-    reset_err(update(&[], &hex("50 01 00"), &[]), &ctx());
+    // An attribute overrunning the block, or a header cut short by it, is treat-as-withdraw
+    // unless it is an MP attribute (RFC 7606 §4): see `attribute_overrun_and_mp_attributes`.
     // Total path attribute length past the message.
     let mut body = hex("0000 0010 40 01 01 00");
     body.truncate(body.len());
@@ -596,6 +593,237 @@ fn first_treat_as_withdraw_error_is_kept() {
         u.treat_as_withdraw.unwrap().kind,
         UpdateErrorKind::InvalidOrigin
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// AS 0 (RFC 7607 §2)
+
+#[test]
+fn as_zero_in_as_path_is_treat_as_withdraw() {
+    use UpdateErrorKind::ZeroAsInPath;
+    let e = ctx();
+    let i = ibgp();
+    let t = two_octet();
+    let ti = SessionContext {
+        ibgp: true,
+        ..two_octet()
+    };
+    for (c, bad) in [
+        (&e, "40 02 06 02 01 00000000"),          // the only AS
+        (&e, "40 02 0a 02 02 0000fde8 00000000"), // last of an AS_SEQUENCE
+        (&e, "40 02 0a 01 02 00000000 0000fde9"), // in an AS_SET
+        (&e, "40 02 10 02 01 0000fde8 01 02 0000fde9 00000000"), // in a second segment
+        (&i, "40 02 0c 03 01 00000000 02 01 0000fde8"), // AS_CONFED_SEQUENCE
+        (&i, "40 02 0c 04 01 00000000 02 01 0000fde8"), // AS_CONFED_SET
+        (&t, "40 02 06 02 02 fde8 0000"),         // 2-octet AS_SEQUENCE
+        (&t, "40 02 08 02 01 fde8 01 01 0000"),   // 2-octet AS_SET
+        (&ti, "40 02 08 03 01 0000 02 01 fde8"),  // 2-octet confederation
+        (&e, "50 02 0006 02 01 00000000"),        // Extended Length
+    ] {
+        check_treat_as_withdraw(c, bad, ZeroAsInPath(2), 11);
+    }
+
+    // The NLRI of MP_REACH_NLRI are withdrawn as well.
+    let mp = "80 0e 1a 0002 01 10 20010db8000000000000000000000001 00 20 20010db8";
+    let u = decode_update(
+        update(
+            &[],
+            &hex(&[ORIGIN, "40 02 06 02 01 00000000", mp].concat()),
+            &[],
+        ),
+        &ctx(),
+    );
+    assert_eq!(
+        u.treat_as_withdraw.as_ref().map(|e| (e.kind, e.action)),
+        Some((ZeroAsInPath(2), Rfc7606Action::TreatAsWithdraw))
+    );
+    assert_eq!(u.announced().count(), 0);
+    assert_eq!(
+        u.withdrawals().collect::<Vec<_>>(),
+        vec![(Family::IPV6_UNICAST, &nlri("2001:db8::/32"))]
+    );
+
+    // Zero octets inside a non-zero AS number are not AS 0.
+    for (c, path) in [
+        (&e, "40 02 0a 02 02 00010000 00000100"), // 65536 256
+        (&t, "40 02 06 02 02 0100 5ba0"),         // 256 AS_TRANS
+    ] {
+        let u = decode_update(announce(&[ORIGIN, path, NEXT_HOP]), c);
+        assert!(
+            u.treat_as_withdraw.is_none() && u.discarded.is_empty(),
+            "{path}: {u:?}"
+        );
+        assert_eq!(u.announced().count(), 1, "{path}");
+    }
+}
+
+#[test]
+fn as_zero_in_as4_path_and_aggregators_is_attribute_discard() {
+    use UpdateErrorKind::{ZeroAsInAggregator, ZeroAsInPath};
+    let e = ctx();
+    let t = two_octet();
+    for (c, bad, kind, subcode) in [
+        // AS4_PATH: RFC 7607 §2 defers to RFC 6793 §6, attribute discard.
+        (&t, "c0 11 0a 02 02 0000fde8 00000000", ZeroAsInPath(17), 11),
+        (&t, "c0 11 0a 01 02 00010000 00000000", ZeroAsInPath(17), 11),
+        // In a confederation segment, which would otherwise be dropped alone.
+        (
+            &t,
+            "c0 11 0c 03 01 00000000 02 01 0000fde8",
+            ZeroAsInPath(17),
+            11,
+        ),
+        (&e, "c0 11 06 02 01 00000000", ZeroAsInPath(17), 11),
+        // AGGREGATOR: RFC 7606 §7.7; AS4_AGGREGATOR: RFC 6793 §6.
+        (&e, "c0 07 08 00000000 c0000201", ZeroAsInAggregator(7), 9),
+        (&t, "c0 07 06 0000 c0000201", ZeroAsInAggregator(7), 9),
+        (&t, "c0 12 08 00000000 c0000201", ZeroAsInAggregator(18), 9),
+        (&e, "c0 12 08 00000000 c0000201", ZeroAsInAggregator(18), 9),
+    ] {
+        let path = if c.four_octet_as {
+            AS_PATH
+        } else {
+            "40 02 04 02 01 fde8"
+        };
+        let u = decode_update(announce(&[ORIGIN, path, NEXT_HOP, bad]), c);
+        assert!(u.treat_as_withdraw.is_none(), "{bad}: {u:?}");
+        assert_eq!(u.discarded.len(), 1, "{bad}: {u:?}");
+        let d = &u.discarded[0];
+        assert_eq!(d.kind, kind, "{bad}");
+        assert_eq!(d.action, Rfc7606Action::AttributeDiscard, "{bad}");
+        assert_eq!(d.to_notification(), notif(3, subcode, &hex(bad)), "{bad}");
+        let a = &u.attributes;
+        assert!(
+            a.aggregator.is_none() && a.as4_aggregator.is_none(),
+            "{bad}"
+        );
+        assert!(a.as4_path.is_none(), "{bad}");
+        assert!(a.as_path.is_some(), "{bad}");
+        assert_eq!(u.announced().count(), 1, "{bad}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attribute lengths against the Total Path Attribute Length (RFC 7606 §4)
+
+#[test]
+fn attribute_overrunning_the_block_is_treat_as_withdraw() {
+    for tail in [
+        "c0 08 08 0000fde8",   // COMMUNITIES says 8 octets, 4 are left
+        "40 01 05 00",         // a repeated ORIGIN that says 5, 1 is left
+        "d0 08 0010 00000001", // Extended Length
+        "c0 63 04 00",         // unknown optional transitive
+        "c0 07 09 0000fde8",   // AGGREGATOR: not discarded, it cannot be delimited
+        "40",                  // one stray octet
+        "40 05",               // flags and type code, no length
+        "50 08 00",            // Extended Length cut inside the length
+    ] {
+        let attrs = hex(&[ORIGIN, AS_PATH, NEXT_HOP, tail].concat());
+        let wire = update(&hex("18 c00002"), &attrs, &hex("08 0a 10 ac10"));
+        let u = match Message::decode(wire, &ctx()) {
+            Ok(Message::Update(u)) => u,
+            other => panic!("{tail}: {other:?}"),
+        };
+        let e = u
+            .treat_as_withdraw
+            .clone()
+            .unwrap_or_else(|| panic!("{tail}: no treat-as-withdraw: {u:?}"));
+        assert_eq!(e.kind, UpdateErrorKind::MalformedAttributeList, "{tail}");
+        assert_eq!(e.action, Rfc7606Action::TreatAsWithdraw, "{tail}");
+        assert_eq!(e.to_notification(), notif(3, 1, &[]), "{tail}");
+        // The attributes before it were read; the NLRI start where the Total Path Attribute
+        // Length says, and every one of them is withdrawn.
+        assert_eq!(u.attributes.origin, Some(Origin::Igp), "{tail}");
+        assert_eq!(
+            u.nlri,
+            vec![nlri("10.0.0.0/8"), nlri("172.16.0.0/16")],
+            "{tail}"
+        );
+        assert_eq!(u.announced().count(), 0, "{tail}");
+        let w: Vec<String> = u.withdrawals().map(|(_, n)| n.prefix.to_string()).collect();
+        assert_eq!(w, ["192.0.2.0/24", "10.0.0.0/8", "172.16.0.0/16"], "{tail}");
+    }
+    // The overrun alone in the block, before any mandatory attribute.
+    let u = decode_update(update(&[], &hex("40 01 05 00"), &hex("08 0a")), &ctx());
+    assert_eq!(
+        u.treat_as_withdraw.as_ref().map(|e| e.kind),
+        Some(UpdateErrorKind::MalformedAttributeList)
+    );
+    assert_eq!(
+        u.withdrawals().collect::<Vec<_>>(),
+        vec![(Family::IPV4_UNICAST, &nlri("10.0.0.0/8"))]
+    );
+}
+
+#[test]
+fn attribute_overrun_and_mp_attributes() {
+    // MP_REACH_NLRI and MP_UNREACH_NLRI read before the overrun: their NLRI are delimited, so
+    // treat-as-withdraw covers the MP_REACH_NLRI ones and the withdrawals stand.
+    let reach = "80 0e 1a 0002 01 10 20010db8000000000000000000000001 00 20 20010db8";
+    let unreach = "80 0f 0a 0002 01 30 20010db80001";
+    let u = decode_update(
+        update(
+            &[],
+            &hex(&[reach, unreach, ORIGIN, AS_PATH, "c0 08 08 0000fde8"].concat()),
+            &[],
+        ),
+        &ctx(),
+    );
+    assert_eq!(
+        u.treat_as_withdraw.as_ref().map(|e| (e.kind, e.action)),
+        Some((
+            UpdateErrorKind::MalformedAttributeList,
+            Rfc7606Action::TreatAsWithdraw
+        ))
+    );
+    assert_eq!(u.announced().count(), 0);
+    assert_eq!(
+        u.withdrawals().collect::<Vec<_>>(),
+        vec![
+            (Family::IPV6_UNICAST, &nlri("2001:db8:1::/48")),
+            (Family::IPV6_UNICAST, &nlri("2001:db8::/32")),
+        ]
+    );
+
+    // The attribute that overruns, or whose header is cut, is MP_REACH_NLRI or MP_UNREACH_NLRI:
+    // its NLRI cannot be parsed, so treat-as-withdraw is impossible (RFC 7606 §4, §5).
+    for bad in [
+        "80 0e 20 0001 01 04 c0000201 00 08 0a",
+        "90 0f 0010 0002 01",
+        "80 0e",
+        "90 0f 00",
+    ] {
+        let e = reset_err(
+            update(&[], &hex(&[ORIGIN, AS_PATH, bad].concat()), &hex("08 0a")),
+            &ctx(),
+        );
+        assert_eq!(e.kind, UpdateErrorKind::MalformedAttributeList, "{bad}");
+        assert_eq!(e.to_notification(), notif(3, 1, &[]), "{bad}");
+    }
+    // An unrecognized well-known attribute is the more severe error (RFC 7606 §4).
+    let e = reset_err(
+        update(&[], &hex(&[ORIGIN, "40 63 05 00"].concat()), &hex("08 0a")),
+        &ctx(),
+    );
+    assert_eq!(e.kind, UpdateErrorKind::UnrecognizedWellKnownAttribute(99));
+    assert_eq!(e.to_notification(), notif(3, 2, &hex("40 63 05 00")));
+}
+
+#[test]
+fn total_attribute_length_too_long_still_needs_a_parsable_nlri_field() {
+    // A Total Path Attribute Length one octet too long swallows the first NLRI octet into the
+    // block, which then ends with a stray octet: treat-as-withdraw (RFC 7606 §4) only if the NLRI
+    // field left after the block parses. Here it does not (0a 00 00 01: a /10, then a /1 with
+    // no octet), so the session is reset with 3/10. The lengths that overrun the message itself
+    // stay 3/1 resets (`session_reset_cases`).
+    let attrs = hex(&[ORIGIN, AS_PATH, NEXT_HOP].concat());
+    let mut body = vec![0, 0];
+    body.extend_from_slice(&((attrs.len() + 1) as u16).to_be_bytes());
+    body.extend_from_slice(&attrs);
+    body.extend_from_slice(&hex("20 0a000001"));
+    let e = reset_err(message(2, &body), &ctx());
+    assert_eq!(e.kind, UpdateErrorKind::InvalidNetworkField);
+    assert_eq!(e.to_notification(), notif(3, 10, &[]));
 }
 
 // ---------------------------------------------------------------------------------------------

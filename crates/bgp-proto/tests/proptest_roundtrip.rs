@@ -70,8 +70,9 @@ fn nlri_vec(family: Family, ctx: &SessionContext, max: usize) -> BoxedStrategy<V
 }
 
 fn asn_strategy(four_octet: bool) -> BoxedStrategy<u32> {
+    // Never AS 0: it makes AS_PATH and AGGREGATOR malformed (RFC 7607 §2).
     if four_octet {
-        any::<u32>().boxed()
+        (1u32..=u32::MAX).boxed()
     } else {
         // Mostly 2-octet numbers, AS_TRANS itself sometimes, and some that need 4 octets.
         prop_oneof![
