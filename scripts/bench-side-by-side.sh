@@ -6,6 +6,11 @@
 #   W1 ingest   feeder -> receiver, --n $N --attrsets $ATTRSETS   (FRR: --poll 0.5 --timeout 240)
 #   W2 relay    feeder -> receiver -> monitor, same N and attribute sets
 #   W4 mesh     $PEERS idle iBGP peers announcing one /24 each, --idle $IDLE
+#   W3e         feeder -> receiver -> its kernel (../shared/bench/w3e.py): from the first UPDATE
+#               until the receiver's kernel holds all N routes; w3e-ecmp: two feeders, 2-way ECMP.
+#               speakerd installs ([kernel] install = true) and is counted by its
+#               bgp_kernel_routes_installed gauge (set once the kernel acknowledged); GoBGP has no
+#               FIB and is not run here
 #
 # Usage (as root, nothing else busy on the CPUs):
 #   scripts/bench-side-by-side.sh
@@ -49,7 +54,7 @@ ADMIN=${SPEAKERD_ADMIN_ADDR:-127.0.0.1:9179}
 BENCH=(python3 "$BENCH_DIR/bench.py")
 
 for w in $WORKLOADS; do
-    case $w in w1 | w2 | w4) ;; *) echo "bench-side-by-side: unknown workload '$w' (w1 w2 w4)" >&2; exit 1 ;; esac
+    case $w in w1 | w2 | w4 | w3e | w3e-ecmp) ;; *) echo "bench-side-by-side: unknown workload '$w' (w1 w2 w4 w3e w3e-ecmp)" >&2; exit 1 ;; esac
 done
 for r in $RECEIVERS; do
     case $r in bird | gobgp | frr | speakerd) ;; *) echo "bench-side-by-side: unknown receiver '$r' (bird gobgp frr speakerd)" >&2; exit 1 ;; esac
@@ -92,8 +97,11 @@ export = ["accept-all"]
 EOF
 TPL
 )
+    feeder2=${feeder//\{feeder\}/198.18.0.4}
+    feeder2=${feeder2//description = \"feeder\"/description = \"feeder2\"}
     case $1 in
-    w1) peers_part=$feeder ;;
+    w1 | w3e) peers_part=$feeder ;;
+    w3e-ecmp) peers_part="$feeder"$'\n'"$feeder2" ;;
     w2) peers_part="$feeder"$'\n'"$monitor" ;;
     w4) peers_part=$(cat <<'TPL'
 mb={mesh_base}; pre=${mb%.*}; last=${mb##*.}; i=0
@@ -119,13 +127,14 @@ listen = ["{addr}:{port}"]
 listen = "@ADMIN@"
 
 [kernel]
-install = false
+install = @INSTALL@
 EOF
 @PEERS@
 } > {dir}/speakerd.toml
 exec '@SPEAKERD@' run --config {dir}/speakerd.toml
 TPL
 )
+    case $1 in w3e*) tpl=${tpl//@INSTALL@/true} ;; *) tpl=${tpl//@INSTALL@/false} ;; esac
     tpl=${tpl//@PEERS@/"$peers_part"}
     tpl=${tpl//@ADMIN@/"$ADMIN"}
     printf '%s\n' "${tpl//@SPEAKERD@/"$SPEAKERD"}"
@@ -134,6 +143,8 @@ TPL
 # BENCH_COUNT: the prefixes speakerd accepted, summed over its neighbours (one integer; 0 while the
 # admin API does not answer yet).
 SPEAKERD_COUNT="SPEAKERD_ADMIN=$ADMIN '$SPEAKERD' show neighbors --json 2>/dev/null | grep -o '\"prefixes_accepted\":[0-9]*' | awk -F: '{ s += \$2 } END { print s + 0 }'"
+# W3e: the routes speakerd has in the kernel (the gauge is set after the kernel's acknowledgements).
+SPEAKERD_KERNEL_COUNT="bash '$REPO/scripts/bench-kernel-count.sh' $ADMIN"
 
 # Fail before any run if the binary is missing or does not take the configs (rendered with the
 # harness's values from its README).
@@ -174,11 +185,16 @@ run() {  # run WORKLOAD RECEIVER ARGS...
     local w=$1 r=$2
     shift 2
     echo "== $w $r: $*" >&2
+    local harness=("${BENCH[@]}" "$w") count=$SPEAKERD_COUNT
+    case $w in
+    w3e) harness=(python3 "$BENCH_DIR/w3e.py"); count=$SPEAKERD_KERNEL_COUNT ;;
+    w3e-ecmp) harness=(python3 "$BENCH_DIR/w3e.py" --ecmp); count=$SPEAKERD_KERNEL_COUNT ;;
+    esac
     if [ "$r" = speakerd ]; then
-        BENCH_NAME=speakerd BENCH_START=$(speakerd_start "$w") BENCH_COUNT=$SPEAKERD_COUNT \
-            "${BENCH[@]}" "$w" --receiver cmd "$@"
+        BENCH_NAME=speakerd BENCH_START=$(speakerd_start "$w") BENCH_COUNT=$count \
+            "${harness[@]}" --receiver cmd "$@"
     else
-        "${BENCH[@]}" "$w" --receiver "$r" "$@"
+        "${harness[@]}" --receiver "$r" "$@"
     fi
 }
 
@@ -192,6 +208,13 @@ for w in $WORKLOADS; do
             ;;
         w2) run w2 "$r" --n "$N" --attrsets "$ATTRSETS" --reps "$REPS" ;;
         w4) run w4 "$r" --peers "$PEERS" --idle "$IDLE" --reps "$REPS" --timeout 120 ;;
+        w3e | w3e-ecmp)
+            if [ "$r" = gobgp ]; then
+                echo "== $w gobgp: not run (GoBGP has no kernel FIB integration)" >&2
+                continue
+            fi
+            run "$w" "$r" --n "$N" --attrsets "$ATTRSETS" --reps "$REPS"
+            ;;
         esac
     done
 done

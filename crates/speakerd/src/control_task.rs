@@ -20,6 +20,12 @@ use crate::peer_task::ToPeer;
 /// Most messages applied before the decision runs.
 const MAX_BATCH: usize = Backlog::HIGH_WATER;
 
+/// Batches of kernel changes queued for the FIB task, at most. With more, the control task
+/// waits for the kernel before it takes more input, and so (ADR 0011) the neighbours' sockets
+/// wait too: a full table arriving faster than the kernel takes it costs a few batches of
+/// changes, not the table again in queued changes.
+pub(crate) const FIB_QUEUE: usize = 4;
+
 /// Messages to the control task.
 #[derive(Debug)]
 pub(crate) enum ToControl {
@@ -53,14 +59,14 @@ pub(crate) enum Query {
 pub(crate) struct ControlTask {
     core: Core,
     peers: HashMap<PeerId, mpsc::UnboundedSender<ToPeer>>,
-    fib: mpsc::UnboundedSender<FibCommand>,
+    fib: mpsc::Sender<FibCommand>,
     node_events: Option<mpsc::UnboundedSender<NodeEvent>>,
 }
 
 impl ControlTask {
     pub(crate) fn new(
         core: Core,
-        fib: mpsc::UnboundedSender<FibCommand>,
+        fib: mpsc::Sender<FibCommand>,
         node_events: Option<mpsc::UnboundedSender<NodeEvent>>,
     ) -> Self {
         Self {
@@ -79,26 +85,26 @@ impl ControlTask {
                 m = inbox.recv() => m,
                 _ = async { match deadline { Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await, None => std::future::pending().await } } => {
                     self.core.handle_timeout(Instant::now());
-                    self.carry_outputs();
+                    self.carry_outputs().await;
                     continue;
                 }
             };
             let Some(message) = message else { return };
-            self.take(message);
+            self.take(message).await;
             // Take what is already queued, up to a bound, before the decision runs once: the
             // kernel and the neighbours hear of a full table in steps, not at its end.
             for _ in 1..MAX_BATCH {
                 let Ok(message) = inbox.try_recv() else { break };
-                self.take(message);
+                self.take(message).await;
             }
-            self.carry_outputs();
+            self.carry_outputs().await;
             // Let the FIB and neighbour tasks take this batch's results before the next one
             // (a busy channel never makes `recv` yield by itself).
             tokio::task::yield_now().await;
         }
     }
 
-    fn take(&mut self, message: ToControl) {
+    async fn take(&mut self, message: ToControl) {
         let now = Instant::now();
         match message {
             ToControl::Input(input) => self.core.handle(input, now),
@@ -117,13 +123,13 @@ impl ControlTask {
                 self.peers.insert(id, commands);
                 let _ = reply.send(id);
             }
-            ToControl::Query(query) => self.answer(query, now),
+            ToControl::Query(query) => self.answer(query, now).await,
         }
     }
 
-    fn answer(&mut self, query: Query, now: Instant) {
+    async fn answer(&mut self, query: Query, now: Instant) {
         // The answer reflects every input taken so far.
-        self.carry_outputs();
+        self.carry_outputs().await;
         match query {
             Query::Neighbors(reply) => {
                 let _ = reply.send(self.core.neighbors(now));
@@ -144,7 +150,7 @@ impl ControlTask {
         }
     }
 
-    fn carry_outputs(&mut self) {
+    async fn carry_outputs(&mut self) {
         while let Some(output) = self.core.poll_output() {
             match output {
                 Output::Peer { peer, command } => {
@@ -157,7 +163,8 @@ impl ControlTask {
                     }
                 }
                 Output::Fib(command) => {
-                    let _ = self.fib.send(command);
+                    // Waits while the kernel writer is FIB_QUEUE batches behind.
+                    let _ = self.fib.send(command).await;
                 }
                 Output::NodeEvent(event) => {
                     if let Some(events) = &self.node_events {

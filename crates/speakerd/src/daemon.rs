@@ -64,7 +64,7 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
 
     let fib = Fib::open(config.kernel.clone(), metrics.clone()).await?;
     let restarting = fib.preserved_routes() > 0;
-    let (fib_tx, fib_rx) = mpsc::unbounded_channel();
+    let (fib_tx, fib_rx) = mpsc::channel(crate::control_task::FIB_QUEUE);
     let (fib_control, fib_control_rx) = mpsc::unbounded_channel();
     let fib_task = tokio::spawn(fib.run(fib_rx, fib_control_rx));
 

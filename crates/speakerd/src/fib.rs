@@ -667,7 +667,7 @@ impl Fib {
     /// Runs until shutdown. Without kernel installation it only drains the channel.
     pub(crate) async fn run(
         mut self,
-        mut changes: mpsc::UnboundedReceiver<FibCommand>,
+        mut changes: mpsc::Receiver<FibCommand>,
         mut control: mpsc::UnboundedReceiver<FibControl>,
     ) {
         loop {

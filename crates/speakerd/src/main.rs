@@ -103,7 +103,12 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(errors) => return report_config_errors(&errors),
             };
-            let runtime = match tokio::runtime::Builder::new_current_thread()
+            // Sessions, the control core and the kernel writer are tasks of one runtime whose
+            // workers use the machine's cores (up to four: the pipeline has three stages), so
+            // decoding, the decision process and the kernel's work overlap.
+            let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
                 .enable_all()
                 .build()
             {
