@@ -1,7 +1,7 @@
 //! TCP connections for sessions: outgoing connects bound to the configured local address with
 //! the configured TTL, and per-connection reader and writer tasks that report to the session's
-//! task. The writer sends KEEPALIVEs and NOTIFICATIONs ahead of queued UPDATEs, and reports when
-//! the peer stops reading (for the RFC 9687 send hold timer).
+//! task. The writer sends KEEPALIVEs and NOTIFICATIONs (and the OPEN before them) ahead of
+//! queued UPDATEs, and reports when the peer stops reading (for the RFC 9687 send hold timer).
 
 use std::io;
 use std::net::SocketAddr;
@@ -186,12 +186,15 @@ impl Connection {
         }
     }
 
-    /// Queues bytes: KEEPALIVE and NOTIFICATION go ahead of UPDATEs.
+    /// Queues bytes: KEEPALIVE and NOTIFICATION go ahead of UPDATEs. The OPEN goes on the same
+    /// queue, so that a KEEPALIVE queued right after it (the peer's OPEN arrived before ours was
+    /// written) follows it instead of overtaking it.
     pub(crate) fn send(&self, bytes: Bytes) {
         let urgent = bytes.len() >= 19
             && matches!(
                 bytes[18],
-                bgp_proto::message::message_type::KEEPALIVE
+                bgp_proto::message::message_type::OPEN
+                    | bgp_proto::message::message_type::KEEPALIVE
                     | bgp_proto::message::message_type::NOTIFICATION
             );
         let queue = if urgent { &self.urgent } else { &self.bulk };
@@ -308,4 +311,55 @@ async fn write_all(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bgp_proto::message::message_type;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    fn message(kind: u8) -> Bytes {
+        let mut m = vec![0xff; 16];
+        m.extend_from_slice(&19u16.to_be_bytes());
+        m.push(kind);
+        Bytes::from(m)
+    }
+
+    /// The OPEN is the first message of a connection (RFC 4271 §4.2, §8.2.2: a KEEPALIVE in
+    /// OpenSent is an FSM error, "Unexpected message in OpenSent state" at BIRD): a KEEPALIVE
+    /// queued right after it, before the writer ran, must not overtake it, though KEEPALIVEs go
+    /// ahead of queued UPDATEs.
+    #[tokio::test]
+    async fn a_keepalive_never_overtakes_the_open() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let (events, _events_rx) = mpsc::unbounded_channel();
+        let conn = Connection::start(
+            client,
+            ConnectionId::Outgoing,
+            1,
+            events,
+            Arc::new(Backlog::default()),
+        );
+        // Queued one after the other with no await between: the writer has not run yet.
+        conn.send(message(message_type::OPEN));
+        conn.send(message(message_type::UPDATE));
+        conn.send(message(message_type::KEEPALIVE));
+        let mut received = [0u8; 19 * 3];
+        server.read_exact(&mut received).await.unwrap();
+        let order: Vec<u8> = received.chunks(19).map(|m| m[18]).collect();
+        assert_eq!(
+            order,
+            vec![
+                message_type::OPEN,
+                message_type::KEEPALIVE,
+                message_type::UPDATE
+            ]
+        );
+    }
 }
