@@ -9,6 +9,7 @@
 //! removed. It watches the kernel's notifications: when someone deletes or changes one of our
 //! routes or objects, it puts it back and counts the repair.
 
+mod installed;
 mod netlink;
 mod nexthops;
 
@@ -28,6 +29,7 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
+use self::installed::Installed;
 use self::netlink::{Kernel, KernelError, KernelEvents, KernelMessage, Nexthop, NexthopKind};
 use self::nexthops::{GatewaySet, Nexthops, Request};
 use crate::config::KernelConfig;
@@ -68,7 +70,7 @@ pub(crate) struct Fib {
     events: KernelEvents,
     config: KernelConfig,
     /// The gateway set of each route we installed.
-    installed: HashMap<Prefix, GatewaySet>,
+    installed: Installed,
     /// Our routes of a previous run, with the gateway set whose object each points at (and
     /// holds a reference on), if it points at one of ours.
     leftover: HashMap<Prefix, Option<GatewaySet>>,
@@ -256,7 +258,7 @@ impl Fib {
             kernel,
             events,
             config,
-            installed: HashMap::new(),
+            installed: Installed::default(),
             leftover: HashMap::new(),
             nexthops,
             use_objects,
@@ -436,6 +438,7 @@ impl Fib {
             plan.retain(|p| {
                 let moved = p.set.as_ref() == Some(&to) && installed.get(&p.prefix) == Some(&from);
                 if moved {
+                    // The group object changed: the route points at it still, under its new set.
                     installed.insert(p.prefix, to.clone());
                 }
                 !moved
@@ -537,7 +540,7 @@ impl Fib {
         let mut plan = Vec::with_capacity(latest.len());
         for (prefix, hops) in latest {
             if hops.is_empty() {
-                if self.installed.contains_key(&prefix) || self.leftover.contains_key(&prefix) {
+                if self.installed.contains(&prefix) || self.leftover.contains_key(&prefix) {
                     plan.push(Planned { prefix, set: None });
                 }
                 continue;
@@ -593,9 +596,14 @@ impl Fib {
                 // The kernel keeps the route it had: the new set's reference goes back.
                 (Some(set), true) => deletions.extend(self.release(&set, true)),
                 (Some(set), false) => {
-                    let old = self.take_route(&p.prefix);
-                    self.installed.insert(p.prefix, set);
-                    deletions.extend(old);
+                    // A leftover of a previous run is taken over; an installed route's old set
+                    // is released.
+                    let leftover = self.take_leftover(&p.prefix);
+                    let old = self.installed.insert(p.prefix, set);
+                    deletions.extend(leftover);
+                    if let Some(old) = old {
+                        deletions.extend(self.release(&old, self.use_objects));
+                    }
                 }
                 (None, _) => deletions.extend(self.take_route(&p.prefix)),
             }
@@ -613,6 +621,12 @@ impl Fib {
         if let Some(old) = self.installed.remove(prefix) {
             return self.release(&old, self.use_objects);
         }
+        self.take_leftover(prefix)
+    }
+
+    /// Forgets the route a previous run left for `prefix`; returns the deletions of the objects
+    /// it no longer holds.
+    fn take_leftover(&mut self, prefix: &Prefix) -> Vec<Request> {
         match self.leftover.remove(prefix).flatten() {
             Some(old) => self.release(&old, true),
             None => Vec::new(),
@@ -649,7 +663,7 @@ impl Fib {
         let prefixes: Vec<Prefix> = self
             .installed
             .drain()
-            .map(|(p, _)| p)
+            .into_iter()
             .chain(self.leftover.drain().map(|(p, _)| p))
             .collect();
         let requests = prefixes.iter().map(|p| self.remove_request(p)).collect();
@@ -782,8 +796,7 @@ impl Fib {
         let Some(prefix) = prefix_of(&route) else {
             return;
         };
-        if !self.installed.contains_key(&prefix)
-            || (!deleted && self.route_is_intact(&prefix, &route))
+        if !self.installed.contains(&prefix) || (!deleted && self.route_is_intact(&prefix, &route))
         {
             return;
         }
@@ -842,9 +855,9 @@ impl Fib {
         }
         let broken: Vec<Prefix> = self
             .installed
-            .keys()
+            .iter()
+            .map(|(p, _)| *p)
             .filter(|p| seen.get(p) != Some(&true))
-            .copied()
             .collect();
         if !broken.is_empty() {
             warn!(
