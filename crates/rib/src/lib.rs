@@ -19,6 +19,7 @@ pub use decision::{DecisionConfig, DecisionStep, EcmpConfig};
 pub use export::{encode_updates, OutgoingUpdate};
 pub use peer::{PeerId, PeerInfo};
 pub use policy::{Match, Policy, PolicyResult, PrefixMatch, SetAction, Term, Verdict};
+pub use prefix_map::PrefixMap;
 pub use rib::{
     BestRoute, ForwardingNextHop, ImportOutcome, MaxPrefix, MaxPrefixExceeded, NextHops,
     PathExplanation, PathStatus, PeerConfig, RejectReason, RejectedPath, Rib, RibConfig, RibStats,

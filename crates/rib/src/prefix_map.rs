@@ -1,7 +1,8 @@
 //! A hash map keyed by prefix that stores an IPv4 key in 8 bytes (address and length) instead
 //! of the 18 of a [`Prefix`]: with a 4-byte value a slot is 12 bytes, not 24. The Adj-RIB-Out
 //! keeps what each neighbour has in one, so a full table sent to a neighbour costs 27 MB of
-//! slots instead of 52 (and half that while the map grows).
+//! slots instead of 52 (and half that while the map grows); speakerd's kernel writer keeps its
+//! installed routes in one.
 
 use std::net::Ipv4Addr;
 
@@ -21,7 +22,7 @@ fn unpack((addr, len): V4Key) -> Prefix {
 
 /// A map from prefixes to `V`, IPv4 and IPv6 apart.
 #[derive(Debug)]
-pub(crate) struct PrefixMap<V> {
+pub struct PrefixMap<V> {
     v4: FxHashMap<V4Key, V>,
     v6: FxHashMap<Ipv6Prefix, V>,
 }
@@ -37,7 +38,7 @@ impl<V> Default for PrefixMap<V> {
 
 impl<V> PrefixMap<V> {
     /// The value of `prefix`.
-    pub(crate) fn get(&self, prefix: &Prefix) -> Option<&V> {
+    pub fn get(&self, prefix: &Prefix) -> Option<&V> {
         match prefix {
             Prefix::V4(p) => self.v4.get(&pack(p)),
             Prefix::V6(p) => self.v6.get(p),
@@ -45,7 +46,7 @@ impl<V> PrefixMap<V> {
     }
 
     /// Sets the value of `prefix`; returns the one it replaces.
-    pub(crate) fn insert(&mut self, prefix: Prefix, value: V) -> Option<V> {
+    pub fn insert(&mut self, prefix: Prefix, value: V) -> Option<V> {
         match prefix {
             Prefix::V4(p) => self.v4.insert(pack(&p), value),
             Prefix::V6(p) => self.v6.insert(p, value),
@@ -53,7 +54,7 @@ impl<V> PrefixMap<V> {
     }
 
     /// Takes the value of `prefix` out.
-    pub(crate) fn remove(&mut self, prefix: &Prefix) -> Option<V> {
+    pub fn remove(&mut self, prefix: &Prefix) -> Option<V> {
         match prefix {
             Prefix::V4(p) => self.v4.remove(&pack(p)),
             Prefix::V6(p) => self.v6.remove(p),
@@ -61,17 +62,28 @@ impl<V> PrefixMap<V> {
     }
 
     /// How many prefixes have a value.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.v4.len() + self.v6.len()
     }
 
     /// Whether no prefix has a value.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.v4.is_empty() && self.v6.is_empty()
     }
 
+    /// Whether `prefix` has a value.
+    pub fn contains_key(&self, prefix: &Prefix) -> bool {
+        self.get(prefix).is_some()
+    }
+
+    /// Every entry, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (Prefix, &V)> + '_ {
+        let v4 = self.v4.iter().map(|(k, v)| (unpack(*k), v));
+        v4.chain(self.v6.iter().map(|(k, v)| (Prefix::V6(*k), v)))
+    }
+
     /// Takes every entry out (the map keeps its capacity).
-    pub(crate) fn drain(&mut self) -> impl Iterator<Item = (Prefix, V)> + '_ {
+    pub fn drain(&mut self) -> impl Iterator<Item = (Prefix, V)> + '_ {
         let v4 = self.v4.drain().map(|(k, v)| (unpack(k), v));
         v4.chain(self.v6.drain().map(|(k, v)| (Prefix::V6(k), v)))
     }

@@ -762,7 +762,7 @@ impl Fib {
             .installed
             .iter()
             .filter(|(_, set)| sets.contains(set))
-            .map(|(p, _)| *p)
+            .map(|(p, _)| p)
             .collect();
         self.reinstall(prefixes).await;
     }
@@ -856,7 +856,7 @@ impl Fib {
         let broken: Vec<Prefix> = self
             .installed
             .iter()
-            .map(|(p, _)| *p)
+            .map(|(p, _)| p)
             .filter(|p| seen.get(p) != Some(&true))
             .collect();
         if !broken.is_empty() {

@@ -1,11 +1,13 @@
 //! The routes we installed, each with its gateway set. A full table has a million routes and a
 //! handful of distinct gateway sets (one per ECMP combination of ToRs), so each set is stored
-//! once, reference-counted, and a route holds its 4-byte id: 24 bytes a route in the map
-//! instead of the map entry plus a heap vector of its own (about 100 bytes a route).
+//! once, reference-counted, and a route holds its 4-byte id in a [`PrefixMap`]: a 12-byte slot
+//! a route (IPv4) instead of a 24-byte map entry plus a heap vector of its own (about 100 bytes
+//! a route in all).
 
 use std::collections::HashMap;
 
 use bgp_proto::Prefix;
+use rib::PrefixMap;
 
 use super::nexthops::GatewaySet;
 
@@ -67,7 +69,7 @@ impl Sets {
 /// Our routes in the kernel: prefix -> gateway set.
 #[derive(Debug, Default)]
 pub(super) struct Installed {
-    routes: HashMap<Prefix, u32>,
+    routes: PrefixMap<u32>,
     sets: Sets,
 }
 
@@ -100,7 +102,7 @@ impl Installed {
     }
 
     /// Every route with its set.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&Prefix, &GatewaySet)> + '_ {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (Prefix, &GatewaySet)> + '_ {
         self.routes.iter().map(|(p, id)| (p, self.sets.get(*id)))
     }
 
@@ -147,7 +149,7 @@ mod tests {
         installed.insert(prefix(3), set(&["198.18.9.9"]));
         assert_eq!(installed.sets.slots.len(), 2);
         assert_eq!(installed.len(), 2);
-        let mut all: Vec<Prefix> = installed.iter().map(|(p, _)| *p).collect();
+        let mut all: Vec<Prefix> = installed.iter().map(|(p, _)| p).collect();
         all.sort();
         assert_eq!(all, vec![prefix(0), prefix(3)]);
         assert_eq!(installed.drain().len(), 2);
