@@ -544,9 +544,9 @@ fn updates_are_delivered_and_malformed_ones_reset_with_the_codec_notification() 
         .collect();
     assert_eq!(delivered, vec![update]);
 
-    // An UPDATE whose attribute length overruns the message: 3/1 and down.
+    // An UPDATE whose Total Path Attribute Length overruns the message: 3/1 and down.
     let mut bad = vec![0xff; 16];
-    bad.extend_from_slice(&[0, 27, 2, 0, 0, 0, 4, 0x40, 1, 9, 0]);
+    bad.extend_from_slice(&[0, 27, 2, 0, 0, 0, 8, 0x40, 1, 1, 0]);
     let now = pair.now;
     pair.b
         .session

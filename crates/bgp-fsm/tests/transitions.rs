@@ -248,9 +248,10 @@ fn message_bytes(e: E) -> Bytes {
             Message::Update(update).to_bytes(&ctx)
         }
         E::MalformedUpdate => {
-            // The attribute length overruns the message (3/1 when an UPDATE is expected).
+            // The Total Path Attribute Length overruns the message (3/1 when an UPDATE is
+            // expected; RFC 7606 §4 keeps this one a session reset).
             let mut b = vec![0xff; 16];
-            b.extend_from_slice(&[0, 27, 2, 0, 0, 0, 4, 0x40, 1, 9, 0]);
+            b.extend_from_slice(&[0, 27, 2, 0, 0, 0, 8, 0x40, 1, 1, 0]);
             b.into()
         }
         E::Notification => {
