@@ -13,6 +13,11 @@
 //!                                     +-------------------+   +-------------------+
 //! ```
 //!
+//! The tasks run on a multi-thread runtime with a worker per core (at most four, `main.rs`), so
+//! decoding and the FSMs, the control core and the kernel writer overlap; the channel to the
+//! FIB task is bounded (`control_task::FIB_QUEUE`) so the core cannot run ahead of the kernel,
+//! and the neighbours' sockets wait behind it (ADR 0011).
+//!
 //! Each piece of state has one owner; the tasks talk over channels with the types of
 //! [`crate::msg`]. Every decision is made in the sans-IO [`crate::control::Core`]; the tasks
 //! only move bytes, timers and syscalls.
