@@ -108,7 +108,10 @@ impl Cluster {
             lab.exec(ns, lab::IP, &["-batch", path.to_str().unwrap()])
                 .unwrap();
         }
-        let server = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/k8s/fake_apiserver.py");
+        let server = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/k8s/fake_apiserver.py"
+        );
         lab.spawn(
             "apiserver",
             &hub,
