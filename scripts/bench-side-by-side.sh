@@ -65,8 +65,9 @@ case $SPEAKERD in *"'"*) echo "bench-side-by-side: SPEAKERD path must not contai
 # BENCH_START for speakerd in workload $1. bench.py replaces {addr}, {asn}, {dir}, ... as plain text
 # and runs the result with `sh -c` inside netns abench; @SPEAKERD@ and @ADMIN@ are replaced here.
 # The feeder is eBGP, passive, import all, export nothing; the W2 monitor is eBGP, passive, import
-# nothing, export all; the W4 peers are iBGP at {mesh_base}+i, passive, import and export all (as
-# bench.py configures BIRD, GoBGP and FRR). IPv4 unicast only, like the other receivers' sessions.
+# nothing, export all; the W4 peers are iBGP from one dynamic-neighbour range ({mesh_net}), import
+# and export all (BIRD's `neighbor range` in bench.py). IPv4 unicast only, like the other
+# receivers' sessions.
 speakerd_start() {
     local peers_part feeder monitor
     feeder=$(cat <<'TPL'
@@ -104,11 +105,15 @@ TPL
     w3e-ecmp) peers_part="$feeder"$'\n'"$feeder2" ;;
     w2) peers_part="$feeder"$'\n'"$monitor" ;;
     w4) peers_part=$(cat <<'TPL'
-mb={mesh_base}; pre=${mb%.*}; last=${mb##*.}; i=0
-while [ "$i" -lt {peers} ]; do
-  printf '\n[[neighbor]]\naddress = "%s.%d"\nremote_asn = {asn}\npassive = true\nfamilies = ["ipv4-unicast"]\nimport = ["accept-all"]\nexport = ["accept-all"]\n' "$pre" $((last + i))
-  i=$((i + 1))
-done
+cat <<'EOF'
+
+[[dynamic_neighbor]]
+range = "{mesh_net}"
+remote_asn = {asn}
+families = ["ipv4-unicast"]
+import = ["accept-all"]
+export = ["accept-all"]
+EOF
 TPL
 ) ;;
     esac
@@ -159,7 +164,7 @@ if [[ " $RECEIVERS " == *" speakerd "* ]]; then
         t=${t//\{addr\}/198.18.0.1}; t=${t//\{asn\}/65000}; t=${t//\{port\}/179}
         t=${t//\{feeder\}/198.18.0.2}; t=${t//\{feeder_asn\}/65001}
         t=${t//\{monitor\}/198.18.0.3}; t=${t//\{monitor_asn\}/65002}
-        t=${t//\{mesh_base\}/198.18.1.10}; t=${t//\{peers\}/$p}
+        t=${t//\{mesh_base\}/198.19.0.10}; net=198.19.0.0/16; t=${t//\{mesh_net\}/$net}; t=${t//\{peers\}/$p}
         t=${t//\{dir\}/"$tmp/$w"}
         sh -c "${t%exec *}"   # everything but the final exec: writes the config
         if ! out=$("$SPEAKERD" check --config "$tmp/$w/speakerd.toml" 2>&1); then

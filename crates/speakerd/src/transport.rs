@@ -207,6 +207,22 @@ impl Connection {
     }
 }
 
+/// The first read of a connection, and the reads of an idle one (KEEPALIVEs), take a small
+/// buffer; a read that fills its buffer doubles the next one up to [`MAX_READ`] (a full table
+/// arriving). A thousand idle sessions then hold a thousand small buffers, not 64 KiB each.
+const MIN_READ: usize = 4 * 1024;
+/// The largest read (one flow-control chunk, ADR 0011).
+const MAX_READ: usize = 64 * 1024;
+
+/// The size to reserve for the next read after one of `got` bytes into `room`.
+fn next_read_size(want: usize, got: usize, room: usize) -> usize {
+    if got >= room {
+        (want * 2).min(MAX_READ)
+    } else {
+        MIN_READ
+    }
+}
+
 async fn read_loop(
     mut read: OwnedReadHalf,
     connection: ConnectionId,
@@ -214,12 +230,14 @@ async fn read_loop(
     events: mpsc::UnboundedSender<ConnEvent>,
     backlog: Arc<Backlog>,
 ) {
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut want = MIN_READ;
+    let mut buf = BytesMut::with_capacity(want);
     loop {
         // Not while the RIB is behind on this neighbour's UPDATEs or earlier chunks wait to
         // be decoded (flow control).
         let permit = backlog.read_permit().await;
-        buf.reserve(64 * 1024);
+        buf.reserve(want);
+        let room = buf.capacity() - buf.len();
         match read.read_buf(&mut buf).await {
             Ok(0) | Err(_) => {
                 let _ = events.send(ConnEvent::Closed {
@@ -228,7 +246,8 @@ async fn read_loop(
                 });
                 return;
             }
-            Ok(_) => {
+            Ok(n) => {
+                want = next_read_size(want, n, room);
                 let data = buf.split().freeze();
                 if events
                     .send(ConnEvent::Received {
@@ -319,6 +338,16 @@ mod tests {
     use bgp_proto::message::message_type;
     use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
+
+    #[test]
+    fn reads_grow_while_they_fill_their_buffer_and_shrink_when_idle() {
+        let mut want = MIN_READ;
+        for _ in 0..10 {
+            want = next_read_size(want, want, want);
+        }
+        assert_eq!(want, MAX_READ, "a full table: the largest reads");
+        assert_eq!(next_read_size(want, 19, want), MIN_READ, "a KEEPALIVE");
+    }
 
     fn message(kind: u8) -> Bytes {
         let mut m = vec![0xff; 16];
