@@ -214,12 +214,16 @@ const MIN_READ: usize = 4 * 1024;
 /// The largest read (one flow-control chunk, ADR 0011).
 const MAX_READ: usize = 64 * 1024;
 
-/// The size to reserve for the next read after one of `got` bytes into `room`.
+/// The size to reserve for the next read after one of `got` bytes into `room`: larger after a
+/// full one, small again after a small one (idle), the same otherwise (a stream that arrives
+/// in pieces smaller than the buffer).
 fn next_read_size(want: usize, got: usize, room: usize) -> usize {
     if got >= room {
         (want * 2).min(MAX_READ)
-    } else {
+    } else if got < MIN_READ {
         MIN_READ
+    } else {
+        want
     }
 }
 
@@ -346,6 +350,7 @@ mod tests {
             want = next_read_size(want, want, want);
         }
         assert_eq!(want, MAX_READ, "a full table: the largest reads");
+        assert_eq!(next_read_size(want, 20_000, want), want, "a stream in pieces");
         assert_eq!(next_read_size(want, 19, want), MIN_READ, "a KEEPALIVE");
     }
 
