@@ -928,6 +928,19 @@ fn policy_chain(
         .collect()
 }
 
+/// An optional address key: `Some(None)` when it is absent, `None` (the error recorded) when it
+/// does not parse as a `T`.
+fn optional_address<T: FromStr>(
+    value: &Option<Spanned<String>>,
+    l: &Locator<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Option<T>> {
+    match value {
+        Some(a) => collect(errors, l.parse::<T>(a, ConfigErrorKind::Address)).map(Some),
+        None => Some(None),
+    }
+}
+
 fn build_neighbor(
     address: IpAddr,
     remote_asn: u32,
@@ -936,27 +949,9 @@ fn build_neighbor(
     l: &Locator<'_>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<NeighborConfig> {
-    let local_address = match &s.local_address {
-        Some(a) => Some(collect(
-            errors,
-            l.parse::<IpAddr>(a, ConfigErrorKind::Address),
-        )?),
-        None => None,
-    };
-    let next_hop_ipv4 = match &s.next_hop_ipv4 {
-        Some(a) => Some(collect(
-            errors,
-            l.parse::<Ipv4Addr>(a, ConfigErrorKind::Address),
-        )?),
-        None => None,
-    };
-    let next_hop_ipv6 = match &s.next_hop_ipv6 {
-        Some(a) => Some(collect(
-            errors,
-            l.parse::<Ipv6Addr>(a, ConfigErrorKind::Address),
-        )?),
-        None => None,
-    };
+    let local_address = optional_address::<IpAddr>(&s.local_address, l, errors)?;
+    let next_hop_ipv4 = optional_address::<Ipv4Addr>(&s.next_hop_ipv4, l, errors)?;
+    let next_hop_ipv6 = optional_address::<Ipv6Addr>(&s.next_hop_ipv6, l, errors)?;
     let hold_time = match &s.hold_time {
         Some(h) if matches!(*h.get_ref(), 1 | 2) => {
             errors.push(l.error(h, ConfigErrorKind::HoldTime(*h.get_ref())));

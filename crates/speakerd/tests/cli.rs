@@ -32,6 +32,29 @@ fn admin_api(body: String) -> (String, thread::JoinHandle<()>) {
     (address, server)
 }
 
+/// Runs speakerd with `args`, reads the first line of its output and closes the pipe long
+/// before it has written the rest (thousands of lines); then checks it ended quietly, with no
+/// panic and nothing on stderr. Returns the first line and stderr.
+fn first_line_then_close(args: &[&str]) -> (String, String) {
+    let mut child = Command::new(SPEAKERD)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone (dropped above).
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_ne!(output.status.code(), Some(101), "a panic: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+    (first, stderr)
+}
+
 /// `speakerd show routes | head -1`: when the reader goes away, speakerd ends quietly as Unix
 /// tools do (killed by SIGPIPE), with no panic and no backtrace.
 #[test]
@@ -46,24 +69,9 @@ fn show_routes_into_a_closed_pipe_exits_quietly() {
         })
         .collect();
     let (admin, server) = admin_api(format!("[{}]", routes.join(",")));
-    let mut child = Command::new(SPEAKERD)
-        .args(["show", "routes", "--admin", &admin])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    // The reader is gone (dropped above) long before the 20,000 lines are written.
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(first.starts_with("prefix"), "{first:?}; {stderr}");
+    let (first, stderr) = first_line_then_close(&["show", "routes", "--admin", &admin]);
     server.join().unwrap();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_ne!(output.status.code(), Some(101), "a panic: {stderr}");
-    assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+    assert!(first.starts_with("prefix"), "{first:?}; {stderr}");
 }
 
 /// The same for `speakerd decode` with many messages.
@@ -71,23 +79,11 @@ fn show_routes_into_a_closed_pipe_exits_quietly() {
 fn decode_into_a_closed_pipe_exits_quietly() {
     let keepalive = format!("{}001304", "ff".repeat(16));
     let messages = vec![keepalive; 20_000];
-    let mut child = Command::new(SPEAKERD)
-        .arg("decode")
-        .args(&messages)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut args = vec!["decode"];
+    args.extend(messages.iter().map(String::as_str));
+    let (first, stderr) = first_line_then_close(&args);
     assert!(
         first.contains("KEEPALIVE") || first.contains("keepalive"),
-        "{first}"
+        "{first:?}; {stderr}"
     );
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
 }

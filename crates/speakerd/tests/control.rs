@@ -4,16 +4,19 @@
 //! checks every output: the commands to the neighbours (the UPDATEs decoded), the kernel
 //! changes and the Node Events.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bgp_fsm::{Down, DownReason, Negotiated, RetainStale, State};
+use bgp_fsm::{Down, DownReason, RetainStale, State};
 use bgp_proto::capability::{GracefulRestart, GracefulRestartFamily};
 use bgp_proto::{
-    route_refresh, AsPath, Community, Family, Message, Nlri, Open, Origin, PathAttributes, Prefix,
+    route_refresh, AsPath, Community, Family, Message, Nlri, Origin, PathAttributes, Prefix,
     RouteRefresh, SessionContext, Update,
 };
+use common::{negotiated, PEER_AS};
 use rib::PeerId;
 use speakerd::config::Config;
 use speakerd::control::{shutdown_without_notification, Core, CoreSettings, STARTUP_LIMIT};
@@ -23,7 +26,6 @@ use speakerd::msg::{
 };
 
 const LOCAL_AS: u32 = 4_200_000_001;
-const PEER_AS: u32 = 4_200_000_002;
 
 /// A configuration with our prefix 198.19.1.0/24 and `extra` (neighbours, Kubernetes).
 fn config(extra: &str) -> Config {
@@ -127,25 +129,6 @@ impl Harness {
     }
 }
 
-/// What an Established eBGP session with a modern peer negotiates (IPv4 unicast only).
-fn negotiated(gr: Option<GracefulRestart>) -> Negotiated {
-    Negotiated {
-        peer_as: PEER_AS,
-        peer_id: Ipv4Addr::new(198, 18, 0, 2),
-        ibgp: false,
-        hold_time: 90,
-        keepalive_time: 30,
-        families: vec![Family::IPV4_UNICAST],
-        context: SessionContext::modern_ebgp(),
-        route_refresh: true,
-        enhanced_route_refresh: false,
-        extended_next_hop: Vec::new(),
-        peer_graceful_restart: gr,
-        graceful_notification: false,
-        peer_open: Open::new(PEER_AS, 90, Ipv4Addr::new(198, 18, 0, 2), Vec::new()),
-    }
-}
-
 /// A neighbour's Graceful Restart capability: `families` empty is the helper-only form
 /// (RFC 4724 §3).
 fn graceful_restart(families: &[Family], restart_state: bool) -> GracefulRestart {
@@ -182,8 +165,8 @@ fn decode_updates(bytes: &bytes::Bytes) -> Vec<Update> {
     updates
 }
 
-/// The prefixes announced to `peer` in these outputs.
-fn announced_to(outputs: &[Output], peer: PeerId) -> Vec<(Prefix, Vec<Community>)> {
+/// The UPDATEs sent to `peer` in these outputs.
+fn updates_to(outputs: &[Output], peer: PeerId) -> Vec<Update> {
     outputs
         .iter()
         .filter_map(|o| match o {
@@ -194,6 +177,13 @@ fn announced_to(outputs: &[Output], peer: PeerId) -> Vec<(Prefix, Vec<Community>
             _ => None,
         })
         .flatten()
+        .collect()
+}
+
+/// The prefixes announced to `peer` in these outputs.
+fn announced_to(outputs: &[Output], peer: PeerId) -> Vec<(Prefix, Vec<Community>)> {
+    updates_to(outputs, peer)
+        .into_iter()
         .flat_map(|u| {
             let communities = u.attributes.communities.clone();
             u.nlri
@@ -713,16 +703,8 @@ fn dual_stack_config() -> Config {
 
 /// The MP_REACH_NLRI next hops (and prefixes) announced to `peer` in these outputs.
 fn mp_announced_to(outputs: &[Output], peer: PeerId) -> Vec<(Prefix, bgp_proto::NextHop)> {
-    outputs
-        .iter()
-        .filter_map(|o| match o {
-            Output::Peer {
-                peer: p,
-                command: PeerCommand::Updates(bytes),
-            } if *p == peer => Some(decode_updates(bytes)),
-            _ => None,
-        })
-        .flatten()
+    updates_to(outputs, peer)
+        .into_iter()
         .filter_map(|u| u.mp_reach)
         .flat_map(|r| {
             r.nlri

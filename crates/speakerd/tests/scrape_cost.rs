@@ -4,20 +4,21 @@
 //! this thread, with 1,000 and with 200,000 routes: the same small amount.
 #![allow(unsafe_code)]
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Instant;
 
-use bgp_fsm::Negotiated;
-use bgp_proto::{
-    AsPath, Family, Nlri, Open, Origin, PathAttributes, Prefix, SessionContext, Update,
-};
+use bgp_proto::{AsPath, Nlri, Origin, PathAttributes, Prefix, Update};
 use speakerd::config::Config;
 use speakerd::control::{Core, CoreSettings};
 use speakerd::metrics::Metrics;
 use speakerd::msg::{Input, LocalAddresses};
+
+use common::PEER_AS;
 
 struct Counting;
 
@@ -45,8 +46,6 @@ fn allocated() -> usize {
     ALLOCATED.with(Cell::get)
 }
 
-const PEER_AS: u32 = 4_200_000_002;
-
 /// A core with one Established neighbour that sent `routes` IPv4 prefixes, and its metrics.
 fn loaded(routes: u32) -> (Core, Metrics, Instant) {
     let text = format!(
@@ -64,21 +63,7 @@ fn loaded(routes: u32) -> (Core, Metrics, Instant) {
         now,
     );
     let peer = core.add_neighbor(config.neighbors[0].clone(), false, now);
-    let negotiated = Negotiated {
-        peer_as: PEER_AS,
-        peer_id: Ipv4Addr::new(198, 18, 0, 2),
-        ibgp: false,
-        hold_time: 90,
-        keepalive_time: 30,
-        families: vec![Family::IPV4_UNICAST],
-        context: SessionContext::modern_ebgp(),
-        route_refresh: true,
-        enhanced_route_refresh: false,
-        extended_next_hop: Vec::new(),
-        peer_graceful_restart: None,
-        graceful_notification: false,
-        peer_open: Open::new(PEER_AS, 90, Ipv4Addr::new(198, 18, 0, 2), Vec::new()),
-    };
+    let negotiated = common::negotiated(None);
     core.handle(
         Input::SessionUp {
             peer,
