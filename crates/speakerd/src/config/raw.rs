@@ -1,0 +1,254 @@
+//! The configuration file as serde reads it: every table and key, with the spans that error
+//! lines come from; [`super::validate`] turns it into the typed model.
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) global: RawGlobal,
+    #[serde(default)]
+    pub(super) admin: RawAdmin,
+    #[serde(default)]
+    pub(super) kernel: RawKernel,
+    #[serde(default, rename = "neighbor")]
+    pub(super) neighbors: Vec<Spanned<RawNeighbor>>,
+    #[serde(default, rename = "dynamic_neighbor")]
+    pub(super) dynamic_neighbors: Vec<Spanned<RawNeighbor>>,
+    #[serde(default)]
+    pub(super) kubernetes: Option<Spanned<RawKubernetes>>,
+    #[serde(default, rename = "prefix")]
+    pub(super) prefixes: Vec<RawOriginate>,
+    #[serde(default, rename = "policy")]
+    pub(super) policies: Vec<RawPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGlobal {
+    pub(super) asn: u32,
+    pub(super) router_id: Spanned<String>,
+    #[serde(default)]
+    pub(super) cluster_id: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) listen: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub(super) shutdown_drain_seconds: u64,
+    #[serde(default)]
+    pub(super) shutdown_drain_prepend: Option<u8>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdmin {
+    #[serde(default)]
+    pub(super) listen: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawKernel {
+    #[serde(default)]
+    pub(super) install: Option<bool>,
+    #[serde(default)]
+    pub(super) table: Option<u32>,
+    #[serde(default)]
+    pub(super) protocol: Option<u8>,
+    #[serde(default)]
+    pub(super) nexthop_objects: Option<bool>,
+    #[serde(default)]
+    pub(super) ecmp_max_paths: Option<usize>,
+    #[serde(default)]
+    pub(super) ecmp_as_path_relax: bool,
+    #[serde(default)]
+    pub(super) ecmp_ibgp: bool,
+    #[serde(default)]
+    pub(super) protected_prefixes: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGracefulRestart {
+    #[serde(default = "default_restart_time")]
+    pub(super) restart_time: u16,
+}
+
+pub(super) fn default_restart_time() -> u16 {
+    120
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMaxPrefix {
+    pub(super) family: Spanned<String>,
+    pub(super) limit: u32,
+    #[serde(default = "default_warning_percent")]
+    pub(super) warning_percent: u8,
+}
+
+pub(super) fn default_warning_percent() -> u8 {
+    80
+}
+
+/// A `[[neighbor]]` (with `address`) or `[[dynamic_neighbor]]` (with `range`) table. One struct
+/// serves both because serde's `flatten` would lose the spans that error lines come from.
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNeighbor {
+    #[serde(default)]
+    pub(super) address: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) range: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) remote_asn: Option<u32>,
+    #[serde(default)]
+    pub(super) port: Option<u16>,
+    #[serde(default)]
+    pub(super) passive: bool,
+    #[serde(default)]
+    pub(super) local_address: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) next_hop_ipv4: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) next_hop_ipv6: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) hold_time: Option<Spanned<u16>>,
+    #[serde(default)]
+    pub(super) keepalive_time: Option<u16>,
+    #[serde(default)]
+    pub(super) connect_retry_time: Option<u64>,
+    #[serde(default)]
+    pub(super) families: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub(super) import: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) export: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) description: Option<String>,
+    #[serde(default)]
+    pub(super) rr_client: bool,
+    #[serde(default)]
+    pub(super) next_hop_self: bool,
+    #[serde(default)]
+    pub(super) graceful_restart: Option<RawGracefulRestart>,
+    #[serde(default)]
+    pub(super) max_prefix: Vec<RawMaxPrefix>,
+    #[serde(default)]
+    pub(super) multihop_ttl: Option<u8>,
+    #[serde(default)]
+    pub(super) ttl_security: bool,
+    #[serde(default)]
+    pub(super) password_file: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) password_env: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) allow_own_as: u8,
+    #[serde(default)]
+    pub(super) soft_reconfiguration_inbound: bool,
+    #[serde(default)]
+    pub(super) add_path_send: Option<Spanned<RawPathCount>>,
+}
+
+/// `add_path_send`: a number of paths or "all".
+#[derive(Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawPathCount {
+    Count(i64),
+    Word(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawKubernetes {
+    pub(super) node_name: Spanned<String>,
+    #[serde(default)]
+    pub(super) kubeconfig: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) mode: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) allowed_prefixes: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) service_cidrs: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) drain_taint: Option<String>,
+    #[serde(default)]
+    pub(super) drain_seconds: Option<u64>,
+    #[serde(default)]
+    pub(super) drain_prepend: Option<u8>,
+    #[serde(default)]
+    pub(super) reflector_label: Option<String>,
+    #[serde(default)]
+    pub(super) peer: Option<Spanned<RawNeighbor>>,
+    #[serde(default, rename = "tor")]
+    pub(super) tors: Vec<Spanned<RawTor>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTor {
+    pub(super) node_label: Spanned<String>,
+    pub(super) address: Spanned<String>,
+    pub(super) remote_asn: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOriginate {
+    pub(super) prefix: Spanned<String>,
+    #[serde(default)]
+    pub(super) communities: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) large_communities: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPolicy {
+    pub(super) name: String,
+    #[serde(default, rename = "term")]
+    pub(super) terms: Vec<RawTerm>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTerm {
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) prefixes: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) family: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) communities: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) large_communities: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) as_path_contains: Option<u32>,
+    #[serde(default)]
+    pub(super) as_path_max_length: Option<u32>,
+    #[serde(default)]
+    pub(super) origin_as: Option<u32>,
+    #[serde(default)]
+    pub(super) next_hop_in: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) neighbor: Option<Spanned<String>>,
+    pub(super) then: Spanned<String>,
+    #[serde(default)]
+    pub(super) set_local_pref: Option<u32>,
+    #[serde(default)]
+    pub(super) set_med: Option<u32>,
+    #[serde(default)]
+    pub(super) set_next_hop: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) add_communities: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) remove_communities: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) add_large_communities: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) prepend: Option<u8>,
+    #[serde(default)]
+    pub(super) allow_protected: bool,
+}
