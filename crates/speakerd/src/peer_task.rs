@@ -16,7 +16,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::backlog::Backlog;
 use crate::config::NeighborConfig;
-use crate::control::{session_config, shutdown_without_notification};
+use crate::control::{neighbor_went_down, session_config, shutdown_without_notification};
 use crate::control_task::ToControl;
 use crate::metrics::Metrics;
 use crate::msg::{Input, LocalAddresses, PeerCommand};
@@ -476,6 +476,14 @@ impl PeerTask {
                 }
                 Action::Down(down) => {
                     self.count_notification(&down.reason);
+                    if !neighbor_went_down(&down, connection, self.peer.established()) {
+                        // Both connections reached Established before the collision was
+                        // resolved (RFC 4271 §6.8) and this one lost: the neighbour stays up
+                        // on the other, which the core was or will be told of.
+                        info!(reason = %down.reason, "the other connection of a collision stays Established");
+                        self.count_messages(connection);
+                        continue;
+                    }
                     if down.was_established {
                         warn!(reason = %down.reason, retain_stale = down.retain_stale.is_some(), "session down");
                     } else {

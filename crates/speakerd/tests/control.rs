@@ -793,3 +793,21 @@ fn ipv6_routes_on_an_ipv4_session_carry_the_interface_ipv6_next_hop() {
         .families_without_next_hop(peer)
         .contains(Family::IPV6_UNICAST));
 }
+
+/// RFC 4271 §6.8 under a race: both connections of a neighbour reached Established before the
+/// collision between them was resolved; the loser's Down must not take the neighbour down while
+/// the winner stays Established. Any other Down does.
+#[test]
+fn the_loser_of_a_collision_between_two_established_connections_leaves_the_neighbour_up() {
+    use bgp_fsm::ConnectionId::{Incoming, Outgoing};
+    use speakerd::control::neighbor_went_down;
+    let down = |was_established| Down {
+        reason: DownReason::TransportFailed,
+        was_established,
+        retain_stale: None,
+    };
+    assert!(!neighbor_went_down(&down(true), Outgoing, Some(Incoming)));
+    assert!(neighbor_went_down(&down(true), Outgoing, None));
+    assert!(neighbor_went_down(&down(true), Incoming, Some(Incoming)));
+    assert!(neighbor_went_down(&down(false), Outgoing, Some(Incoming)));
+}

@@ -27,7 +27,9 @@ use rib::{encode_updates, PeerId, Rib, RibConfig};
 use tracing::{info, warn};
 
 use self::neighbor::Neighbor;
-pub use self::neighbor::{rib_peer_config, session_config, shutdown_without_notification};
+pub use self::neighbor::{
+    neighbor_went_down, rib_peer_config, session_config, shutdown_without_notification,
+};
 use crate::config::{Config, NeighborConfig, OriginateConfig};
 use crate::metrics::Metrics;
 use crate::msg::{

@@ -5,7 +5,7 @@ use std::collections::{HashSet, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use bgp_fsm::{GracefulRestartConfig, Negotiated, SessionConfig, State};
+use bgp_fsm::{ConnectionId, Down, GracefulRestartConfig, Negotiated, SessionConfig, State};
 use bgp_proto::capability::AddPathFamily;
 use bgp_proto::{Family, FamilySet, RouteRefresh};
 use rib::{PeerConfig, PeerId};
@@ -183,4 +183,18 @@ pub fn session_config(
 /// (RFC 4724 §3).
 pub fn shutdown_without_notification(configured: bool, negotiated: &Negotiated) -> bool {
     configured && negotiated.peer_graceful_restart.is_some()
+}
+
+/// Whether a session's `down` on `connection` takes the neighbour down, given the connection
+/// that is Established now, if any. Not when the other connection is the Established one: both
+/// reached Established before the collision between them was resolved (RFC 4271 §6.8; the
+/// peer's KEEPALIVE on the losing connection may already be on the wire when the collision is
+/// decided) and this one lost. Telling the core would withdraw the neighbour's routes and stop
+/// exporting to the session that stays.
+pub fn neighbor_went_down(
+    down: &Down,
+    connection: ConnectionId,
+    established: Option<ConnectionId>,
+) -> bool {
+    !(down.was_established && established.is_some_and(|other| other != connection))
 }
