@@ -1,5 +1,7 @@
 //! speakerd against real BGP implementations (BIRD 2, GoBGP, FRR), each in its own network
 //! namespace joined by veth pairs. Run as root (CI does); a missing peer binary fails the test.
+//! The basic exchange also runs against the newer BIRD 3, GoBGP 3.36 and FRR 10 of the Debian 13
+//! root (`$SPEAKERD_DEBIAN13_ROOT`, see `lab::Root`).
 //!
 //! Addressing: speakerd is 198.18.N.1 (2001:db8:N::1), a peer 198.18.N.2 (2001:db8:N::2);
 //! speakerd originates 198.19.1.0/24 (2001:db8:1001::/48), peers announce 198.19.100.0/24 and up
@@ -9,7 +11,7 @@ mod lab;
 
 use std::time::{Duration, Instant};
 
-use lab::{holds_for, wait_for, Bird, Lab};
+use lab::{holds_for, wait_for, Bird, Lab, Root};
 use serde_json::Value;
 
 const SD_AS: u32 = 4_200_000_001;
@@ -225,16 +227,36 @@ impl FamilyCase {
     }
 }
 
-/// Which implementation the peer is.
+/// Which implementation the peer is: Debian 12's (this machine's) BIRD 2, GoBGP 3.10 and FRR
+/// 8.4, or Debian 13's BIRD 3, GoBGP 3.36 and FRR 10 (from the Debian 13 root).
 #[derive(Clone, Copy, Debug)]
 enum PeerKind {
     Bird,
     Gobgp,
     Frr,
+    Bird3,
+    Gobgp336,
+    Frr10,
+}
+
+impl PeerKind {
+    /// Where its programs come from.
+    fn root(self) -> Root {
+        match self {
+            PeerKind::Bird | PeerKind::Gobgp | PeerKind::Frr => Root::host(),
+            PeerKind::Bird3 | PeerKind::Gobgp336 | PeerKind::Frr10 => Root::debian13(),
+        }
+    }
 }
 
 /// A running peer of an exchange, announcing `FamilyCase::routes`.
-enum RunningPeer {
+struct RunningPeer {
+    kind: PeerKind,
+    daemon: Daemon,
+}
+
+/// The daemon of a running peer (the same for both versions of an implementation).
+enum Daemon {
     Bird(Bird),
     Gobgp(lab::Gobgp),
     Frr(lab::Frr),
@@ -242,14 +264,18 @@ enum RunningPeer {
 
 impl RunningPeer {
     fn start(lab: &mut Lab, kind: PeerKind, ns: &str, case: &FamilyCase) -> Self {
-        match kind {
-            PeerKind::Bird => RunningPeer::Bird(lab.bird(
+        let root = kind.root();
+        let daemon = match kind {
+            PeerKind::Bird | PeerKind::Bird3 => Daemon::Bird(lab.bird_under(
+                &root,
                 "bird",
                 ns,
                 &bird_conf("198.18.0.2", case.peer, case.sd, &case.routes, ""),
+                &[],
             )),
-            PeerKind::Gobgp => {
-                let gobgp = lab.gobgpd(
+            PeerKind::Gobgp | PeerKind::Gobgp336 => {
+                let gobgp = lab.gobgpd_under(
+                    &root,
                     "gobgpd",
                     ns,
                     &gobgp_conf("198.18.0.2", case.sd, case.family),
@@ -257,17 +283,20 @@ impl RunningPeer {
                 for prefix in case.routes {
                     gobgp.gobgp(&["global", "rib", "add", "-a", case.afi(), prefix]);
                 }
-                RunningPeer::Gobgp(gobgp)
+                Daemon::Gobgp(gobgp)
             }
-            PeerKind::Frr => {
-                let dir = lab.dir().to_str().unwrap().to_string();
-                RunningPeer::Frr(lab.frr_bgpd(
+            PeerKind::Frr | PeerKind::Frr10 => {
+                let dir = lab.dir_under(&root);
+                let dir = root.inner(&dir);
+                Daemon::Frr(lab.frr_bgpd_under(
+                    &root,
                     "bgpd",
                     ns,
                     &frr_conf(&dir, "198.18.0.2", case.sd, &case.routes),
                 ))
             }
-        }
+        };
+        RunningPeer { kind, daemon }
     }
 
     /// Its session with speakerd is Established.
@@ -279,20 +308,21 @@ impl RunningPeer {
                 Err(out)
             }
         };
-        match self {
-            RunningPeer::Bird(bird) => bird.established("speakerd"),
-            RunningPeer::Gobgp(g) => up(
+        match &self.daemon {
+            Daemon::Bird(bird) => bird.established("speakerd"),
+            Daemon::Gobgp(g) => up(
                 g.try_gobgp(&["neighbor", case.sd])?,
                 "bgp state = established",
             ),
-            RunningPeer::Frr(f) => up(
+            Daemon::Frr(f) => up(
                 f.try_vtysh(&[&format!("show bgp neighbors {} json", case.sd)])?,
                 "\"bgpstate\":\"established\"",
             ),
         }
     }
 
-    /// Its RIB's text for `prefix`, when it has a route.
+    /// Its RIB's text for `prefix`, when it has selected a route (FRR 10 lists a path before
+    /// its best-path run, without `bestpath`).
     fn route(&self, case: &FamilyCase, prefix: &str) -> Result<String, String> {
         let present = |out: String, sign: &str| {
             if out.contains(sign) {
@@ -301,42 +331,46 @@ impl RunningPeer {
                 Err(out)
             }
         };
-        match self {
-            RunningPeer::Bird(bird) => bird.route(prefix),
-            RunningPeer::Gobgp(g) => {
+        match &self.daemon {
+            Daemon::Bird(bird) => bird.route(prefix),
+            Daemon::Gobgp(g) => {
                 let out = g.try_gobgp(&["global", "rib", "-a", case.afi(), prefix])?;
                 present(out, prefix)
             }
-            RunningPeer::Frr(f) => {
+            Daemon::Frr(f) => {
                 let show = format!("show bgp {} unicast {prefix} json", case.afi());
-                present(f.try_vtysh(&[&show])?, "\"paths\"")
+                present(f.try_vtysh(&[&show])?, "\"bestpath\"")
             }
         }
     }
 
-    /// The community as its RIB prints it.
-    fn community<'a>(&self, case: &'a FamilyCase) -> &'a str {
-        match self {
-            RunningPeer::Bird(_) => case.community.0,
-            _ => case.community.1,
+    /// The community attribute as its RIB prints it (BIRD 3 names BIRD 2's `BGP.community`
+    /// `bgp_community`).
+    fn community(&self, case: &FamilyCase) -> String {
+        let (bird, other) = case.community;
+        match self.kind {
+            PeerKind::Bird => format!("BGP.community: {bird}"),
+            PeerKind::Bird3 => format!("bgp_community: {bird}"),
+            PeerKind::Gobgp | PeerKind::Gobgp336 => format!("{{Communities: {other}}}"),
+            PeerKind::Frr | PeerKind::Frr10 => format!("\"string\":\"{other}\""),
         }
     }
 
     /// Stops announcing `case.routes[1]`.
     fn withdraw_second(&self, case: &FamilyCase) {
         let prefix = case.routes[1];
-        match self {
-            RunningPeer::Bird(bird) => bird.reconfigure(&bird_conf(
+        match &self.daemon {
+            Daemon::Bird(bird) => bird.reconfigure(&bird_conf(
                 "198.18.0.2",
                 case.peer,
                 case.sd,
                 &case.routes[..1],
                 "",
             )),
-            RunningPeer::Gobgp(g) => {
+            Daemon::Gobgp(g) => {
                 g.gobgp(&["global", "rib", "del", "-a", case.afi(), prefix]);
             }
-            RunningPeer::Frr(f) => {
+            Daemon::Frr(f) => {
                 f.vtysh(&[
                     "configure terminal",
                     &format!("router bgp {PEER_AS}"),
@@ -380,7 +414,7 @@ fn exchange(kind: PeerKind, case: &FamilyCase) {
     });
     assert!(ours.contains(&SD_AS.to_string()), "{ours}");
     assert!(
-        ours.contains(peer.community(case)),
+        ours.contains(&peer.community(case)),
         "community missing: {ours}"
     );
     for prefix in case.routes {
@@ -424,6 +458,12 @@ exchange_matrix! {
     gobgp_ipv6: Gobgp, IPV6;
     frr_ipv4: Frr, IPV4;
     frr_ipv6: Frr, IPV6;
+    bird3_ipv4: Bird3, IPV4;
+    bird3_ipv6: Bird3, IPV6;
+    gobgp336_ipv4: Gobgp336, IPV4;
+    gobgp336_ipv6: Gobgp336, IPV6;
+    frr10_ipv4: Frr10, IPV4;
+    frr10_ipv6: Frr10, IPV6;
 }
 
 /// A `[[neighbor]]` with the default families (IPv4 and IPv6 unicast offered), the usual

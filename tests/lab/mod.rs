@@ -1,7 +1,11 @@
-//! The harness of the real-peer tests: network namespaces joined by veth pairs, speakerd, BIRD 2,
+//! The harness of the real-peer tests: network namespaces joined by veth pairs, speakerd, BIRD,
 //! GoBGP and FRR as child processes with their configurations in a private directory, bounded
 //! polling, and a teardown in `Drop` that kills every process and deletes every namespace, also
 //! when the test panics.
+//!
+//! The peers run either from this machine (Debian 12: BIRD 2, GoBGP 3.10, FRR 8.4) or from a
+//! Debian 13 root (BIRD 3, GoBGP 3.36, FRR 10; see [`Root`]) entered with chroot inside the
+//! test's namespace, with their files in the lab's directory inside that root.
 //!
 //! Namespaces are named `sdt<pid>x<n>-<name>`, so tests running in parallel processes (nextest)
 //! never share one. Addresses come from 198.18.0.0/15 and 2001:db8::/32 and live only inside
@@ -26,6 +30,10 @@ pub const GOBGP: &str = "/usr/bin/gobgp";
 pub const FRR_BGPD: &str = "/usr/lib/frr/bgpd";
 pub const VTYSH: &str = "/usr/bin/vtysh";
 
+/// The environment variable naming the Debian 13 root (`scripts/test.sh` builds it with
+/// `../shared/peers/make-debian13-root.sh DIR` and sets it).
+pub const DEBIAN13_ROOT_ENV: &str = "SPEAKERD_DEBIAN13_ROOT";
+
 /// How often conditions are polled.
 const POLL: Duration = Duration::from_millis(200);
 
@@ -33,24 +41,126 @@ static LABS: AtomicUsize = AtomicUsize::new(0);
 
 /// Fails the test (never skips it) when a binary the test needs is not installed.
 pub fn require(binary: &str) {
-    let ok = fs::metadata(binary)
+    Root::host().require(binary);
+}
+
+fn executable(path: &Path) -> bool {
+    fs::metadata(path)
         .map(|m| {
             m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
         })
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "{binary} is missing: install it (scripts/test.sh installs bird2, gobgpd and frr)"
-    );
+        .unwrap_or(false)
+}
+
+/// Where a peer's programs come from: this machine itself, or a root filesystem (the Debian 13
+/// one with BIRD 3, GoBGP 3.36 and FRR 10) that they run in with chroot. The programs have the
+/// same paths in both ([`BIRD`], [`GOBGPD`], ...); their files (configuration, sockets, pid
+/// files, logs) lie in the lab's directory under the root, [`Lab::dir_under`].
+#[derive(Clone, Debug, Default)]
+pub struct Root {
+    /// The root's directory on the host; `None` for the machine itself.
+    dir: Option<PathBuf>,
+}
+
+impl Root {
+    /// This machine's own programs.
+    pub fn host() -> Root {
+        Root { dir: None }
+    }
+
+    /// The Debian 13 root named by `$SPEAKERD_DEBIAN13_ROOT`; fails the test (never skips it)
+    /// when the variable is unset or the root is incomplete.
+    pub fn debian13() -> Root {
+        let dir = std::env::var_os(DEBIAN13_ROOT_ENV).unwrap_or_else(|| {
+            panic!(
+                "{DEBIAN13_ROOT_ENV} is not set: this test runs BIRD 3, GoBGP 3.36 or FRR 10 from \
+                 a Debian 13 root; build one with `bash ../shared/peers/make-debian13-root.sh DIR` \
+                 and set {DEBIAN13_ROOT_ENV}=DIR (scripts/test.sh does both)"
+            )
+        });
+        let root = Root {
+            dir: Some(PathBuf::from(dir)),
+        };
+        for program in [BIRD, BIRDC, GOBGPD, GOBGP, FRR_BGPD, VTYSH] {
+            root.require(program);
+        }
+        root
+    }
+
+    /// Fails the test when `program` (a path as seen under the root) is not installed there.
+    pub fn require(&self, program: &str) {
+        let ok = executable(&self.host_path(program));
+        match &self.dir {
+            None => assert!(
+                ok,
+                "{program} is missing: install it (scripts/test.sh installs bird2, gobgpd and frr)"
+            ),
+            Some(dir) => assert!(
+                ok,
+                "{program} is missing in the Debian 13 root {} (${DEBIAN13_ROOT_ENV}): build it \
+                 with `bash ../shared/peers/make-debian13-root.sh {}` (scripts/test.sh does)",
+                dir.display(),
+                dir.display()
+            ),
+        }
+    }
+
+    /// The host's path of `path` as programs under the root see it (`path` must not pass
+    /// through a symlink of the root: those resolve on the host).
+    pub fn host_path(&self, path: &str) -> PathBuf {
+        match &self.dir {
+            None => PathBuf::from(path),
+            Some(dir) => dir.join(path.trim_start_matches('/')),
+        }
+    }
+
+    /// A host path inside the root as programs under the root see it.
+    pub fn inner(&self, host: &Path) -> String {
+        let inner = match &self.dir {
+            None => host,
+            Some(dir) => host.strip_prefix(dir).unwrap_or_else(|_| {
+                panic!(
+                    "{} is not inside the root {}",
+                    host.display(),
+                    dir.display()
+                )
+            }),
+        };
+        format!("/{}", inner.to_str().unwrap().trim_start_matches('/'))
+    }
+
+    /// The command that runs `program args` under the root (with chroot), inside namespace `ns`
+    /// when given (with `ip netns exec`).
+    pub fn command(&self, ns: Option<&str>, program: &str, args: &[&str]) -> Command {
+        let mut line: Vec<&str> = Vec::new();
+        if let Some(ns) = ns {
+            line.extend([IP, "netns", "exec", ns]);
+        }
+        if let Some(dir) = &self.dir {
+            line.extend(["chroot", dir.to_str().unwrap()]);
+        }
+        line.push(program);
+        line.extend_from_slice(args);
+        let mut cmd = Command::new(line[0]);
+        cmd.args(&line[1..]).stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `program args` under the root (inside `ns` when given) to completion; its stdout,
+    /// or the failure as an error.
+    pub fn output(&self, ns: Option<&str>, program: &str, args: &[&str]) -> Result<String, String> {
+        stdout_or_err(output(self.command(ns, program, args), program))
+    }
+}
+
+fn output(mut cmd: Command, program: &str) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
 }
 
 /// Runs a command to completion and returns its output (never fails by itself).
 pub fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+    output(Root::host().command(None, program, args), program)
 }
 
 /// Runs a command that must succeed and returns its stdout.
@@ -131,7 +241,9 @@ struct Proc {
 /// A BIRD instance.
 pub struct Bird {
     pub ns: String,
+    /// Its directory (configuration, control socket, pid file) on the host.
     pub dir: PathBuf,
+    pub root: Root,
 }
 
 impl Bird {
@@ -145,10 +257,10 @@ impl Bird {
 
     /// `birdc` with a command; the output, or the failure as an error.
     pub fn try_birdc(&self, args: &[&str]) -> Result<String, String> {
-        let ctl = self.ctl();
-        let mut all = vec!["-s", ctl.to_str().unwrap()];
+        let ctl = self.root.inner(&self.ctl());
+        let mut all = vec!["-s", &ctl];
         all.extend_from_slice(args);
-        stdout_or_err(run(BIRDC, &all))
+        self.root.output(None, BIRDC, &all)
     }
 
     pub fn birdc(&self, args: &[&str]) -> String {
@@ -190,22 +302,14 @@ impl Bird {
 /// A GoBGP instance (gRPC API on 127.0.0.1:50051 inside its namespace).
 pub struct Gobgp {
     pub ns: String,
+    pub root: Root,
 }
 
 impl Gobgp {
     pub fn try_gobgp(&self, args: &[&str]) -> Result<String, String> {
-        let mut all = vec![
-            "netns",
-            "exec",
-            &self.ns,
-            GOBGP,
-            "-u",
-            "127.0.0.1",
-            "-p",
-            "50051",
-        ];
+        let mut all = vec!["-u", "127.0.0.1", "-p", "50051"];
         all.extend_from_slice(args);
-        stdout_or_err(run(IP, &all))
+        self.root.output(Some(&self.ns), GOBGP, &all)
     }
 
     pub fn gobgp(&self, args: &[&str]) -> String {
@@ -216,18 +320,20 @@ impl Gobgp {
 
 /// An FRR bgpd (without zebra).
 pub struct Frr {
+    /// Its directory (configuration, vty socket, pid file) on the host.
     pub dir: PathBuf,
+    pub root: Root,
 }
 
 impl Frr {
     pub fn try_vtysh(&self, commands: &[&str]) -> Result<String, String> {
-        let dir = self.dir.to_str().unwrap();
-        let mut all = vec!["--vty_socket", dir, "-d", "bgpd"];
+        let dir = self.root.inner(&self.dir);
+        let mut all = vec!["--vty_socket", &dir, "-d", "bgpd"];
         for c in commands {
             all.push("-c");
             all.push(c);
         }
-        stdout_or_err(run(VTYSH, &all))
+        self.root.output(None, VTYSH, &all)
     }
 
     pub fn vtysh(&self, commands: &[&str]) -> String {
@@ -243,6 +349,9 @@ pub struct Lab {
     namespaces: Vec<String>,
     procs: Vec<Proc>,
     links: usize,
+    /// The roots other than the host's that the lab's processes ran under, each with the lab's
+    /// directory inside it (on the host).
+    roots: Vec<(Root, PathBuf)>,
 }
 
 impl Lab {
@@ -268,12 +377,30 @@ impl Lab {
             namespaces: Vec::new(),
             procs: Vec::new(),
             links: 0,
+            roots: Vec::new(),
         }
     }
 
     /// The lab's private directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The lab's private directory for programs under `root`, on the host: [`Lab::dir`] for
+    /// the host's own, `ROOT/tmp/<the lab directory's name>` (created on first use, removed
+    /// with the lab) for another root.
+    pub fn dir_under(&mut self, root: &Root) -> PathBuf {
+        let Some(root_dir) = &root.dir else {
+            return self.dir.clone();
+        };
+        if let Some((_, dir)) = self.roots.iter().find(|(r, _)| r.dir == root.dir) {
+            return dir.clone();
+        }
+        let dir = root_dir.join("tmp").join(self.dir.file_name().unwrap());
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        self.roots.push((root.clone(), dir.clone()));
+        dir
     }
 
     /// Creates namespace `name` (loopback up, IP forwarding on, no IPv6 DAD) and returns its
@@ -343,24 +470,34 @@ impl Lab {
         args: &[&str],
         env: &[(&str, &str)],
     ) {
+        self.spawn_under(&Root::host(), name, ns, program, args, env);
+    }
+
+    /// Like [`Lab::spawn`], with `program` under `root` (chroot) and its log in the lab's
+    /// directory there.
+    pub fn spawn_under(
+        &mut self,
+        root: &Root,
+        name: &str,
+        ns: &str,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) {
         assert!(
             self.procs
                 .iter()
                 .all(|p| p.name != name || p.child.is_none()),
             "{name} is already running"
         );
-        let log = self.dir.join(format!("{name}.log"));
+        let log = self.dir_under(root).join(format!("{name}.log"));
         let out = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .unwrap();
-        let mut cmd = Command::new(IP);
-        cmd.args(["netns", "exec", ns, program])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out);
+        let mut cmd = root.command(Some(ns), program, args);
+        cmd.stdout(out.try_clone().unwrap()).stderr(out);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -426,7 +563,11 @@ impl Lab {
 
     /// The log of process `name` so far.
     pub fn log(&self, name: &str) -> String {
-        fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
+        let log = match self.procs.iter().find(|p| p.name == name) {
+            Some(proc) => proc.log.clone(),
+            None => self.dir.join(format!("{name}.log")),
+        };
+        fs::read_to_string(log).unwrap_or_default()
     }
 
     /// Starts `ip -ts monitor route` in `ns` as process `name` and waits until it reports
@@ -611,22 +752,38 @@ impl Lab {
     /// Like [`Lab::bird`], with extra command-line arguments (e.g. `-R` for graceful restart
     /// recovery).
     pub fn bird_with(&mut self, name: &str, ns: &str, conf: &str, extra: &[&str]) -> Bird {
-        require(BIRD);
-        require(BIRDC);
-        let dir = self.dir.join(name);
+        self.bird_under(&Root::host(), name, ns, conf, extra)
+    }
+
+    /// Like [`Lab::bird_with`], with BIRD from `root` (e.g. BIRD 3 from the Debian 13 root).
+    pub fn bird_under(
+        &mut self,
+        root: &Root,
+        name: &str,
+        ns: &str,
+        conf: &str,
+        extra: &[&str],
+    ) -> Bird {
+        root.require(BIRD);
+        root.require(BIRDC);
+        let dir = self.dir_under(root).join(name);
         fs::create_dir_all(&dir).unwrap();
         let bird = Bird {
             ns: ns.to_string(),
             dir,
+            root: root.clone(),
         };
         fs::write(bird.conf(), conf).unwrap();
+        let pid = bird.dir.join("bird.pid");
+        // Stale ones of an earlier BIRD with this name.
         let _ = fs::remove_file(bird.ctl());
-        let conf_path = bird.conf().to_str().unwrap().to_string();
-        let ctl = bird.ctl().to_str().unwrap().to_string();
-        let pid = bird.dir.join("bird.pid").to_str().unwrap().to_string();
+        let _ = fs::remove_file(&pid);
+        let conf_path = root.inner(&bird.conf());
+        let ctl = root.inner(&bird.ctl());
+        let pid = root.inner(&pid);
         let mut args = vec!["-f", "-c", &conf_path, "-s", &ctl, "-P", &pid];
         args.extend_from_slice(extra);
-        self.spawn(name, ns, BIRD, &args, &[]);
+        self.spawn_under(root, name, ns, BIRD, &args, &[]);
         wait_for(
             &format!("{name}'s control socket"),
             Duration::from_secs(10),
@@ -644,18 +801,28 @@ impl Lab {
 
     /// Starts gobgpd named `name` in `ns` with TOML configuration `conf` and waits for its API.
     pub fn gobgpd(&mut self, name: &str, ns: &str, conf: &str) -> Gobgp {
-        require(GOBGPD);
-        require(GOBGP);
-        let path = self.write(&format!("{name}.gobgp.toml"), conf);
-        let path = path.to_str().unwrap().to_string();
-        self.spawn(
+        self.gobgpd_under(&Root::host(), name, ns, conf)
+    }
+
+    /// Like [`Lab::gobgpd`], with GoBGP from `root` (e.g. GoBGP 3.36 from the Debian 13 root).
+    pub fn gobgpd_under(&mut self, root: &Root, name: &str, ns: &str, conf: &str) -> Gobgp {
+        root.require(GOBGPD);
+        root.require(GOBGP);
+        let path = self.dir_under(root).join(format!("{name}.gobgp.toml"));
+        fs::write(&path, conf).unwrap();
+        let path = root.inner(&path);
+        self.spawn_under(
+            root,
             name,
             ns,
             GOBGPD,
             &["-f", &path, "-p", "--api-hosts", "127.0.0.1:50051"],
             &[],
         );
-        let gobgp = Gobgp { ns: ns.to_string() };
+        let gobgp = Gobgp {
+            ns: ns.to_string(),
+            root: root.clone(),
+        };
         wait_for(&format!("{name}'s API"), Duration::from_secs(15), || {
             if let Some(status) = self.exited(name) {
                 panic!("{name} exited ({status}):\n{}", self.log(name));
@@ -670,22 +837,35 @@ impl Lab {
     /// Starts FRR's bgpd (no zebra, no kernel) named `name` in `ns` with configuration `conf`
     /// and waits for its vty.
     pub fn frr_bgpd(&mut self, name: &str, ns: &str, conf: &str) -> Frr {
-        require(FRR_BGPD);
-        require(VTYSH);
-        let dir = self.dir.join(name);
+        self.frr_bgpd_under(&Root::host(), name, ns, conf)
+    }
+
+    /// Like [`Lab::frr_bgpd`], with FRR from `root` (e.g. FRR 10 from the Debian 13 root).
+    pub fn frr_bgpd_under(&mut self, root: &Root, name: &str, ns: &str, conf: &str) -> Frr {
+        root.require(FRR_BGPD);
+        root.require(VTYSH);
+        let dir = self.dir_under(root).join(name);
         fs::create_dir_all(&dir).unwrap();
         let _ = run("chmod", &["777", dir.to_str().unwrap()]);
         let conf_path = dir.join("frr.conf");
         fs::write(&conf_path, conf).unwrap();
-        let d = dir.to_str().unwrap().to_string();
+        // Stale ones of an earlier bgpd with this name, and of its path space (`-N`; `/run`,
+        // not `/var/run`: a root's `/var/run` is a symlink to `/run`, the host's from outside).
+        for stale in ["bgpd.pid", "bgpd.vty"] {
+            let _ = fs::remove_file(dir.join(stale));
+        }
+        let _ = fs::remove_dir_all(root.host_path(&format!("/run/frr/{ns}")));
+        let conf_path = root.inner(&conf_path);
+        let d = root.inner(&dir);
         let pid = format!("{d}/bgpd.pid");
-        self.spawn(
+        self.spawn_under(
+            root,
             name,
             ns,
             FRR_BGPD,
             &[
                 "-f",
-                conf_path.to_str().unwrap(),
+                &conf_path,
                 "-Z",
                 "-n",
                 "-S",
@@ -700,7 +880,10 @@ impl Lab {
             ],
             &[],
         );
-        let frr = Frr { dir };
+        let frr = Frr {
+            dir,
+            root: root.clone(),
+        };
         wait_for(&format!("{name}'s vty"), Duration::from_secs(15), || {
             if let Some(status) = self.exited(name) {
                 panic!("{name} exited ({status}):\n{}", self.log(name));
@@ -731,7 +914,11 @@ impl Drop for Lab {
                 }
             }
             let _ = run(IP, &["netns", "del", ns]);
-            let _ = fs::remove_dir_all(Path::new("/var/run/frr").join(ns));
+            let frr = format!("/run/frr/{ns}");
+            let _ = fs::remove_dir_all(Root::host().host_path(&frr));
+            for (root, _) in &self.roots {
+                let _ = fs::remove_dir_all(root.host_path(&frr));
+            }
         }
         let keep = std::env::var_os("KEEP_LAB").is_some();
         if panicking || keep {
@@ -749,8 +936,14 @@ impl Drop for Lab {
                 }
             }
             eprintln!("lab directory kept: {}", self.dir.display());
+            for (_, dir) in &self.roots {
+                eprintln!("lab directory kept: {}", dir.display());
+            }
         } else {
             let _ = fs::remove_dir_all(&self.dir);
+            for (_, dir) in &self.roots {
+                let _ = fs::remove_dir_all(dir);
+            }
         }
     }
 }
