@@ -350,7 +350,11 @@ mod tests {
             want = next_read_size(want, want, want);
         }
         assert_eq!(want, MAX_READ, "a full table: the largest reads");
-        assert_eq!(next_read_size(want, 20_000, want), want, "a stream in pieces");
+        assert_eq!(
+            next_read_size(want, 20_000, want),
+            want,
+            "a stream in pieces"
+        );
         assert_eq!(next_read_size(want, 19, want), MIN_READ, "a KEEPALIVE");
     }
 
