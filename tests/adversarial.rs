@@ -23,10 +23,11 @@ const SD_AS: u32 = 4_200_000_001;
 const BIRD_AS: u32 = 4_200_000_002;
 const RAW_AS: u32 = 4_200_000_003;
 const BIRD_PREFIX: &str = "198.19.100.0/24";
-/// The prefixes of the UPDATE cases (the adversary's BEFORE, ALSO and AGGREGATED).
+/// The prefixes of the UPDATE cases (the adversary's BEFORE, ALSO, AGGREGATED, DUPLICATED).
 const BEFORE: &str = "198.19.200.0/24";
 const ALSO: &str = "198.19.201.0/24";
 const AGGREGATED: &str = "198.19.202.0/24";
+const DUPLICATED: &str = "198.19.203.0/24";
 const UP: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -120,6 +121,13 @@ const CASES: &[Case] = &[
         before: false,
         expect: Notification(1, 3, "ff"),
     },
+    // §6.1: an UPDATE shorter than 23 octets is Bad Message Length.
+    Case {
+        name: "update-22",
+        group: Group::Header,
+        before: false,
+        expect: Notification(1, 2, "0016"),
+    },
     // RFC 7606 §4: an attribute whose length overruns the Total Path Attribute Length is
     // treat-as-withdraw; that length still delimits the NLRI, which are withdrawn, including
     // one the peer had announced validly before.
@@ -156,6 +164,41 @@ const CASES: &[Case] = &[
         before: true,
         expect: up(&[BEFORE, ALSO]),
     },
+    // RFC 7606 §7.1: an undefined ORIGIN value is treat-as-withdraw.
+    Case {
+        name: "invalid-origin",
+        group: Group::Update,
+        before: true,
+        expect: up(&[BEFORE, ALSO]),
+    },
+    // RFC 7606 §3 c: Optional or Transitive bits in conflict with the type make the attribute
+    // malformed, handled as its type says: treat-as-withdraw for ORIGIN (§7.1).
+    Case {
+        name: "origin-flags",
+        group: Group::Update,
+        before: true,
+        expect: up(&[BEFORE, ALSO]),
+    },
+    // RFC 7606 §3 g: a repeated attribute (other than MP_REACH/MP_UNREACH) keeps its first
+    // occurrence; the UPDATE is processed (ORIGIN IGP, not the second INCOMPLETE).
+    Case {
+        name: "duplicate-origin",
+        group: Group::Update,
+        before: false,
+        expect: Expect::Up {
+            withdrawn: &[],
+            accepted: &[DUPLICATED],
+            discarded: &["BGP.origin: Incomplete"],
+        },
+    },
+    // RFC 4271 §6.3: an unrecognised well-known attribute is 3/2, the data the attribute
+    // (type, length, value); RFC 7606 keeps the session reset for it.
+    Case {
+        name: "unknown-well-known",
+        group: Group::Update,
+        before: false,
+        expect: Notification(3, 2, "406300"),
+    },
     // RFC 4271 §6.3, RFC 7606 §5.3: Withdrawn Routes Length overrunning the message is
     // Malformed Attribute List (no data), a session reset: the NLRI cannot be located.
     Case {
@@ -163,6 +206,21 @@ const CASES: &[Case] = &[
         group: Group::Update,
         before: false,
         expect: Notification(3, 1, ""),
+    },
+    // Likewise a Total Path Attribute Length overrunning the message (RFC 7606 §4).
+    Case {
+        name: "attrs-overrun",
+        group: Group::Update,
+        before: false,
+        expect: Notification(3, 1, ""),
+    },
+    // RFC 4271 §6.3: a syntactically incorrect NLRI field (prefix length 33) is Invalid Network
+    // Field; RFC 7606 §5.3: session reset.
+    Case {
+        name: "nlri-33",
+        group: Group::Update,
+        before: false,
+        expect: Notification(3, 10, ""),
     },
     // RFC 4271 §6.2: Unsupported Version Number, the data the largest supported version below
     // the one bid (4), as two octets.
@@ -199,6 +257,28 @@ const CASES: &[Case] = &[
         group: Group::Open,
         before: false,
         expect: Notification(2, 2, ""),
+    },
+    // RFC 4271 §6.1: an OPEN shorter than its minimum (29) is Bad Message Length.
+    Case {
+        name: "open-28",
+        group: Group::Open,
+        before: false,
+        expect: Notification(1, 2, "001c"),
+    },
+    // §6.2: an unrecognised optional parameter (type 9) is Unsupported Optional Parameters.
+    Case {
+        name: "open-param-9",
+        group: Group::Open,
+        before: false,
+        expect: Notification(2, 4, ""),
+    },
+    // RFC 4271 §8.2.2 (OpenConfirm, Event 27) and RFC 6608 §3: an UPDATE before our KEEPALIVE
+    // was answered is Receive Unexpected Message in OpenConfirm State (5/2).
+    Case {
+        name: "update-in-openconfirm",
+        group: Group::Open,
+        before: false,
+        expect: Notification(5, 2, ""),
     },
 ];
 

@@ -73,17 +73,17 @@ def nlri(*prefixes):
     return out
 
 
-def update(attrs, announced=(), withdrawn=()):
+def update(attrs, announced=(), withdrawn=(), raw_nlri=b""):
     w = nlri(*withdrawn)
     return message(2, struct.pack("!H", len(w)) + w + struct.pack("!H", len(attrs)) + attrs
-                   + nlri(*announced))
+                   + nlri(*announced) + raw_nlri)
 
 
-def open_message(asn, hold=HOLD, bgp_id="198.18.2.2", version=4):
+def open_message(asn, hold=HOLD, bgp_id="198.18.2.2", version=4, extra_parameters=b""):
     """An OPEN offering 4-octet AS (RFC 6793) and IPv4 unicast (RFC 4760)."""
     capabilities = bytes([65, 4]) + struct.pack("!I", asn)
     capabilities += bytes([1, 4, 0, 1, 0, 1])
-    parameters = bytes([2, len(capabilities)]) + capabilities
+    parameters = bytes([2, len(capabilities)]) + capabilities + extra_parameters
     my_as = asn if asn < 65536 else AS_TRANS
     body = struct.pack("!BHH4sB", version, my_as, hold, socket.inet_aton(bgp_id), len(parameters))
     return message(1, body + parameters)
@@ -93,6 +93,7 @@ def open_message(asn, hold=HOLD, bgp_id="198.18.2.2", version=4):
 BEFORE = "198.19.200.0/24"  # announced validly first, then again in the malformed UPDATE
 ALSO = "198.19.201.0/24"  # announced only in the malformed UPDATE
 AGGREGATED = "198.19.202.0/24"
+DUPLICATED = "198.19.203.0/24"
 
 
 def valid_attrs(ctx):
@@ -115,6 +116,8 @@ CASES = {
     "type-0": {"crafted": lambda c: message(0, b"")},
     "type-7": {"crafted": lambda c: message(7, b"")},
     "type-255": {"crafted": lambda c: message(255, b"")},
+    # An UPDATE of 22 octets, one short of the minimum (23).
+    "update-22": {"crafted": lambda c: message(2, b"\x00\x00\x00")},
     # ---- UPDATE (RFC 4271 §6.3, RFC 7606, RFC 7607)
     # A MED claiming 4 octets with 2 left in the attribute block (RFC 7606 §4).
     "attr-overrun": {
@@ -133,8 +136,33 @@ CASES = {
         "before": before_update,
         "crafted": lambda c: update(as_path(c.asn) + next_hop(c.local), [BEFORE, ALSO]),
     },
+    "invalid-origin": {
+        "before": before_update,
+        "crafted": lambda c: update(origin(3) + as_path(c.asn) + next_hop(c.local),
+                                    [BEFORE, ALSO]),
+    },
+    # ORIGIN with the Optional bit set (flags 0xC0 instead of 0x40).
+    "origin-flags": {
+        "before": before_update,
+        "crafted": lambda c: update(attr(0xC0, 1, b"\x00") + as_path(c.asn) + next_hop(c.local),
+                                    [BEFORE, ALSO]),
+    },
+    # ORIGIN IGP, then ORIGIN INCOMPLETE.
+    "duplicate-origin": {
+        "crafted": lambda c: update(valid_attrs(c) + origin(2), [DUPLICATED]),
+    },
+    # A well-known (Optional bit clear) attribute of unassigned type 99, empty.
+    "unknown-well-known": {
+        "crafted": lambda c: update(valid_attrs(c) + attr(0x40, 99, b""), [ALSO]),
+    },
     # Withdrawn Routes Length 200, but only the Total Path Attribute Length follows.
     "withdrawn-overrun": {"crafted": lambda c: message(2, struct.pack("!HH", 200, 0))},
+    # Total Path Attribute Length 100, but nothing follows.
+    "attrs-overrun": {"crafted": lambda c: message(2, struct.pack("!HH", 0, 100))},
+    # An NLRI of prefix length 33.
+    "nlri-33": {
+        "crafted": lambda c: update(valid_attrs(c), raw_nlri=bytes([33, 198, 19, 204, 0, 0])),
+    },
     # ---- OPEN (RFC 4271 §6.2)
     "version-5": {"open": lambda c: open_message(c.asn, bgp_id=c.local, version=5)},
     "hold-1": {"open": lambda c: open_message(c.asn, hold=1, bgp_id=c.local)},
@@ -142,6 +170,17 @@ CASES = {
     "id-0": {"open": lambda c: open_message(c.asn, bgp_id="0.0.0.0")},
     # The caller configures the speaker for --asn; the OPEN names the next AS.
     "bad-peer-as": {"open": lambda c: open_message(c.asn + 1, bgp_id=c.local)},
+    # An OPEN of 28 octets, one short of the minimum (29): no Optional Parameters Length.
+    "open-28": {"open": lambda c: message(1, struct.pack("!BHH4s", 4, AS_TRANS, HOLD,
+                                                         socket.inet_aton(c.local)))},
+    # An optional parameter of type 9 (only 2, Capabilities, and 255 are in use).
+    "open-param-9": {
+        "open": lambda c: open_message(c.asn, bgp_id=c.local, extra_parameters=bytes([9, 2, 0, 0])),
+    },
+    # Our OPEN and, before the KEEPALIVE, an UPDATE: the speaker is in OpenConfirm.
+    "update-in-openconfirm": {
+        "open": lambda c: open_message(c.asn, bgp_id=c.local) + update(valid_attrs(c), [ALSO]),
+    },
 }
 
 
