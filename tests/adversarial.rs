@@ -137,6 +137,14 @@ const CASES: &[Case] = &[
         before: true,
         expect: up(&[BEFORE, ALSO]),
     },
+    // RFC 7606 §4, the second case: fewer than three octets left at the end of the attribute
+    // block (too few for an attribute header) is treat-as-withdraw as well.
+    Case {
+        name: "attr-stray-octets",
+        group: Group::Update,
+        before: true,
+        expect: up(&[BEFORE, ALSO]),
+    },
     // RFC 7607 §2: AS 0 in AS_PATH makes it malformed; RFC 7606 §7.2: treat-as-withdraw.
     Case {
         name: "as0-path",

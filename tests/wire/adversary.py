@@ -124,6 +124,12 @@ CASES = {
         "before": before_update,
         "crafted": lambda c: update(valid_attrs(c) + bytes([0x80, 4, 4, 0, 0]), [BEFORE, ALSO]),
     },
+    # Two octets left at the end of the attribute block: too few for an attribute header
+    # (RFC 7606 §4, second case).
+    "attr-stray-octets": {
+        "before": before_update,
+        "crafted": lambda c: update(valid_attrs(c) + bytes([0x80, 4]), [BEFORE, ALSO]),
+    },
     "as0-path": {
         "before": before_update,
         "crafted": lambda c: update(origin() + as_path(c.asn, 0) + next_hop(c.local),
