@@ -1690,12 +1690,21 @@ fn malformed_update_gets_a_notification_and_spares_the_other_neighbours() {
     wait_established(&lab, &sd, &bird, "198.18.1.2");
     wait_route(&lab, &sd, "198.19.100.0/24", &["198.18.1.2"]);
 
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/wire/garbage_peer.py"
-    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/wire/adversary.py");
+    let asn = PEER_AS.to_string();
     let answer = lab
-        .exec(&peers[1], "python3", &[script, "198.18.2.1", "198.18.2.2"])
+        .exec(
+            &peers[1],
+            "python3",
+            &[
+                script,
+                "198.18.2.1",
+                "198.18.2.2",
+                "withdrawn-overrun",
+                "--asn",
+                &asn,
+            ],
+        )
         .expect("the misbehaving neighbour ran");
     assert_eq!(answer.trim(), "NOTIFICATION 3 1", "{answer}");
     let sent = lab

@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""A BGP neighbour that misbehaves on purpose, for speakerd's tests (tests/adversarial.rs and
+the malformed-UPDATE test of tests/peers.rs).
+
+It connects to SPEAKER port 179 from LOCAL as AS 4200000003 (or --asn; 4-octet AS, IPv4
+unicast, hold time 9), sends the crafted bytes of CASE, and prints on stdout what came back:
+
+    NOTIFICATION CODE SUBCODE DATA-HEX   the speaker reset the session (DATA-HEX may be empty)
+    CLOSED                               the speaker closed the connection without a NOTIFICATION
+    UP                                   the session stayed up for --wait seconds (default 3)
+
+After UP it keeps the session up (answering with KEEPALIVEs) until it is killed, so that the
+caller can look at the speaker's routes while the session lasts; a NOTIFICATION arriving later
+is printed too. Progress goes to stderr, prefixed with '#'.
+
+OPEN cases replace the peer's own OPEN. The other cases complete the OPEN exchange first; a case
+with a "before" UPDATE sends it (a valid announcement) once the session is Established, then, if
+--go FILE is given, waits until FILE exists before sending the crafted bytes (so that the caller
+can first see the announcement arrive).
+
+Usage: adversary.py SPEAKER LOCAL CASE [--asn N] [--go FILE] [--wait SECONDS]
+       adversary.py --list
+"""
+import argparse
+import os
+import select
+import socket
+import struct
+import sys
+import time
+
+AS_TRANS = 23456
+DEFAULT_ASN = 4200000003
+HOLD = 9
+MARKER = b"\xff" * 16
+
+
+def message(kind, body, length=None):
+    """A message of type `kind`; `length` overrides the header's Length field."""
+    if length is None:
+        length = 19 + len(body)
+    return MARKER + struct.pack("!HB", length, kind) + body
+
+
+def attr(flags, kind, value):
+    if flags & 0x10:
+        return struct.pack("!BBH", flags, kind, len(value)) + value
+    return struct.pack("!BBB", flags, kind, len(value)) + value
+
+
+def origin(value=0):
+    return attr(0x40, 1, bytes([value]))
+
+
+def as_path(*asns):
+    return attr(0x40, 2, bytes([2, len(asns)]) + b"".join(struct.pack("!I", a) for a in asns))
+
+
+def next_hop(address):
+    return attr(0x40, 3, socket.inet_aton(address))
+
+
+def aggregator(asn, address):
+    return attr(0xC0, 7, struct.pack("!I", asn) + socket.inet_aton(address))
+
+
+def nlri(*prefixes):
+    out = b""
+    for p in prefixes:
+        address, length = p.split("/")
+        length = int(length)
+        out += bytes([length]) + socket.inet_aton(address)[: (length + 7) // 8]
+    return out
+
+
+def update(attrs, announced=(), withdrawn=(), raw_nlri=b""):
+    w = nlri(*withdrawn)
+    return message(2, struct.pack("!H", len(w)) + w + struct.pack("!H", len(attrs)) + attrs
+                   + nlri(*announced) + raw_nlri)
+
+
+def open_message(asn, hold=HOLD, bgp_id="198.18.2.2", version=4, extra_parameters=b""):
+    """An OPEN offering 4-octet AS (RFC 6793) and IPv4 unicast (RFC 4760)."""
+    capabilities = bytes([65, 4]) + struct.pack("!I", asn)
+    capabilities += bytes([1, 4, 0, 1, 0, 1])
+    parameters = bytes([2, len(capabilities)]) + capabilities + extra_parameters
+    my_as = asn if asn < 65536 else AS_TRANS
+    body = struct.pack("!BHH4sB", version, my_as, hold, socket.inet_aton(bgp_id), len(parameters))
+    return message(1, body + parameters)
+
+
+# The prefixes of the UPDATE cases (tests/adversarial.rs names them too).
+BEFORE = "198.19.200.0/24"  # announced validly first, then again in the malformed UPDATE
+ALSO = "198.19.201.0/24"  # announced only in the malformed UPDATE
+AGGREGATED = "198.19.202.0/24"
+DUPLICATED = "198.19.203.0/24"
+
+
+def valid_attrs(ctx):
+    return origin() + as_path(ctx.asn) + next_hop(ctx.local)
+
+
+def before_update(ctx):
+    return update(valid_attrs(ctx), [BEFORE])
+
+
+# Each case: "open" (bytes sent instead of our OPEN) or "crafted" (bytes sent once Established),
+# and optionally "before" (a valid UPDATE sent first). Builders take the run's context.
+CASES = {
+    # ---- message header (RFC 4271 §6.1)
+    "bad-marker": {"crafted": lambda c: b"\xff" * 15 + b"\xfe" + struct.pack("!HB", 19, 4)},
+    "short-length": {"crafted": lambda c: message(4, b"", length=18)},
+    # Only the header: the Length alone is the error, and nothing unread is left behind.
+    "long-length": {"crafted": lambda c: message(2, b"", length=4097)},
+    "keepalive-20": {"crafted": lambda c: message(4, b"\x00")},
+    "type-0": {"crafted": lambda c: message(0, b"")},
+    "type-7": {"crafted": lambda c: message(7, b"")},
+    "type-255": {"crafted": lambda c: message(255, b"")},
+    # An UPDATE of 22 octets, one short of the minimum (23).
+    "update-22": {"crafted": lambda c: message(2, b"\x00\x00\x00")},
+    # ---- UPDATE (RFC 4271 §6.3, RFC 7606, RFC 7607)
+    # A MED claiming 4 octets with 2 left in the attribute block (RFC 7606 §4).
+    "attr-overrun": {
+        "before": before_update,
+        "crafted": lambda c: update(valid_attrs(c) + bytes([0x80, 4, 4, 0, 0]), [BEFORE, ALSO]),
+    },
+    # Two octets left at the end of the attribute block: too few for an attribute header
+    # (RFC 7606 §4, second case).
+    "attr-stray-octets": {
+        "before": before_update,
+        "crafted": lambda c: update(valid_attrs(c) + bytes([0x80, 4]), [BEFORE, ALSO]),
+    },
+    "as0-path": {
+        "before": before_update,
+        "crafted": lambda c: update(origin() + as_path(c.asn, 0) + next_hop(c.local),
+                                    [BEFORE, ALSO]),
+    },
+    "as0-aggregator": {
+        "crafted": lambda c: update(valid_attrs(c) + aggregator(0, c.local), [AGGREGATED]),
+    },
+    "missing-origin": {
+        "before": before_update,
+        "crafted": lambda c: update(as_path(c.asn) + next_hop(c.local), [BEFORE, ALSO]),
+    },
+    "invalid-origin": {
+        "before": before_update,
+        "crafted": lambda c: update(origin(3) + as_path(c.asn) + next_hop(c.local),
+                                    [BEFORE, ALSO]),
+    },
+    # ORIGIN with the Optional bit set (flags 0xC0 instead of 0x40).
+    "origin-flags": {
+        "before": before_update,
+        "crafted": lambda c: update(attr(0xC0, 1, b"\x00") + as_path(c.asn) + next_hop(c.local),
+                                    [BEFORE, ALSO]),
+    },
+    # ORIGIN IGP, then ORIGIN INCOMPLETE.
+    "duplicate-origin": {
+        "crafted": lambda c: update(valid_attrs(c) + origin(2), [DUPLICATED]),
+    },
+    # A well-known (Optional bit clear) attribute of unassigned type 99, empty.
+    "unknown-well-known": {
+        "crafted": lambda c: update(valid_attrs(c) + attr(0x40, 99, b""), [ALSO]),
+    },
+    # Withdrawn Routes Length 200, but only the Total Path Attribute Length follows.
+    "withdrawn-overrun": {"crafted": lambda c: message(2, struct.pack("!HH", 200, 0))},
+    # Total Path Attribute Length 100, but nothing follows.
+    "attrs-overrun": {"crafted": lambda c: message(2, struct.pack("!HH", 0, 100))},
+    # An NLRI of prefix length 33.
+    "nlri-33": {
+        "crafted": lambda c: update(valid_attrs(c), raw_nlri=bytes([33, 198, 19, 204, 0, 0])),
+    },
+    # ---- OPEN (RFC 4271 §6.2)
+    "version-5": {"open": lambda c: open_message(c.asn, bgp_id=c.local, version=5)},
+    "hold-1": {"open": lambda c: open_message(c.asn, hold=1, bgp_id=c.local)},
+    "hold-2": {"open": lambda c: open_message(c.asn, hold=2, bgp_id=c.local)},
+    "id-0": {"open": lambda c: open_message(c.asn, bgp_id="0.0.0.0")},
+    # The caller configures the speaker for --asn; the OPEN names the next AS.
+    "bad-peer-as": {"open": lambda c: open_message(c.asn + 1, bgp_id=c.local)},
+    # An OPEN of 28 octets, one short of the minimum (29): no Optional Parameters Length.
+    "open-28": {"open": lambda c: message(1, struct.pack("!BHH4s", 4, AS_TRANS, HOLD,
+                                                         socket.inet_aton(c.local)))},
+    # An optional parameter of type 9 (only 2, Capabilities, and 255 are in use).
+    "open-param-9": {
+        "open": lambda c: open_message(c.asn, bgp_id=c.local, extra_parameters=bytes([9, 2, 0, 0])),
+    },
+    # Our OPEN and, before the KEEPALIVE, an UPDATE: the speaker is in OpenConfirm.
+    "update-in-openconfirm": {
+        "open": lambda c: open_message(c.asn, bgp_id=c.local) + update(valid_attrs(c), [ALSO]),
+    },
+}
+
+
+class Closed(Exception):
+    pass
+
+
+def note(text):
+    print(f"# {text}", file=sys.stderr, flush=True)
+
+
+class Peer:
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def read_message(self, timeout):
+        """The next (type, body), or None when `timeout` passes first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(self.buf) >= 19:
+                length, kind = struct.unpack("!HB", self.buf[16:19])
+                if length < 19:
+                    sys.exit(f"the speaker sent a message of length {length}")
+                if len(self.buf) >= length:
+                    body, self.buf = self.buf[19:length], self.buf[length:]
+                    return kind, body
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self.sock], [], [], left)
+            if ready:
+                try:
+                    chunk = self.sock.recv(65536)
+                except ConnectionResetError:
+                    chunk = b""
+                if not chunk:
+                    raise Closed()
+                self.buf += chunk
+
+
+def answer(kind, body):
+    if kind == 3:
+        print(f"NOTIFICATION {body[0]} {body[1]} {body[2:].hex()}".rstrip(), flush=True)
+        return True
+    return False
+
+
+def run(ctx):
+    case = CASES[ctx.case]
+    sock = socket.create_connection((ctx.speaker, 179), timeout=15,
+                                    source_address=(ctx.local, 0))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    peer = Peer(sock)
+    if "open" in case:
+        sock.sendall(case["open"](ctx))
+        note("sent the crafted OPEN")
+    else:
+        sock.sendall(open_message(ctx.asn, bgp_id=ctx.local))
+        msg = peer.read_message(15)
+        if msg is None or answer(*msg):
+            return
+        if msg[0] != 1:
+            sys.exit(f"expected OPEN, got type {msg[0]}")
+        sock.sendall(message(4, b""))
+        while True:
+            msg = peer.read_message(15)
+            if msg is None:
+                sys.exit("no KEEPALIVE after the OPEN")
+            if answer(*msg):
+                return
+            if msg[0] == 4:
+                break
+        note("Established")
+        if "before" in case:
+            sock.sendall(case["before"](ctx))
+            note("sent the announcement before")
+        if ctx.go:
+            deadline = time.monotonic() + 30
+            while not os.path.exists(ctx.go):
+                if time.monotonic() > deadline:
+                    sys.exit(f"{ctx.go} did not appear")
+                msg = peer.read_message(0.1)
+                if msg is not None and answer(*msg):
+                    return
+        sock.sendall(case["crafted"](ctx))
+        note("sent the crafted bytes")
+    # What comes back: a NOTIFICATION (after the speaker's own OPEN and KEEPALIVE, for an OPEN
+    # case), or nothing but KEEPALIVEs for --wait seconds.
+    up_at = time.monotonic() + ctx.wait
+    up = False
+    last_keepalive = time.monotonic()
+    end = time.monotonic() + 120
+    while time.monotonic() < end:
+        if not up and time.monotonic() >= up_at:
+            print("UP", flush=True)
+            up = True
+        if time.monotonic() - last_keepalive >= HOLD / 3:
+            sock.sendall(message(4, b""))
+            last_keepalive = time.monotonic()
+        msg = peer.read_message(0.2)
+        if msg is not None and answer(*msg):
+            return
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("speaker", nargs="?")
+    parser.add_argument("local", nargs="?")
+    parser.add_argument("case", nargs="?", choices=sorted(CASES))
+    parser.add_argument("--asn", type=int, default=DEFAULT_ASN)
+    parser.add_argument("--go", help="wait for this file before sending the crafted bytes")
+    parser.add_argument("--wait", type=float, default=3.0)
+    parser.add_argument("--list", action="store_true", help="list the cases")
+    ctx = parser.parse_args()
+    if ctx.list:
+        print("\n".join(CASES))
+        return
+    if not (ctx.speaker and ctx.local and ctx.case):
+        parser.error("SPEAKER, LOCAL and CASE are required")
+    try:
+        run(ctx)
+    except Closed:
+        print("CLOSED", flush=True)
+
+
+if __name__ == "__main__":
+    main()
