@@ -626,34 +626,50 @@ fn shutdown_skips_the_notification_for_helper_only_neighbours() {
     assert!(!shutdown_without_notification(false, &full));
 }
 
-/// RFC 7313 §4: with enhanced route refresh negotiated, our answer to a ROUTE-REFRESH request
-/// is framed by a BoRR before the re-advertised routes and an EoRR after them (MUST), so that a
-/// peer relying on them removes what we no longer send.
-#[test]
-fn enhanced_route_refresh_is_answered_between_begin_and_end_markers() {
+/// The commands a neighbour gets for its ROUTE-REFRESH request, with our prefix
+/// 198.19.1.0/24 advertised to it before, and the prefixes re-announced in them.
+fn answer_to_a_refresh(enhanced: bool) -> (Vec<PeerCommand>, Vec<Prefix>) {
     let mut h = Harness::new(&config(&neighbor_toml("198.18.0.2", false)), false);
     let peer = h.peers[0];
     h.handle(Input::StartupComplete);
-    let mut enhanced = negotiated(None);
-    enhanced.enhanced_route_refresh = true;
+    let mut session = negotiated(None);
+    session.enhanced_route_refresh = enhanced;
     h.handle(Input::SessionUp {
         peer,
-        negotiated: Box::new(enhanced),
+        negotiated: Box::new(session),
         local: LocalAddresses {
-            session: Some(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1))),
+            session: Some(SESSION_V4),
             other_family: None,
         },
     });
     h.outputs();
     h.handle(Input::SendBufferDrained { peer });
     h.outputs();
-
     h.handle(Input::RouteRefresh {
         peer,
         refresh: RouteRefresh::request(Family::IPV4_UNICAST),
     });
     let out = h.outputs();
-    let commands = peer_commands(&out, peer);
+    let prefixes = announced_to(&out, peer)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    let commands = out
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Peer { peer: p, command } if p == peer => Some(command),
+            _ => None,
+        })
+        .collect();
+    (commands, prefixes)
+}
+
+/// RFC 7313 §4: with enhanced route refresh negotiated, our answer to a ROUTE-REFRESH request
+/// is framed by a BoRR before the re-advertised routes and an EoRR after them (MUST), so that a
+/// peer relying on them removes what we no longer send.
+#[test]
+fn enhanced_route_refresh_is_answered_between_begin_and_end_markers() {
+    let (commands, prefixes) = answer_to_a_refresh(true);
     let marker = |subtype| {
         PeerCommand::RouteRefresh(RouteRefresh {
             family: Family::IPV4_UNICAST,
@@ -661,36 +677,19 @@ fn enhanced_route_refresh_is_answered_between_begin_and_end_markers() {
         })
     };
     assert_eq!(commands.len(), 3, "{commands:?}");
-    assert_eq!(commands[0], &marker(route_refresh::subtype::BEGIN));
+    assert_eq!(commands[0], marker(route_refresh::subtype::BEGIN));
     assert!(matches!(commands[1], PeerCommand::Updates(_)));
-    assert_eq!(commands[2], &marker(route_refresh::subtype::END));
-    assert_eq!(
-        announced_to(&out, peer)
-            .into_iter()
-            .map(|(p, _)| p)
-            .collect::<Vec<_>>(),
-        vec![prefix("198.19.1.0/24")]
-    );
+    assert_eq!(commands[2], marker(route_refresh::subtype::END));
+    assert_eq!(prefixes, vec![prefix("198.19.1.0/24")]);
 }
 
 /// Without enhanced route refresh, a request is answered with the routes alone (RFC 2918).
 #[test]
 fn plain_route_refresh_is_answered_with_the_routes_alone() {
-    let mut h = Harness::new(&config(&neighbor_toml("198.18.0.2", false)), false);
-    let peer = h.peers[0];
-    h.handle(Input::StartupComplete);
-    h.session_up(peer, None);
-    h.outputs();
-    h.handle(Input::SendBufferDrained { peer });
-    h.outputs();
-    h.handle(Input::RouteRefresh {
-        peer,
-        refresh: RouteRefresh::request(Family::IPV4_UNICAST),
-    });
-    let out = h.outputs();
-    let commands = peer_commands(&out, peer);
+    let (commands, prefixes) = answer_to_a_refresh(false);
     assert_eq!(commands.len(), 1, "{commands:?}");
     assert!(matches!(commands[0], PeerCommand::Updates(_)));
+    assert_eq!(prefixes, vec![prefix("198.19.1.0/24")]);
 }
 
 /// A configuration originating an IPv4 and an IPv6 prefix, with one neighbour.
