@@ -611,9 +611,10 @@ fn cordon_drains_the_node_at_a_bird_tor_and_uncordon_restores_it() {
     let before = bird.route(&pod_cidr(1)).unwrap();
     assert!(!before.contains("(65535,0)"), "{before}");
 
-    // kubectl cordon node-1.
-    c.put_node_json(1, &node_json_with(1, &pod_cidr(1), rack.clone(), true));
+    // kubectl cordon node-1. The clock starts before the change: the watch can deliver it to
+    // speakerd before the API server's answer reaches the test.
     let drained_at = Instant::now();
+    c.put_node_json(1, &node_json_with(1, &pod_cidr(1), rack.clone(), true));
     let draining = wait_for("GRACEFUL_SHUTDOWN at the ToR", CONVERGE, || {
         let route = bird.route(&pod_cidr(1))?;
         let prepended = format!("BGP.as_path: {ASN} {ASN} {ASN}");
