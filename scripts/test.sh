@@ -15,7 +15,7 @@ need_root() {
 need_root
 
 # Debian packages the tests use: real BGP peers, the MRT reference decoder, capture tools.
-packages=(bird2 gobgpd frr bgpdump tcpdump tshark iproute2 iputils-ping python3)
+packages=(bird2 gobgpd frr exabgp bgpdump tcpdump tshark iproute2 iputils-ping python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,7 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-for bin in bird birdc gobgpd gobgp bgpdump tshark; do
+for bin in bird birdc gobgpd gobgp exabgp bgpdump tshark; do
     command -v "$bin" >/dev/null || { echo "scripts/test.sh: $bin is missing after install" >&2; exit 1; }
 done
 [ -x /usr/lib/frr/bgpd ] || { echo "scripts/test.sh: /usr/lib/frr/bgpd is missing" >&2; exit 1; }
@@ -57,7 +57,16 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "==> manifests"; bash scripts/validate-manifests.sh
 echo "==> tests"
+interop_dir=target/tmp/interop
+rm -rf "$interop_dir"
 cargo nextest run --workspace --no-fail-fast
+echo "==> docs/interop.md from the interop matrix's findings"
+python3 scripts/interop-table.py "$interop_dir" > target/interop.md
+if ! diff -u docs/interop.md target/interop.md; then
+    echo "scripts/test.sh: docs/interop.md differs from what this run found (above); if the change" \
+        "is right, commit target/interop.md as docs/interop.md" >&2
+    exit 1
+fi
 echo "==> doc tests"
 cargo test --workspace --doc
 echo "==> bounded fuzzing"

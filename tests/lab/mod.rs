@@ -28,6 +28,7 @@ pub const BIRDC: &str = "/usr/sbin/birdc";
 pub const GOBGPD: &str = "/usr/bin/gobgpd";
 pub const GOBGP: &str = "/usr/bin/gobgp";
 pub const FRR_BGPD: &str = "/usr/lib/frr/bgpd";
+pub const FRR_ZEBRA: &str = "/usr/lib/frr/zebra";
 pub const VTYSH: &str = "/usr/bin/vtysh";
 
 /// The environment variable naming the Debian 13 root (`scripts/test.sh` builds it with
@@ -842,6 +843,17 @@ impl Lab {
 
     /// Like [`Lab::frr_bgpd`], with FRR from `root` (e.g. FRR 10 from the Debian 13 root).
     pub fn frr_bgpd_under(&mut self, root: &Root, name: &str, ns: &str, conf: &str) -> Frr {
+        self.frr_under(root, name, ns, conf, false)
+    }
+
+    /// Like [`Lab::frr_bgpd_under`], with FRR's zebra (process `NAME-zebra`) beside bgpd, so
+    /// that bgpd knows the interfaces' addresses (FRR 10 refuses IPv6 unicast on an IPv4
+    /// session without a local IPv6 address); bgpd still installs nothing (`-n`).
+    pub fn frr_zebra_bgpd_under(&mut self, root: &Root, name: &str, ns: &str, conf: &str) -> Frr {
+        self.frr_under(root, name, ns, conf, true)
+    }
+
+    fn frr_under(&mut self, root: &Root, name: &str, ns: &str, conf: &str, zebra: bool) -> Frr {
         root.require(FRR_BGPD);
         root.require(VTYSH);
         let dir = self.dir_under(root).join(name);
@@ -858,26 +870,70 @@ impl Lab {
         let conf_path = root.inner(&conf_path);
         let d = root.inner(&dir);
         let pid = format!("{d}/bgpd.pid");
+        let zserv = format!("{d}/zserv.api");
+        let zebra_args = if zebra {
+            root.require(FRR_ZEBRA);
+            let _ = fs::remove_file(dir.join("zserv.api"));
+            fs::write(dir.join("zebra.conf"), "hostname zebra\n").unwrap();
+            let zebra_conf = format!("{d}/zebra.conf");
+            let zebra_pid = format!("{d}/zebra.pid");
+            let zebra_name = format!("{name}-zebra");
+            self.spawn_under(
+                root,
+                &zebra_name,
+                ns,
+                FRR_ZEBRA,
+                &[
+                    "-f",
+                    &zebra_conf,
+                    "-z",
+                    &zserv,
+                    "--vty_socket",
+                    &d,
+                    "-i",
+                    &zebra_pid,
+                ],
+                &[],
+            );
+            let socket = dir.join("zserv.api");
+            wait_for(
+                &format!("{zebra_name}'s socket"),
+                Duration::from_secs(10),
+                || {
+                    if socket.exists() {
+                        Ok(())
+                    } else {
+                        Err(self.log(&zebra_name))
+                    }
+                },
+            );
+            vec!["-z", zserv.as_str()]
+        } else {
+            vec!["-Z"]
+        };
+        let mut args = vec!["-f", conf_path.as_str()];
+        args.extend(zebra_args);
         self.spawn_under(
             root,
             name,
             ns,
             FRR_BGPD,
             &[
-                "-f",
-                &conf_path,
-                "-Z",
-                "-n",
-                "-S",
-                "-P",
-                "0",
-                "-N",
-                ns,
-                "--vty_socket",
-                &d,
-                "-i",
-                &pid,
-            ],
+                &args[..],
+                &[
+                    "-n",
+                    "-S",
+                    "-P",
+                    "0",
+                    "-N",
+                    ns,
+                    "--vty_socket",
+                    &d,
+                    "-i",
+                    &pid,
+                ],
+            ]
+            .concat(),
             &[],
         );
         let frr = Frr {

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use bgp_fsm::{Down, DownReason, Negotiated, State, StopReason};
-use bgp_proto::{Family, Prefix, RouteRefresh, Update};
+use bgp_proto::{Family, FamilySet, Prefix, RouteRefresh, Update};
 use bytes::Bytes;
 use rib::{PeerId, RouteChange};
 use serde::{Deserialize, Serialize};
@@ -290,12 +290,69 @@ pub struct NeighborView {
     pub uptime_seconds: u64,
     /// Negotiated families.
     pub families: Vec<String>,
+    /// Capabilities both sides advertised, beyond the families (RFC 5492); empty when not
+    /// Established.
+    #[serde(default)]
+    pub capabilities: Vec<SessionCapability>,
     /// Accepted prefixes.
     pub prefixes_accepted: u64,
     /// Advertised prefixes.
     pub prefixes_advertised: u64,
     /// Description.
     pub description: Option<String>,
+}
+
+/// A capability an Established session negotiated (both sides advertised it, RFC 5492), as
+/// `speakerd show neighbors` lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionCapability {
+    /// 4-octet AS numbers (RFC 6793).
+    FourOctetAs,
+    /// Route refresh (RFC 2918).
+    RouteRefresh,
+    /// Enhanced route refresh: Begin- and End-of-RIB around a refresh (RFC 7313).
+    EnhancedRouteRefresh,
+    /// Extended messages up to 65535 octets (RFC 8654).
+    ExtendedMessage,
+    /// ADD-PATH in either direction for some family (RFC 7911).
+    AddPath,
+    /// The peer sent a Graceful Restart capability (RFC 4724 §3): it keeps our routes when
+    /// the session ends without a NOTIFICATION.
+    GracefulRestart,
+    /// Both sides set the N bit: graceful restart also after a NOTIFICATION (RFC 8538).
+    GracefulNotification,
+}
+
+impl SessionCapability {
+    /// The capabilities of a negotiated session, in this order.
+    pub fn of(n: &Negotiated) -> Vec<SessionCapability> {
+        let context = &n.context;
+        [
+            (context.four_octet_as, SessionCapability::FourOctetAs),
+            (n.route_refresh, SessionCapability::RouteRefresh),
+            (
+                n.enhanced_route_refresh,
+                SessionCapability::EnhancedRouteRefresh,
+            ),
+            (context.extended_message, SessionCapability::ExtendedMessage),
+            (
+                context.add_path_rx != FamilySet::EMPTY || context.add_path_tx != FamilySet::EMPTY,
+                SessionCapability::AddPath,
+            ),
+            (
+                n.peer_graceful_restart.is_some(),
+                SessionCapability::GracefulRestart,
+            ),
+            (
+                n.graceful_notification,
+                SessionCapability::GracefulNotification,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(on, c)| on.then_some(c))
+        .collect()
+    }
 }
 
 /// A selected route as `speakerd show routes` prints it.

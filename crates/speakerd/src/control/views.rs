@@ -7,7 +7,7 @@ use bgp_proto::{Family, Prefix};
 use rib::{PathStatus, PeerId, RejectReason, RouteAttrs};
 
 use super::Core;
-use crate::msg::{NeighborView, PathView, RouteView};
+use crate::msg::{NeighborView, PathView, RouteView, SessionCapability};
 
 impl Core {
     /// Every neighbour, by address (`speakerd show neighbors`).
@@ -26,6 +26,11 @@ impl Core {
                     .negotiated
                     .as_ref()
                     .map(|n| n.families.iter().map(|f| f.to_string()).collect())
+                    .unwrap_or_default(),
+                capabilities: n
+                    .negotiated
+                    .as_ref()
+                    .map(|n| SessionCapability::of(n))
                     .unwrap_or_default(),
                 prefixes_accepted: [Family::IPV4_UNICAST, Family::IPV6_UNICAST]
                     .iter()
