@@ -78,7 +78,7 @@ impl PeerKind {
             PeerKind::Frr | PeerKind::Frr10 => &[
                 "Default graceful restart mode is helper (`bgp graceful-restart` turns the restarting role on).",
                 "Drops routes of a non-negotiated family with a log line (\"UPDATE for non-enabled AFI/SAFI\").",
-                "bgpd needs zebra to know its interfaces' addresses: without it (`-Z`), FRR 10 refuses an IPv4 session carrying IPv6 unicast (\"No local IPv6 address\", the OPEN fails) and FRR 8.4 has no IPv6 next hop to send; the dual-stack rows run zebra beside bgpd.",
+                "bgpd learns its interfaces' addresses from zebra: without zebra (`bgpd -Z`), FRR 10 refuses an IPv4 session that carries IPv6 unicast (\"No local IPv6 address\", the OPEN fails); the dual-stack rows run zebra beside bgpd, the others bgpd alone.",
             ],
             PeerKind::Exabgp => &[
                 "Keeps no RIB: received routes go to its API processes (here one that logs them as JSON), announcements come from its configuration and from commands written to a process.",
