@@ -629,7 +629,7 @@ impl Session {
                 // error whatever its body holds (e.g. a malformed UPDATE in OpenSent is 5/1, not
                 // 3/x); header errors are still reported as such.
                 Err(e) if !matches!(e, DecodeError::Header(_)) && !self.expects(message_type) => {
-                    self.unexpected(now)
+                    self.unexpected(message_type, now)
                 }
                 Err(e) => self.on_decode_error(&e, now),
             }
@@ -664,14 +664,20 @@ impl Session {
         self.go_idle(Some(notification), reason, None, now);
     }
 
-    fn unexpected(&mut self, now: Instant) {
-        let subcode = match self.state {
-            State::OpenSent => fsm_subcode::UNEXPECTED_IN_OPEN_SENT,
-            State::OpenConfirm => fsm_subcode::UNEXPECTED_IN_OPEN_CONFIRM,
-            State::Established => fsm_subcode::UNEXPECTED_IN_ESTABLISHED,
-            _ => fsm_subcode::UNSPECIFIED,
+    /// A message of `message_type` this state does not expect: Finite State Machine Error with
+    /// the subcode of the state (RFC 6608 §3) and, for OpenSent, OpenConfirm and Established,
+    /// the data RFC 6608 §4 prescribes: the type of the unexpected message, one octet.
+    fn unexpected(&mut self, message_type: u8, now: Instant) {
+        let (subcode, data) = match self.state {
+            State::OpenSent => (fsm_subcode::UNEXPECTED_IN_OPEN_SENT, vec![message_type]),
+            State::OpenConfirm => (fsm_subcode::UNEXPECTED_IN_OPEN_CONFIRM, vec![message_type]),
+            State::Established => (fsm_subcode::UNEXPECTED_IN_ESTABLISHED, vec![message_type]),
+            _ => (fsm_subcode::UNSPECIFIED, Vec::new()),
         };
-        self.on_error(Notification::new(code::FSM, subcode, Bytes::new()), now);
+        self.on_error(
+            Notification::new(code::FSM, subcode, Bytes::from(data)),
+            now,
+        );
     }
 
     fn on_message(&mut self, message: Message, now: Instant) {
@@ -680,6 +686,7 @@ impl Session {
             self.go_idle(None, DownReason::NotificationReceived(n), None, now);
             return;
         }
+        let message_type = message.message_type();
         match (self.state, message) {
             (State::Connect | State::Active, Message::Open(open))
                 if self.timers.is_running(Timer::DelayOpen) =>
@@ -716,7 +723,7 @@ impl Session {
                 self.restart_hold(now);
                 self.on_route_refresh(refresh);
             }
-            _ => self.unexpected(now),
+            _ => self.unexpected(message_type, now),
         }
     }
 
