@@ -15,10 +15,12 @@
 //! +-----------------------------------------------------+
 //! ```
 
+use std::net::IpAddr;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::attrs::{
-    decode_attributes, encode_mp_reach, encode_mp_unreach, type_code, MpReach, MpUnreach,
+    decode_attributes, encode_mp_reach, encode_mp_unreach, type_code, MpReach, MpUnreach, NextHop,
     PathAttributes,
 };
 use crate::context::SessionContext;
@@ -175,6 +177,36 @@ impl Update {
         };
         update.check_mandatory();
         Ok(update)
+    }
+
+    /// RFC 4271 §6.3: a next hop that is the receiving speaker's own address is semantically
+    /// incorrect, and the route is not used; no NOTIFICATION is sent and the session stays up.
+    /// The codec does not know that address, the session does: it calls this with the local
+    /// address of the connection. When NEXT_HOP (for the NLRI field) or the MP_REACH_NLRI next
+    /// hop (global or link-local, for its NLRI) is `own`, the UPDATE is treat-as-withdraw
+    /// (RFC 7606 §2), so that an earlier route of the same prefix does not linger either.
+    /// Returns whether it was.
+    pub fn reject_own_next_hop(&mut self, own: IpAddr) -> bool {
+        if self.treat_as_withdraw.is_some() {
+            return false;
+        }
+        let body = !self.nlri.is_empty() && self.attributes.next_hop.map(IpAddr::V4) == Some(own);
+        let mp = self.mp_reach.as_ref().is_some_and(|reach| {
+            !reach.nlri.is_empty()
+                && match reach.next_hop {
+                    NextHop::V4(address) => IpAddr::V4(address) == own,
+                    NextHop::V6 { global, link_local } => {
+                        IpAddr::V6(global) == own || link_local.map(IpAddr::V6) == Some(own)
+                    }
+                }
+        });
+        if body || mp {
+            self.treat_as_withdraw = Some(UpdateError::new(
+                UpdateErrorKind::InvalidNextHop,
+                Rfc7606Action::TreatAsWithdraw,
+            ));
+        }
+        body || mp
     }
 
     /// RFC 4271 §6.3 and RFC 7606 §3 d: an UPDATE that announces something must carry ORIGIN and

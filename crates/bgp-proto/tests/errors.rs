@@ -1051,3 +1051,18 @@ fn update_encode_then_decode_treat_as_withdraw_value() {
     assert_eq!(again.nlri, u.nlri);
     let _ = Update::default();
 }
+
+#[test]
+fn own_next_hop_is_treat_as_withdraw() {
+    // RFC 4271 §6.3: NEXT_HOP 192.0.2.1 is the receiving speaker's own address.
+    let mut u = decode_update(announce(&[ORIGIN, AS_PATH, NEXT_HOP]), &ctx());
+    assert!(!u.reject_own_next_hop("192.0.2.2".parse().unwrap()));
+    assert!(u.treat_as_withdraw.is_none());
+    assert!(u.reject_own_next_hop("192.0.2.1".parse().unwrap()));
+    let e = u.treat_as_withdraw.clone().expect("treat-as-withdraw");
+    assert_eq!(e.kind, UpdateErrorKind::InvalidNextHop);
+    assert_eq!(e.action, Rfc7606Action::TreatAsWithdraw);
+    assert_eq!(u.announced().count(), 0);
+    let w: Vec<_> = u.withdrawals().collect();
+    assert_eq!(w, vec![(Family::IPV4_UNICAST, &nlri("10.0.0.0/8"))]);
+}

@@ -441,7 +441,15 @@ impl PeerTask {
                     };
                     let _ = self.ctx.to_control.send(ToControl::Input(input));
                 }
-                Action::Update(update) => {
+                Action::Update(mut update) => {
+                    // RFC 4271 §6.3: routes whose next hop is our own address are not used.
+                    let own = self
+                        .transport(connection, generation)
+                        .and_then(|c| c.local_address);
+                    if let Some(own) = own {
+                        // Logged with the other RFC 7606 outcomes when the RIB takes it.
+                        update.reject_own_next_hop(own);
+                    }
                     let _ = self.ctx.to_control.send(ToControl::Update {
                         input: Input::Update {
                             peer: self.id,
