@@ -84,4 +84,28 @@ fn bad_config_is_refused_with_file_and_line() {
             );
         }
     }
+
+    // BFD: intervals of 10 ms to 60 s, a multiplier of at least 1 (RFC 5880 §4.1).
+    for (table, accepted, error) in [
+        ("min_rx = 300\nmin_tx = 100\nmultiplier = 3", true, ""),
+        ("", true, ""),
+        ("min_rx = 5", false, ":11: BFD interval 5 ms"),
+        ("min_tx = 60001", false, ":11: BFD interval 60001 ms"),
+        ("multiplier = 0", false, ":11: BFD multiplier"),
+    ] {
+        let conf = lab.write(
+            "bfd.toml",
+            &format!("{neighbor}\n[neighbor.bfd]\n{table}\n"),
+        );
+        let conf = conf.to_str().unwrap();
+        let check = lab::run(SPEAKERD, &["check", "--config", conf]);
+        let stderr = String::from_utf8_lossy(&check.stderr);
+        assert_eq!(check.status.success(), accepted, "{table}: {stderr}");
+        if !accepted {
+            assert!(
+                stderr.contains(&format!("{conf}{error}")),
+                "{table}: {stderr}"
+            );
+        }
+    }
 }

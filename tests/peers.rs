@@ -1295,6 +1295,102 @@ fn hold_timer_expiry() {
     wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
 }
 
+/// BFD (RFC 5880, RFC 5881) beside the BGP session with BIRD: both BFD sessions come Up; when
+/// BIRD freezes (SIGSTOP: its link stays up, it just stops talking), BFD detects it after 3 x
+/// 300 ms and speakerd closes the BGP session with Cease 6/10 (BFD Down, RFC 9384), long before
+/// the 9 s hold timer, and BIRD's route leaves the kernel. Thawed, everything comes back.
+#[test]
+fn bfd_takes_the_session_down_when_bird_freezes() {
+    let mut lab = Lab::new("bfd_freeze");
+    let (sd, peer) = pair(&mut lab);
+    let routes = ["198.19.100.0/24"];
+    let bird_bfd = "protocol bfd {\n  interface \"eth0\" { min rx interval 300 ms; \
+                    min tx interval 300 ms; multiplier 3; };\n}\n";
+    let bird = lab.bird(
+        "bird",
+        &peer,
+        &format!(
+            "{}{bird_bfd}",
+            bird_conf(
+                "198.18.0.2",
+                "198.18.0.2",
+                "198.18.0.1",
+                &routes,
+                "  bfd on;"
+            )
+        ),
+    );
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &sd_neighbor(
+                "198.18.0.2",
+                "198.18.0.1",
+                "ipv4-unicast",
+                "[neighbor.bfd]\nmin_rx = 300\nmin_tx = 300\nmultiplier = 3\n",
+            ),
+        ),
+    );
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
+    wait_for("BFD Up at speakerd", SOON, || {
+        match lab.metric(&sd, "bgp_bfd_state", &["peer=\"198.18.0.2\""])? {
+            3.0 => Ok(()),
+            other => Err(format!("bgp_bfd_state {other}")),
+        }
+    });
+    wait_for("BFD Up at BIRD", SOON, || {
+        let out = bird.try_birdc(&["show", "bfd", "sessions"])?;
+        if out.contains("198.18.0.1") && out.contains("Up") {
+            Ok(out)
+        } else {
+            Err(out)
+        }
+    });
+    let detection = lab
+        .metric(
+            &sd,
+            "bgp_bfd_detection_time_seconds",
+            &["peer=\"198.18.0.2\""],
+        )
+        .unwrap();
+    assert!((detection - 0.9).abs() < 1e-9, "detection time {detection}");
+
+    lab.signal("bird", "STOP");
+    wait_route_gone(&lab, &sd, routes[0]);
+    let bfd_down = lab
+        .metric(
+            &sd,
+            "bgp_peer_notifications_sent_total",
+            &["peer=\"198.18.0.2\"", "code=\"6\"", "subcode=\"10\""],
+        )
+        .unwrap();
+    assert_eq!(bfd_down, 1.0, "Cease 6/10 (BFD Down) sent");
+    let hold_expired = lab
+        .metric(
+            &sd,
+            "bgp_peer_notifications_sent_total",
+            &["peer=\"198.18.0.2\"", "code=\"4\""],
+        )
+        .unwrap();
+    assert_eq!(
+        hold_expired, 0.0,
+        "the hold timer, not BFD, took the session down"
+    );
+
+    lab.signal("bird", "CONT");
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
+    wait_for("BFD Up again", UP, || {
+        match lab.metric(&sd, "bgp_bfd_state", &["peer=\"198.18.0.2\""])? {
+            3.0 => Ok(()),
+            other => Err(format!("bgp_bfd_state {other}")),
+        }
+    });
+}
+
 /// SIGTERM with `shutdown_drain_seconds`: speakerd first re-announces its prefix with the
 /// GRACEFUL_SHUTDOWN community (RFC 8326) and three prepends, keeps the session up for the drain
 /// period, then closes with Cease 6/2 and exits.

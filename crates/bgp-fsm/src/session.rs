@@ -68,6 +68,8 @@ pub enum StopReason {
     OutOfResources,
     /// Routes must not be kept across this stop (6/9, RFC 8538).
     HardReset,
+    /// A BFD session the BGP session depends on went down (6/10, RFC 9384).
+    BfdDown,
 }
 
 impl StopReason {
@@ -89,6 +91,7 @@ impl StopReason {
             StopReason::ConnectionCollision => cease(cease_subcode::CONNECTION_COLLISION),
             StopReason::OutOfResources => cease(cease_subcode::OUT_OF_RESOURCES),
             StopReason::HardReset => cease(cease_subcode::HARD_RESET),
+            StopReason::BfdDown => cease(cease_subcode::BFD_DOWN),
         }
     }
 }

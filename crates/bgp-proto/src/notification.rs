@@ -118,6 +118,8 @@ pub mod cease_subcode {
     pub const OUT_OF_RESOURCES: u8 = 8;
     /// Hard Reset (RFC 8538).
     pub const HARD_RESET: u8 = 9;
+    /// BFD Down (RFC 9384): a BFD session the BGP session depends on went down.
+    pub const BFD_DOWN: u8 = 10;
 }
 
 /// ROUTE-REFRESH Message Error subcodes (RFC 7313 §5).

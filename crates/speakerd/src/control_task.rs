@@ -13,7 +13,8 @@ use crate::backlog::{Backlog, Ticket};
 use crate::config::NeighborConfig;
 use crate::control::Core;
 use crate::msg::{
-    FibCommand, Input, NeighborView, NodeEvent, Output, PathView, PeerCommand, RouteView,
+    BfdCommand, FibCommand, Input, NeighborView, NodeEvent, Output, PathView, PeerCommand,
+    RouteView,
 };
 use crate::peer_task::ToPeer;
 
@@ -60,6 +61,7 @@ pub(crate) struct ControlTask {
     core: Core,
     peers: HashMap<PeerId, mpsc::UnboundedSender<ToPeer>>,
     fib: mpsc::Sender<FibCommand>,
+    bfd: mpsc::UnboundedSender<BfdCommand>,
     node_events: Option<mpsc::UnboundedSender<NodeEvent>>,
 }
 
@@ -67,12 +69,14 @@ impl ControlTask {
     pub(crate) fn new(
         core: Core,
         fib: mpsc::Sender<FibCommand>,
+        bfd: mpsc::UnboundedSender<BfdCommand>,
         node_events: Option<mpsc::UnboundedSender<NodeEvent>>,
     ) -> Self {
         Self {
             core,
             peers: HashMap::new(),
             fib,
+            bfd,
             node_events,
         }
     }
@@ -170,6 +174,9 @@ impl ControlTask {
                     if let Some(events) = &self.node_events {
                         let _ = events.send(event);
                     }
+                }
+                Output::Bfd(command) => {
+                    let _ = self.bfd.send(command);
                 }
             }
         }

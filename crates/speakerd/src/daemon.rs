@@ -91,9 +91,14 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
         started,
     );
     let (node_events_tx, node_events) = mpsc::unbounded_channel();
+    let (bfd_tx, bfd_rx) = mpsc::unbounded_channel();
+    let bfd_task = tokio::spawn(
+        crate::bfd_task::BfdTask::new(to_control.clone(), metrics.clone()).run(bfd_rx),
+    );
     let control = ControlTask::new(
         core,
         fib_tx,
+        bfd_tx,
         config.kubernetes.is_some().then_some(node_events_tx),
     );
     let control_handle = tokio::spawn(control.run(control_inbox));
@@ -217,6 +222,8 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, done_rx).await;
     admin_task.abort();
     control_handle.abort();
+    // The control task held the BFD task's command channel: with it gone, BFD says AdminDown.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, bfd_task).await;
     let _ = fib_task.await;
     info!("stopped");
     Ok(())

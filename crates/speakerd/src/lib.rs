@@ -5,6 +5,7 @@
 
 mod admin;
 mod backlog;
+mod bfd_task;
 pub mod client;
 pub mod config;
 pub mod control;

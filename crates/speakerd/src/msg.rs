@@ -15,7 +15,7 @@ use bytes::Bytes;
 use rib::{PeerId, RouteChange};
 use serde::{Deserialize, Serialize};
 
-use crate::config::OriginateConfig;
+use crate::config::{BfdSettings, OriginateConfig};
 
 /// What the shell tells the control core. Neighbours are named by the [`PeerId`]
 /// [`crate::control::Core::add_neighbor`] gave them, except where the configuration names them
@@ -71,6 +71,12 @@ pub enum Input {
         peer: PeerId,
         /// The new state.
         state: State,
+    },
+    /// The BFD session of a neighbour went from Up to Down (RFC 5880 §6.8.6, §6.8.4): the path
+    /// failed, take the BGP session down (RFC 5882 §4.3, Cease 6/10 of RFC 9384).
+    BfdDown {
+        /// The neighbour.
+        peer: PeerId,
     },
     /// A neighbour left the configuration: Cease 6/3 (RFC 4486) and forget it.
     RemoveNeighbor {
@@ -135,6 +141,30 @@ pub enum Output {
     Fib(FibCommand),
     /// Something the operator should see on our Node.
     NodeEvent(NodeEvent),
+    /// A command for the BFD sessions.
+    Bfd(BfdCommand),
+}
+
+/// Commands for the BFD task (RFC 5880, RFC 5881 single hop).
+#[derive(Debug, PartialEq, Eq)]
+pub enum BfdCommand {
+    /// Run a BFD session with this neighbour (kept while the neighbour is configured; a new
+    /// command with other addresses or settings replaces it).
+    Watch {
+        /// The neighbour.
+        peer: PeerId,
+        /// Its address.
+        remote: IpAddr,
+        /// Our address toward it (the BGP session's).
+        local: IpAddr,
+        /// Intervals and multiplier.
+        settings: BfdSettings,
+    },
+    /// The neighbour left the configuration: end its BFD session.
+    Forget {
+        /// The neighbour.
+        peer: PeerId,
+    },
 }
 
 /// Commands for a neighbour's task.

@@ -2,7 +2,8 @@
 //! `TCP_MD5SIG`), the minimum received TTL of GTSM (RFC 5082, `IP_MINTTL` /
 //! `IPV6_MINHOPCOUNT`) and a netlink receive buffer beyond `rmem_max` (`SO_RCVBUFFORCE`); and
 //! the interface addresses of `getifaddrs(3)`, for the next hop of the other family on a
-//! session; SIGPIPE's default action for the command-line tools. This is the daemon's only unsafe code: `setsockopt` calls on a file descriptor the
+//! session; SIGPIPE's default action for the command-line tools; `recvmsg` with the received
+//! TTL or hop limit, for BFD (RFC 5881 §5). This is the daemon's only unsafe code: `setsockopt` calls on a file descriptor the
 //! caller owns, with buffers that outlive the call, and the walk of the list `getifaddrs`
 //! returns, freed after it.
 #![allow(unsafe_code)]
@@ -180,9 +181,114 @@ pub fn default_sigpipe() {
     }
 }
 
+/// Asks the kernel to report each datagram's TTL (`IP_RECVTTL`) or hop limit
+/// (`IPV6_RECVHOPLIMIT`) to [`recv_with_ttl`].
+pub fn set_receive_ttl(socket: &impl AsRawFd, ipv4: bool) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    if ipv4 {
+        setsockopt(socket, libc::IPPROTO_IP, libc::IP_RECVTTL, &on)
+    } else {
+        setsockopt(socket, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, &on)
+    }
+}
+
+/// Receives one datagram without blocking: its length, its source and the TTL or hop limit it
+/// arrived with (`None` when the kernel did not report one; see [`set_receive_ttl`]).
+pub fn recv_with_ttl(
+    socket: &impl AsRawFd,
+    buf: &mut [u8],
+) -> io::Result<(usize, SocketAddr, Option<u8>)> {
+    let mut source: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut control = [0u64; 16];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&mut source as *mut libc::sockaddr_storage).cast();
+    msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = size_of::<[u64; 16]>();
+    // SAFETY: every pointer in `msg` points at a live local buffer of the stated length.
+    let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut ttl = None;
+    // SAFETY: the CMSG macros walk the control buffer the kernel filled, within
+    // `msg_controllen`.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            let level = (*cmsg).cmsg_level;
+            let kind = (*cmsg).cmsg_type;
+            if (level == libc::IPPROTO_IP && kind == libc::IP_TTL)
+                || (level == libc::IPPROTO_IPV6 && kind == libc::IPV6_HOPLIMIT)
+            {
+                let value = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+                ttl = u8::try_from(value).ok();
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    let source = match libc::c_int::from(source.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in for an AF_INET source.
+            let a: libc::sockaddr_in =
+                unsafe { std::ptr::read((&source as *const libc::sockaddr_storage).cast()) };
+            SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr))),
+                u16::from_be(a.sin_port),
+            )
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the kernel wrote a sockaddr_in6 for an AF_INET6 source.
+            let a: libc::sockaddr_in6 =
+                unsafe { std::ptr::read((&source as *const libc::sockaddr_storage).cast()) };
+            SocketAddr::new(
+                IpAddr::V6(Ipv6Addr::from(a.sin6_addr.s6_addr)),
+                u16::from_be(a.sin6_port),
+            )
+        }
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "datagram without an IP source",
+            ))
+        }
+    };
+    Ok((n as usize, source, ttl))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The TTL a datagram was sent with comes back from `recv_with_ttl` (RFC 5881 §5 needs it).
+    #[test]
+    fn received_ttl_is_reported() {
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        set_receive_ttl(&receiver, true).unwrap();
+        for ttl in [7u32, 255] {
+            let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            sender.set_ttl(ttl).unwrap();
+            sender
+                .send_to(b"bfd", receiver.local_addr().unwrap())
+                .unwrap();
+            let mut buf = [0u8; 16];
+            let got = loop {
+                match recv_with_ttl(&receiver, &mut buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                    other => break other.unwrap(),
+                }
+            };
+            assert_eq!(&buf[..got.0], b"bfd");
+            assert_eq!(got.1, sender.local_addr().unwrap());
+            assert_eq!(got.2, Some(ttl as u8));
+        }
+    }
 
     fn table() -> Vec<(Vec<u8>, IpAddr)> {
         [

@@ -61,6 +61,12 @@ pub enum ConfigErrorKind {
     /// A hold time of 1 or 2 seconds (RFC 4271 §4.2).
     #[error("hold time {0} must be 0 or at least 3 seconds")]
     HoldTime(u16),
+    /// A BFD interval outside 10 ms to 60 s.
+    #[error("BFD interval {0} ms must be between 10 and 60000")]
+    BfdInterval(u64),
+    /// A BFD Detect Mult of 0 (RFC 5880 §4.1: never zero).
+    #[error("BFD multiplier must be at least 1")]
+    BfdMultiplier,
     /// An unknown peering mode.
     #[error("unknown mode '{0}' (tor, mesh or route-reflector)")]
     Mode(String),
@@ -121,6 +127,18 @@ pub struct GracefulRestartSettings {
     pub restart_time: u16,
 }
 
+/// BFD for a neighbour (RFC 5880 asynchronous mode, RFC 5881 single hop): the session is
+/// taken down as soon as BFD sees the path fail (Cease 6/10, RFC 9384).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BfdSettings {
+    /// bfd.RequiredMinRxInterval.
+    pub min_rx: Duration,
+    /// bfd.DesiredMinTxInterval (while Up).
+    pub min_tx: Duration,
+    /// bfd.DetectMult.
+    pub multiplier: u8,
+}
+
 /// A configured neighbour.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NeighborConfig {
@@ -160,6 +178,8 @@ pub struct NeighborConfig {
     pub next_hop_self: bool,
     /// Graceful restart.
     pub graceful_restart: Option<GracefulRestartSettings>,
+    /// BFD.
+    pub bfd: Option<BfdSettings>,
     /// Prefix limits.
     pub max_prefix: Vec<rib::MaxPrefix>,
     /// TTL of outgoing packets for multihop eBGP (1 otherwise for eBGP; 64 for iBGP).

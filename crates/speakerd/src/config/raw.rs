@@ -76,6 +76,26 @@ pub(super) struct RawGracefulRestart {
     pub(super) restart_time: u16,
 }
 
+/// `bfd = { min_rx, min_tx, multiplier }` of a neighbour (RFC 5880), intervals in milliseconds.
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBfd {
+    #[serde(default = "default_bfd_interval")]
+    pub(super) min_rx: Spanned<u64>,
+    #[serde(default = "default_bfd_interval")]
+    pub(super) min_tx: Spanned<u64>,
+    #[serde(default = "default_bfd_multiplier")]
+    pub(super) multiplier: Spanned<u8>,
+}
+
+fn default_bfd_interval() -> Spanned<u64> {
+    Spanned::new(0..0, 300)
+}
+
+fn default_bfd_multiplier() -> Spanned<u8> {
+    Spanned::new(0..0, 3)
+}
+
 pub(super) fn default_restart_time() -> u16 {
     120
 }
@@ -150,6 +170,8 @@ pub(super) struct RawNeighbor {
     pub(super) soft_reconfiguration_inbound: bool,
     #[serde(default)]
     pub(super) add_path_send: Option<Spanned<RawPathCount>>,
+    #[serde(default)]
+    pub(super) bfd: Option<RawBfd>,
 }
 
 /// `add_path_send`: a number of paths or "all".

@@ -456,6 +456,7 @@ pub(super) fn build_neighbor(
             .map(|g| GracefulRestartSettings {
                 restart_time: g.restart_time,
             }),
+        bfd: s.bfd.as_ref().and_then(|b| bfd_settings(b, l, errors)),
         max_prefix,
         multihop_ttl: s.multihop_ttl,
         ttl_security: s.ttl_security,
@@ -463,6 +464,30 @@ pub(super) fn build_neighbor(
         allow_own_as: s.allow_own_as,
         soft_reconfiguration_inbound: s.soft_reconfiguration_inbound,
         add_path_send,
+    })
+}
+
+/// A neighbour's `bfd` table: intervals of 10 ms to 60 s, a non-zero multiplier.
+fn bfd_settings(b: &RawBfd, l: &Locator<'_>, errors: &mut Vec<ConfigError>) -> Option<BfdSettings> {
+    let interval = |v: &Spanned<u64>, errors: &mut Vec<ConfigError>| {
+        let ms = *v.get_ref();
+        if (10..=60_000).contains(&ms) {
+            Some(Duration::from_millis(ms))
+        } else {
+            errors.push(l.error(v, ConfigErrorKind::BfdInterval(ms)));
+            None
+        }
+    };
+    let min_rx = interval(&b.min_rx, errors);
+    let min_tx = interval(&b.min_tx, errors);
+    if *b.multiplier.get_ref() == 0 {
+        errors.push(l.error(&b.multiplier, ConfigErrorKind::BfdMultiplier));
+        return None;
+    }
+    Some(BfdSettings {
+        min_rx: min_rx?,
+        min_tx: min_tx?,
+        multiplier: *b.multiplier.get_ref(),
     })
 }
 

@@ -33,8 +33,8 @@ pub use self::neighbor::{
 use crate::config::{Config, NeighborConfig, OriginateConfig};
 use crate::metrics::Metrics;
 use crate::msg::{
-    DownCause, DrainSettings, FibCommand, Input, NodeEvent, NodeRoutes, Output, PeerCommand,
-    PrefixSource,
+    BfdCommand, DownCause, DrainSettings, FibCommand, Input, NodeEvent, NodeRoutes, Output,
+    PeerCommand, PrefixSource,
 };
 
 /// The longest speakerd waits at start for its neighbours and own prefixes to be known (the
@@ -181,7 +181,19 @@ impl Core {
                         neighbor: n.config.address,
                         asn: n.config.remote_asn,
                     };
+                    // RFC 5882 §4.3: BFD follows the session, from our address on it.
+                    let bfd = n.config.bfd.zip(local.session).map(|(settings, local)| {
+                        BfdCommand::Watch {
+                            peer,
+                            remote: n.config.address,
+                            local,
+                            settings,
+                        }
+                    });
                     self.node_event(event);
+                    if let Some(command) = bfd {
+                        self.outputs.push_back(Output::Bfd(command));
+                    }
                 }
             }
             // A connection that never got Established (e.g. the loser of a collision) leaves the
@@ -226,6 +238,14 @@ impl Core {
             Input::StateChanged { peer, state } => {
                 if let Some(n) = self.neighbors.get_mut(&peer) {
                     n.state = state;
+                }
+            }
+            Input::BfdDown { peer } => {
+                if let Some(n) = self.neighbors.get(&peer) {
+                    if n.negotiated.is_some() {
+                        warn!(neighbor = %n.config.address, "BFD session down: closing the BGP session");
+                        self.command(peer, PeerCommand::Cease(StopReason::BfdDown));
+                    }
                 }
             }
             Input::RemoveNeighbor { address } => self.remove_neighbor(address),
@@ -321,6 +341,10 @@ impl Core {
         };
         if let Some(n) = self.neighbors.remove(&id) {
             self.command(id, PeerCommand::Deconfigure);
+            if n.config.bfd.is_some() {
+                self.outputs
+                    .push_back(Output::Bfd(BfdCommand::Forget { peer: id }));
+            }
             if n.negotiated.is_some() {
                 self.node_event(NodeEvent::SessionDown {
                     neighbor: address,
