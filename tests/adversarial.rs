@@ -9,7 +9,14 @@
 //! `p2`, with one address and one passive speakerd neighbour (AS 4200000003) per case
 //! (198.18.2.10 and up), so that no case inherits another's damping or routes.
 //!
-//! The expected answers come from the RFCs (RFC 4271 §6.1-6.3, RFC 7606, RFC 7607), not from
+//! The header group also sends valid messages in odd segmentations (one octet per segment, 100
+//! in one write), an over-long shutdown communication and a ROUTE-REFRESH for a family nobody
+//! advertised; the UPDATE group MP_REACH_NLRI/MP_UNREACH_NLRI and community errors, an unknown
+//! optional transitive attribute and our own address as next hop; the OPEN group FSM errors
+//! before the OPEN exchange ends, identifier, AS_TRANS and parameter-length cases.
+//!
+//! The expected answers come from the RFCs (RFC 4271 §4-§8, RFC 2918, RFC 4760, RFC 5492,
+//! RFC 6286, RFC 6608, RFC 6793, RFC 7606, RFC 7607, RFC 8092, RFC 9003, RFC 9072), not from
 //! what speakerd does; a case that fails names speakerd's defect.
 
 mod lab;
@@ -28,7 +35,15 @@ const BEFORE: &str = "198.19.200.0/24";
 const ALSO: &str = "198.19.201.0/24";
 const AGGREGATED: &str = "198.19.202.0/24";
 const DUPLICATED: &str = "198.19.203.0/24";
+/// The prefix carrying an unknown optional transitive attribute.
+const PASSED: &str = "198.19.204.0/24";
+/// The first and last of the burst of 100 UPDATEs (198.19.0.0/24 to 198.19.99.0/24).
+const BURST_FIRST: &str = "198.19.0.0/24";
+const BURST_LAST: &str = "198.19.99.0/24";
 const UP: Duration = Duration::from_secs(30);
+/// How `birdc show route all` shows the unknown-optional-transitive case's attribute: type 199
+/// in hex, the transitive flag, the value. BIRD 2 does not show the Partial bit.
+const UNKNOWN_AT_BIRD: &str = "BGP.c7 [t]: 01 02 03";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Group {
@@ -48,9 +63,13 @@ enum Expect {
         /// ...these are, and reach BIRD...
         accepted: &'static [&'static str],
         /// ...without these attributes (attribute discard), as `birdc show route all` names
-        /// them.
+        /// them...
         discarded: &'static [&'static str],
+        /// ...and with these, as BIRD shows them.
+        kept: &'static [&'static str],
     },
+    /// Close the connection without a NOTIFICATION in reply (the peer sent one), and stay up.
+    Closed,
 }
 
 struct Case {
@@ -70,6 +89,7 @@ const fn up(withdrawn: &'static [&'static str]) -> Expect {
         withdrawn,
         accepted: &[],
         discarded: &[],
+        kept: &[],
     }
 }
 
@@ -128,6 +148,55 @@ const CASES: &[Case] = &[
         before: false,
         expect: Notification(1, 2, "0016"),
     },
+    // RFC 4271 §4: BGP runs over TCP, a byte stream; a message ends where its header's Length
+    // says (§4.1), however the octets were segmented: an UPDATE sent one octet per segment is
+    // an UPDATE like any other.
+    Case {
+        name: "update-octet-segments",
+        group: Group::Header,
+        before: false,
+        expect: Expect::Up {
+            withdrawn: &[],
+            accepted: &[ALSO],
+            discarded: &[],
+            kept: &[],
+        },
+    },
+    // Likewise many messages in one segment: 100 KEEPALIVEs (§4.4) are no error...
+    Case {
+        name: "keepalive-burst",
+        group: Group::Header,
+        before: false,
+        expect: up(&[]),
+    },
+    // ...and 100 valid UPDATEs in one write are each processed.
+    Case {
+        name: "update-burst",
+        group: Group::Header,
+        before: false,
+        expect: Expect::Up {
+            withdrawn: &[],
+            accepted: &[BURST_FIRST, BURST_LAST],
+            discarded: &[],
+            kept: &[],
+        },
+    },
+    // RFC 9003 §2 allows 128 octets of shutdown communication; a longer one is logged (§4),
+    // not an error of its own. Any NOTIFICATION closes the connection, and none is sent in
+    // reply (RFC 4271 §6.4, §8.2.2 Event 25).
+    Case {
+        name: "shutdown-communication-200",
+        group: Group::Header,
+        before: false,
+        expect: Expect::Closed,
+    },
+    // RFC 2918 §4: a ROUTE-REFRESH for an <AFI, SAFI> the speaker did not advertise is ignored.
+    Case {
+        name: "route-refresh-unknown-family",
+        group: Group::Header,
+        before: false,
+        expect: up(&[]),
+    },
     // RFC 7606 §4: an attribute whose length overruns the Total Path Attribute Length is
     // treat-as-withdraw; that length still delimits the NLRI, which are withdrawn, including
     // one the peer had announced validly before.
@@ -162,6 +231,7 @@ const CASES: &[Case] = &[
             withdrawn: &[],
             accepted: &[AGGREGATED],
             discarded: &["BGP.aggregator"],
+            kept: &[],
         },
     },
     // RFC 7606 §3 d: a missing well-known mandatory attribute (here ORIGIN) is
@@ -197,6 +267,7 @@ const CASES: &[Case] = &[
             withdrawn: &[],
             accepted: &[DUPLICATED],
             discarded: &["BGP.origin: Incomplete"],
+            kept: &[],
         },
     },
     // RFC 4271 §6.3: an unrecognised well-known attribute is 3/2, the data the attribute
@@ -229,6 +300,89 @@ const CASES: &[Case] = &[
         group: Group::Update,
         before: false,
         expect: Notification(3, 10, ""),
+    },
+    // RFC 7606 §5.3: an NLRI longer than the family allows (129 for IPv6) makes the
+    // MP_REACH_NLRI syntactically incorrect: session reset (or AFI/SAFI disable); RFC 4760 §7
+    // names the NOTIFICATION Optional Attribute Error, and RFC 4271 §6.3 puts the attribute in
+    // its data.
+    Case {
+        name: "mp-reach-v6-129",
+        group: Group::Update,
+        before: false,
+        expect: Notification(
+            3,
+            9,
+            "800e270002011020010db800020000000000000000001000812020202020202020202020202020202020",
+        ),
+    },
+    // RFC 7606 §7.11: a next-hop length MP_REACH_NLRI's family does not allow (5 for IPv4)
+    // leaves its NLRI unlocatable: session reset (or AFI/SAFI disable), 3/9 as above.
+    Case {
+        name: "mp-reach-next-hop-5",
+        group: Group::Update,
+        before: false,
+        expect: Notification(3, 9, "800e0e00010105c6120201000018c613c9"),
+    },
+    // RFC 7606 §3 g: MP_REACH_NLRI appearing twice is Malformed Attribute List, a session
+    // reset.
+    Case {
+        name: "mp-reach-twice",
+        group: Group::Update,
+        before: false,
+        expect: Notification(3, 1, ""),
+    },
+    // RFC 4760 §4: an UPDATE carrying MP_UNREACH_NLRI needs no other attribute, so its
+    // withdrawal of BEFORE stands; RFC 7606 §3 d: the NLRI field's ALSO, without the mandatory
+    // attributes, is treat-as-withdraw. No NOTIFICATION.
+    Case {
+        name: "mp-unreach-and-nlri",
+        group: Group::Update,
+        before: true,
+        expect: up(&[BEFORE, ALSO]),
+    },
+    // RFC 7606 §7.8: COMMUNITIES whose length is not a multiple of 4 is treat-as-withdraw.
+    Case {
+        name: "communities-5",
+        group: Group::Update,
+        before: true,
+        expect: up(&[BEFORE, ALSO]),
+    },
+    // RFC 8092 §6: LARGE_COMMUNITY whose length is not a non-zero multiple of 12 is
+    // treat-as-withdraw.
+    Case {
+        name: "large-communities-13",
+        group: Group::Update,
+        before: true,
+        expect: up(&[BEFORE, ALSO]),
+    },
+    // RFC 7606 §7.14: Extended Communities whose length is not a non-zero multiple of 8 is
+    // treat-as-withdraw.
+    Case {
+        name: "extended-communities-9",
+        group: Group::Update,
+        before: true,
+        expect: up(&[BEFORE, ALSO]),
+    },
+    // RFC 4271 §5 and §9: an unrecognized optional transitive attribute is accepted and passed
+    // on with its Partial bit set.
+    Case {
+        name: "unknown-optional-transitive",
+        group: Group::Update,
+        before: false,
+        expect: Expect::Up {
+            withdrawn: &[],
+            accepted: &[PASSED],
+            discarded: &[],
+            kept: &[UNKNOWN_AT_BIRD],
+        },
+    },
+    // RFC 4271 §6.3: a NEXT_HOP that is the receiving speaker's own address is semantically
+    // incorrect: the route is ignored, with no NOTIFICATION and the session kept.
+    Case {
+        name: "next-hop-speaker",
+        group: Group::Update,
+        before: false,
+        expect: up(&[ALSO]),
     },
     // RFC 4271 §6.2: Unsupported Version Number, the data the largest supported version below
     // the one bid (4), as two octets.
@@ -280,13 +434,59 @@ const CASES: &[Case] = &[
         before: false,
         expect: Notification(2, 4, ""),
     },
-    // RFC 4271 §8.2.2 (OpenConfirm, Event 27) and RFC 6608 §3: an UPDATE before our KEEPALIVE
-    // was answered is Receive Unexpected Message in OpenConfirm State (5/2).
+    // RFC 4271 §8.2.2 (OpenConfirm, Event 27) and RFC 6608 §4: an UPDATE before our KEEPALIVE
+    // was answered is Receive Unexpected Message in OpenConfirm State (5/2), the data the type
+    // of the unexpected message (one octet).
     Case {
         name: "update-in-openconfirm",
         group: Group::Open,
         before: false,
-        expect: Notification(5, 2, ""),
+        expect: Notification(5, 2, "02"),
+    },
+    // RFC 4271 §8.2.2 (OpenSent) and RFC 6608 §4: a KEEPALIVE or an UPDATE instead of the OPEN
+    // is Receive Unexpected Message in OpenSent State (5/1), the data its type.
+    Case {
+        name: "keepalive-before-open",
+        group: Group::Open,
+        before: false,
+        expect: Notification(5, 1, "04"),
+    },
+    Case {
+        name: "update-before-open",
+        group: Group::Open,
+        before: false,
+        expect: Notification(5, 1, "02"),
+    },
+    // RFC 6286 §2.2: the BGP Identifier is Bad BGP Identifier when zero, or equal to ours
+    // from an internal peer only; an external peer may have ours (§2.1: unique within an AS).
+    Case {
+        name: "id-speaker",
+        group: Group::Open,
+        before: false,
+        expect: up(&[]),
+    },
+    // RFC 6793 §4.1: My AS AS_TRANS without the 4-octet AS capability is a 2-octet speaker of
+    // AS 23456, not the configured AS: Bad Peer AS (RFC 4271 §6.2).
+    Case {
+        name: "as-trans-without-capability",
+        group: Group::Open,
+        before: false,
+        expect: Notification(2, 2, ""),
+    },
+    // RFC 4271 §6.2: a recognized optional parameter that is malformed (a capability running
+    // past its parameter, RFC 5492 §4) is Unspecific (2/0)...
+    Case {
+        name: "capability-overrun",
+        group: Group::Open,
+        before: false,
+        expect: Notification(2, 0, ""),
+    },
+    // ...as is an RFC 9072 §2 Extended Opt. Parm. Length running past the message.
+    Case {
+        name: "extended-parameters-overrun",
+        group: Group::Open,
+        before: false,
+        expect: Notification(2, 0, ""),
     },
 ];
 
@@ -305,7 +505,8 @@ fn speakerd_conf(raw_peers: usize) -> String {
     for i in 0..raw_peers {
         conf.push_str(&format!(
             "[[neighbor]]\naddress = \"{}\"\nremote_asn = {RAW_AS}\nlocal_address = \"198.18.2.1\"\n\
-             hold_time = 9\nconnect_retry_time = 2\npassive = true\nfamilies = [\"ipv4-unicast\"]\n\
+             hold_time = 9\nconnect_retry_time = 2\npassive = true\n\
+             families = [\"ipv4-unicast\", \"ipv6-unicast\"]\n\
              import = [\"accept-all\"]\nexport = [\"accept-all\"]\n\n",
             raw_address(i)
         ));
@@ -486,10 +687,24 @@ impl Suite {
                     .unwrap();
                 assert_eq!(sent, 1.0, "{}: NOTIFICATIONs counted", case.name);
             }
+            Expect::Closed => {
+                assert_eq!(answer, "CLOSED", "{}: the connection must close", case.name);
+                assert!(
+                    self.lab.exited("speakerd").is_none(),
+                    "{}: speakerd exited",
+                    case.name
+                );
+                assert!(
+                    self.lab.speakerd_established(&self.sd, &address).is_err(),
+                    "{}: the session must be down",
+                    case.name
+                );
+            }
             Expect::Up {
                 withdrawn,
                 accepted,
                 discarded,
+                kept,
             } => {
                 assert_eq!(answer, "UP", "{}: the session must stay up", case.name);
                 self.lab
@@ -532,6 +747,13 @@ impl Suite {
                         assert!(
                             !at_bird.contains(attribute),
                             "{}: {attribute} must have been discarded:\n{at_bird}",
+                            case.name
+                        );
+                    }
+                    for attribute in *kept {
+                        assert!(
+                            at_bird.contains(attribute),
+                            "{}: {attribute} must have been passed on:\n{at_bird}",
                             case.name
                         );
                     }

@@ -79,14 +79,31 @@ def update(attrs, announced=(), withdrawn=(), raw_nlri=b""):
                    + nlri(*announced) + raw_nlri)
 
 
-def open_message(asn, hold=HOLD, bgp_id="198.18.2.2", version=4, extra_parameters=b""):
-    """An OPEN offering 4-octet AS (RFC 6793) and IPv4 unicast (RFC 4760)."""
-    capabilities = bytes([65, 4]) + struct.pack("!I", asn)
-    capabilities += bytes([1, 4, 0, 1, 0, 1])
+def open_message(asn, hold=HOLD, bgp_id="198.18.2.2", version=4, extra_parameters=b"",
+                 four_octet=True, extra_capabilities=b""):
+    """An OPEN offering 4-octet AS (RFC 6793, unless `four_octet` is false) and IPv4 unicast
+    (RFC 4760), then `extra_capabilities` in the same parameter."""
+    capabilities = bytes([65, 4]) + struct.pack("!I", asn) if four_octet else b""
+    capabilities += bytes([1, 4, 0, 1, 0, 1]) + extra_capabilities
     parameters = bytes([2, len(capabilities)]) + capabilities + extra_parameters
     my_as = asn if asn < 65536 else AS_TRANS
     body = struct.pack("!BHH4sB", version, my_as, hold, socket.inet_aton(bgp_id), len(parameters))
     return message(1, body + parameters)
+
+
+def keepalive():
+    return message(4, b"")
+
+
+def mp_reach(afi, next_hop_octets, raw_nlri):
+    """MP_REACH_NLRI (RFC 4760 §3) of <afi, unicast>: the next hop as given, the reserved octet,
+    then the NLRI as given."""
+    value = struct.pack("!HBB", afi, 1, len(next_hop_octets)) + next_hop_octets + b"\x00"
+    return attr(0x80, 14, value + raw_nlri)
+
+
+def mp_unreach(afi, raw_withdrawn):
+    return attr(0x80, 15, struct.pack("!HB", afi, 1) + raw_withdrawn)
 
 
 # The prefixes of the UPDATE cases (tests/adversarial.rs names them too).
@@ -94,6 +111,17 @@ BEFORE = "198.19.200.0/24"  # announced validly first, then again in the malform
 ALSO = "198.19.201.0/24"  # announced only in the malformed UPDATE
 AGGREGATED = "198.19.202.0/24"
 DUPLICATED = "198.19.203.0/24"
+PASSED = "198.19.204.0/24"  # carries an unknown optional transitive attribute
+# The burst of UPDATEs announces 198.19.0.0/24 to 198.19.99.0/24, one prefix each.
+BURST = [f"198.19.{i}.0/24" for i in range(100)]
+# speakerd's BGP Identifier (tests/adversarial.rs, router_id).
+SPEAKER_ID = "198.18.0.1"
+
+# Capabilities added to the OPEN of some cases: IPv6 unicast (RFC 4760), route refresh (RFC 2918).
+IPV6_UNICAST = bytes([1, 4, 0, 2, 0, 1])
+ROUTE_REFRESH = bytes([2, 0])
+# An IPv6 next hop for MP_REACH_NLRI (2001:db8:2::10).
+V6_NEXT_HOP = socket.inet_pton(socket.AF_INET6, "2001:db8:2::10")
 
 
 def valid_attrs(ctx):
@@ -105,7 +133,9 @@ def before_update(ctx):
 
 
 # Each case: "open" (bytes sent instead of our OPEN) or "crafted" (bytes sent once Established),
-# and optionally "before" (a valid UPDATE sent first). Builders take the run's context.
+# and optionally "before" (a valid UPDATE sent first), "capabilities" (added to our OPEN) and
+# "octets_per_write" (the crafted bytes go out in writes of this size, each its own TCP segment).
+# Builders take the run's context.
 CASES = {
     # ---- message header (RFC 4271 §6.1)
     "bad-marker": {"crafted": lambda c: b"\xff" * 15 + b"\xfe" + struct.pack("!HB", 19, 4)},
@@ -118,6 +148,26 @@ CASES = {
     "type-255": {"crafted": lambda c: message(255, b"")},
     # An UPDATE of 22 octets, one short of the minimum (23).
     "update-22": {"crafted": lambda c: message(2, b"\x00\x00\x00")},
+    # One valid UPDATE announcing ALSO, one octet per TCP segment: framing is the stream's.
+    "update-octet-segments": {
+        "crafted": lambda c: update(valid_attrs(c), [ALSO]),
+        "octets_per_write": 1,
+    },
+    # 100 KEEPALIVEs in one write.
+    "keepalive-burst": {"crafted": lambda c: keepalive() * 100},
+    # 100 valid UPDATEs in one write, one prefix of BURST each.
+    "update-burst": {"crafted": lambda c: b"".join(update(valid_attrs(c), [p]) for p in BURST)},
+    # A NOTIFICATION Cease/Administrative Shutdown whose shutdown communication (RFC 9003 §2)
+    # claims and carries 200 octets, more than the 128 allowed.
+    "shutdown-communication-200": {
+        "crafted": lambda c: message(3, bytes([6, 2, 200]) + b"x" * 200),
+    },
+    # A ROUTE-REFRESH (RFC 2918 §3) for L2VPN EVPN (AFI 25, SAFI 70), which neither side
+    # advertised; we advertise the route refresh capability.
+    "route-refresh-unknown-family": {
+        "capabilities": ROUTE_REFRESH,
+        "crafted": lambda c: message(5, struct.pack("!HBB", 25, 0, 70)),
+    },
     # ---- UPDATE (RFC 4271 §6.3, RFC 7606, RFC 7607)
     # A MED claiming 4 octets with 2 left in the attribute block (RFC 7606 §4).
     "attr-overrun": {
@@ -169,6 +219,53 @@ CASES = {
     "nlri-33": {
         "crafted": lambda c: update(valid_attrs(c), raw_nlri=bytes([33, 198, 19, 204, 0, 0])),
     },
+    # MP_REACH_NLRI of IPv6 unicast (negotiated) with one prefix of length 129.
+    "mp-reach-v6-129": {
+        "capabilities": IPV6_UNICAST,
+        "crafted": lambda c: update(origin() + as_path(c.asn)
+                                    + mp_reach(2, V6_NEXT_HOP, bytes([129]) + b"\x20" * 17)),
+    },
+    # MP_REACH_NLRI of IPv4 unicast with a next hop of 5 octets (only 4 is defined): the
+    # speaker's address and a zero octet, the same in every run.
+    "mp-reach-next-hop-5": {
+        "crafted": lambda c: update(origin() + as_path(c.asn)
+                                    + mp_reach(1, socket.inet_aton(c.speaker) + b"\x00",
+                                               nlri(ALSO))),
+    },
+    # Two valid MP_REACH_NLRI of IPv4 unicast, announcing ALSO and DUPLICATED.
+    "mp-reach-twice": {
+        "crafted": lambda c: update(origin() + as_path(c.asn)
+                                    + mp_reach(1, socket.inet_aton(c.local), nlri(ALSO))
+                                    + mp_reach(1, socket.inet_aton(c.local), nlri(DUPLICATED))),
+    },
+    # MP_UNREACH_NLRI withdrawing BEFORE as the only attribute, and ALSO in the NLRI field.
+    "mp-unreach-and-nlri": {
+        "before": before_update,
+        "crafted": lambda c: update(mp_unreach(1, nlri(BEFORE)), [ALSO]),
+    },
+    # COMMUNITIES of 5 octets.
+    "communities-5": {
+        "before": before_update,
+        "crafted": lambda c: update(valid_attrs(c) + attr(0xC0, 8, bytes(5)), [BEFORE, ALSO]),
+    },
+    # LARGE_COMMUNITY of 13 octets.
+    "large-communities-13": {
+        "before": before_update,
+        "crafted": lambda c: update(valid_attrs(c) + attr(0xC0, 32, bytes(13)), [BEFORE, ALSO]),
+    },
+    # EXTENDED COMMUNITIES of 9 octets.
+    "extended-communities-9": {
+        "before": before_update,
+        "crafted": lambda c: update(valid_attrs(c) + attr(0xC0, 16, bytes(9)), [BEFORE, ALSO]),
+    },
+    # An optional transitive attribute of unassigned type 199, value 01 02 03, Partial bit clear.
+    "unknown-optional-transitive": {
+        "crafted": lambda c: update(valid_attrs(c) + attr(0xC0, 199, b"\x01\x02\x03"), [PASSED]),
+    },
+    # NEXT_HOP naming the speaker's own address on the link (198.18.2.1).
+    "next-hop-speaker": {
+        "crafted": lambda c: update(origin() + as_path(c.asn) + next_hop(c.speaker), [ALSO]),
+    },
     # ---- OPEN (RFC 4271 §6.2)
     "version-5": {"open": lambda c: open_message(c.asn, bgp_id=c.local, version=5)},
     "hold-1": {"open": lambda c: open_message(c.asn, hold=1, bgp_id=c.local)},
@@ -183,6 +280,27 @@ CASES = {
     "open-param-9": {
         "open": lambda c: open_message(c.asn, bgp_id=c.local, extra_parameters=bytes([9, 2, 0, 0])),
     },
+    # Our OPEN (and KEEPALIVE) with the speaker's own BGP Identifier; we are in another AS.
+    "id-speaker": {"open": lambda c: open_message(c.asn, bgp_id=SPEAKER_ID) + keepalive()},
+    # My AS is AS_TRANS and there is no 4-octet AS capability: a 2-octet speaker of AS 23456.
+    "as-trans-without-capability": {
+        "open": lambda c: open_message(AS_TRANS, bgp_id=c.local, four_octet=False),
+    },
+    # A capabilities parameter of 4 octets holding a capability (4-octet AS) that claims 10.
+    "capability-overrun": {
+        "open": lambda c: open_message(c.asn, bgp_id=c.local,
+                                       extra_parameters=bytes([2, 4, 65, 10, 0, 0])),
+    },
+    # The RFC 9072 extended encoding (Non-Ext OP Len and Type 255): one capabilities parameter
+    # of 9 octets (4-octet AS), but an Extended Opt. Parm. Length of 19.
+    "extended-parameters-overrun": {
+        "open": lambda c: message(1, struct.pack("!BHH4sBBH", 4, AS_TRANS, HOLD,
+                                                 socket.inet_aton(c.local), 255, 255, 9 + 10)
+                                  + struct.pack("!BHBBI", 2, 6, 65, 4, c.asn)),
+    },
+    # A KEEPALIVE, or an UPDATE, instead of our OPEN: the speaker is in OpenSent.
+    "keepalive-before-open": {"open": lambda c: keepalive()},
+    "update-before-open": {"open": lambda c: update(valid_attrs(c), [ALSO])},
     # Our OPEN and, before the KEEPALIVE, an UPDATE: the speaker is in OpenConfirm.
     "update-in-openconfirm": {
         "open": lambda c: open_message(c.asn, bgp_id=c.local) + update(valid_attrs(c), [ALSO]),
@@ -245,7 +363,8 @@ def run(ctx):
         sock.sendall(case["open"](ctx))
         note("sent the crafted OPEN")
     else:
-        sock.sendall(open_message(ctx.asn, bgp_id=ctx.local))
+        sock.sendall(open_message(ctx.asn, bgp_id=ctx.local,
+                                  extra_capabilities=case.get("capabilities", b"")))
         msg = peer.read_message(15)
         if msg is None or answer(*msg):
             return
@@ -272,7 +391,15 @@ def run(ctx):
                 msg = peer.read_message(0.1)
                 if msg is not None and answer(*msg):
                     return
-        sock.sendall(case["crafted"](ctx))
+        crafted = case["crafted"](ctx)
+        step = case.get("octets_per_write")
+        if step is None:
+            sock.sendall(crafted)
+        else:
+            # TCP_NODELAY is set: with a pause after each write, each goes out on its own.
+            for i in range(0, len(crafted), step):
+                sock.sendall(crafted[i:i + step])
+                time.sleep(0.005)
         note("sent the crafted bytes")
     # What comes back: a NOTIFICATION (after the speaker's own OPEN and KEEPALIVE, for an OPEN
     # case), or nothing but KEEPALIVEs for --wait seconds.
