@@ -38,6 +38,10 @@ const DUPLICATED: &str = "198.19.203.0/24";
 /// The prefix carrying an unknown optional transitive attribute.
 const PASSED: &str = "198.19.204.0/24";
 /// The first and last of the burst of 100 UPDATEs (198.19.0.0/24 to 198.19.99.0/24).
+/// The prefixes of the LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST cases.
+const LOCAL_PREFERRED: &str = "198.19.205.0/24";
+const ORIGINATED: &str = "198.19.206.0/24";
+const CLUSTERED: &str = "198.19.207.0/24";
 const BURST_FIRST: &str = "198.19.0.0/24";
 const BURST_LAST: &str = "198.19.99.0/24";
 const UP: Duration = Duration::from_secs(30);
@@ -65,8 +69,11 @@ enum Expect {
         /// ...without these attributes (attribute discard), as `birdc show route all` names
         /// them...
         discarded: &'static [&'static str],
-        /// ...and with these, as BIRD shows them.
+        /// ...and with these, as BIRD shows them; and speakerd's path of each (`speakerd show
+        /// route PREFIX`) has none of these fields with these values (JSON), e.g. an attribute
+        /// it must have discarded.
         kept: &'static [&'static str],
+        not_at_speakerd: &'static [(&'static str, &'static str)],
     },
     /// Close the connection without a NOTIFICATION in reply (the peer sent one), and stay up.
     Closed,
@@ -90,6 +97,7 @@ const fn up(withdrawn: &'static [&'static str]) -> Expect {
         accepted: &[],
         discarded: &[],
         kept: &[],
+        not_at_speakerd: &[],
     }
 }
 
@@ -160,6 +168,7 @@ const CASES: &[Case] = &[
             accepted: &[ALSO],
             discarded: &[],
             kept: &[],
+            not_at_speakerd: &[],
         },
     },
     // Likewise many messages in one segment: 100 KEEPALIVEs (§4.4) are no error...
@@ -179,6 +188,7 @@ const CASES: &[Case] = &[
             accepted: &[BURST_FIRST, BURST_LAST],
             discarded: &[],
             kept: &[],
+            not_at_speakerd: &[],
         },
     },
     // RFC 9003 §2 allows 128 octets of shutdown communication; a longer one is logged (§4),
@@ -232,6 +242,7 @@ const CASES: &[Case] = &[
             accepted: &[AGGREGATED],
             discarded: &["BGP.aggregator"],
             kept: &[],
+            not_at_speakerd: &[],
         },
     },
     // RFC 7606 §3 d: a missing well-known mandatory attribute (here ORIGIN) is
@@ -268,6 +279,7 @@ const CASES: &[Case] = &[
             accepted: &[DUPLICATED],
             discarded: &["BGP.origin: Incomplete"],
             kept: &[],
+            not_at_speakerd: &[],
         },
     },
     // RFC 4271 §6.3: an unrecognised well-known attribute is 3/2, the data the attribute
@@ -374,6 +386,48 @@ const CASES: &[Case] = &[
             accepted: &[PASSED],
             discarded: &[],
             kept: &[UNKNOWN_AT_BIRD],
+            not_at_speakerd: &[],
+        },
+    },
+    // RFC 7606 §7.5: LOCAL_PREF from an external peer is discarded (attribute discard): the
+    // route is used with the local default, not the 7777 the peer sent.
+    Case {
+        name: "local-pref-ebgp",
+        group: Group::Update,
+        before: false,
+        expect: Expect::Up {
+            withdrawn: &[],
+            accepted: &[LOCAL_PREFERRED],
+            discarded: &[],
+            kept: &[],
+            not_at_speakerd: &[("local_pref", "7777")],
+        },
+    },
+    // RFC 7606 §7.9 and §7.10: ORIGINATOR_ID and CLUSTER_LIST from an external peer are
+    // discarded; so the route is used although they name speakerd's own identifier (which
+    // from a route reflector client would be a loop, RFC 4456 §8).
+    Case {
+        name: "originator-id-ebgp",
+        group: Group::Update,
+        before: false,
+        expect: Expect::Up {
+            withdrawn: &[],
+            accepted: &[ORIGINATED],
+            discarded: &[],
+            kept: &[],
+            not_at_speakerd: &[],
+        },
+    },
+    Case {
+        name: "cluster-list-ebgp",
+        group: Group::Update,
+        before: false,
+        expect: Expect::Up {
+            withdrawn: &[],
+            accepted: &[CLUSTERED],
+            discarded: &[],
+            kept: &[],
+            not_at_speakerd: &[],
         },
     },
     // RFC 4271 §6.3: a NEXT_HOP that is the receiving speaker's own address is semantically
@@ -705,6 +759,7 @@ impl Suite {
                 accepted,
                 discarded,
                 kept,
+                not_at_speakerd,
             } => {
                 assert_eq!(answer, "UP", "{}: the session must stay up", case.name);
                 self.lab
@@ -749,6 +804,23 @@ impl Suite {
                             "{}: {attribute} must have been discarded:\n{at_bird}",
                             case.name
                         );
+                    }
+                    if !not_at_speakerd.is_empty() {
+                        let paths = self.lab.show(&self.sd, &["route", prefix]).unwrap();
+                        let path = paths
+                            .as_array()
+                            .and_then(|a| a.iter().find(|p| p["from"] == address.as_str()))
+                            .unwrap_or_else(|| {
+                                panic!("{}: no path from {address}: {paths}", case.name)
+                            });
+                        for (field, value) in *not_at_speakerd {
+                            assert_ne!(
+                                path[field].to_string(),
+                                *value,
+                                "{}: {field} must have been discarded: {path}",
+                                case.name
+                            );
+                        }
                     }
                     for attribute in *kept {
                         assert!(

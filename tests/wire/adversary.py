@@ -112,6 +112,9 @@ ALSO = "198.19.201.0/24"  # announced only in the malformed UPDATE
 AGGREGATED = "198.19.202.0/24"
 DUPLICATED = "198.19.203.0/24"
 PASSED = "198.19.204.0/24"  # carries an unknown optional transitive attribute
+LOCAL_PREFERRED = "198.19.205.0/24"  # carries LOCAL_PREF 7777
+ORIGINATED = "198.19.206.0/24"  # carries ORIGINATOR_ID SPEAKER_ID
+CLUSTERED = "198.19.207.0/24"  # carries CLUSTER_LIST SPEAKER_ID
 # The burst of UPDATEs announces 198.19.0.0/24 to 198.19.99.0/24, one prefix each.
 BURST = [f"198.19.{i}.0/24" for i in range(100)]
 # speakerd's BGP Identifier (tests/adversarial.rs, router_id).
@@ -261,6 +264,20 @@ CASES = {
     # An optional transitive attribute of unassigned type 199, value 01 02 03, Partial bit clear.
     "unknown-optional-transitive": {
         "crafted": lambda c: update(valid_attrs(c) + attr(0xC0, 199, b"\x01\x02\x03"), [PASSED]),
+    },
+    # LOCAL_PREF 7777 from us, an external peer.
+    "local-pref-ebgp": {
+        "crafted": lambda c: update(valid_attrs(c) + attr(0x40, 5, struct.pack("!I", 7777)),
+                                    [LOCAL_PREFERRED]),
+    },
+    # ORIGINATOR_ID, and CLUSTER_LIST, naming the speaker's BGP Identifier, from us.
+    "originator-id-ebgp": {
+        "crafted": lambda c: update(valid_attrs(c) + attr(0x80, 9, socket.inet_aton(SPEAKER_ID)),
+                                    [ORIGINATED]),
+    },
+    "cluster-list-ebgp": {
+        "crafted": lambda c: update(valid_attrs(c) + attr(0x80, 10, socket.inet_aton(SPEAKER_ID)),
+                                    [CLUSTERED]),
     },
     # NEXT_HOP naming the speaker's own address on the link (198.18.2.1).
     "next-hop-speaker": {
