@@ -1304,13 +1304,11 @@ fn bfd_takes_the_session_down_when_bird_freezes() {
     let mut lab = Lab::new("bfd_freeze");
     let (sd, peer) = pair(&mut lab);
     let routes = ["198.19.100.0/24"];
-    let bird_bfd = "protocol bfd {\n  interface \"eth0\" { min rx interval 300 ms; \
-                    min tx interval 300 ms; multiplier 3; };\n}\n";
     let bird = lab.bird(
         "bird",
         &peer,
         &format!(
-            "{}{bird_bfd}",
+            "{}{BIRD_BFD}",
             bird_conf(
                 "198.18.0.2",
                 "198.18.0.2",
@@ -1389,6 +1387,173 @@ fn bfd_takes_the_session_down_when_bird_freezes() {
             other => Err(format!("bgp_bfd_state {other}")),
         }
     });
+}
+
+/// BIRD's BFD protocol with speakerd's intervals (300 ms, multiplier 3).
+const BIRD_BFD: &str = "protocol bfd {\n  interface \"eth0\" { min rx interval 300 ms; \
+                        min tx interval 300 ms; multiplier 3; };\n}\n";
+
+/// The failover of issue 14: speakerd dual-homed to two BIRD ToRs that both announce
+/// 198.19.100.0/24 and answer pings on 198.19.100.1, ECMP in the kernel, a ping every 10 ms from
+/// speakerd's namespace. The ToR the ping's flow hashes to goes silent: nftables drops all it
+/// sends and receives, its link stays up (no link-down event). With BFD the route shrinks to the
+/// other ToR once BFD's 3 x 300 ms have passed (Cease 6/10); without BFD only when the 9 s hold
+/// timer expires (4/0). The lost pings and the time to repair of both runs are printed and
+/// written to `$CARGO_TARGET_TMPDIR/failover.json` (figures in `docs/operator-guide.md`).
+#[test]
+fn failover_to_the_other_tor_with_and_without_bfd() {
+    lab::require("/usr/sbin/nft");
+    lab::require("/usr/bin/ping");
+    let with = failover(true);
+    let without = failover(false);
+    let report = format!(
+        "{{\"bfd\": {{\"lost_pings\": {}, \"repair_ms\": {}}}, \"hold_timer\": {{\"lost_pings\": {}, \"repair_ms\": {}}}}}\n",
+        with.0,
+        with.1.as_millis(),
+        without.0,
+        without.1.as_millis()
+    );
+    eprintln!("failover, ping every 10 ms: {report}");
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("failover.json"),
+        &report,
+    )
+    .unwrap();
+}
+
+/// One run of [`failover_to_the_other_tor_with_and_without_bfd`]: the pings lost and the time
+/// from the cut until the kernel route has only the other ToR.
+fn failover(bfd: bool) -> (u64, Duration) {
+    let mut lab = Lab::new(if bfd { "failover_bfd" } else { "failover_hold" });
+    let sd = lab.ns("sd");
+    let tors = star(&mut lab, &sd, 2);
+    let prefix = "198.19.100.0/24";
+    let (bgp_extra, bird_bfd, sd_extra) = if bfd {
+        (
+            "  bfd on;",
+            BIRD_BFD,
+            "[neighbor.bfd]\nmin_rx = 300\nmin_tx = 300\nmultiplier = 3\n",
+        )
+    } else {
+        ("", "", "")
+    };
+    let mut birds = Vec::new();
+    for (i, ns) in tors.iter().enumerate() {
+        let n = i + 1;
+        lab.exec(
+            ns,
+            lab::IP,
+            &["addr", "add", "198.19.100.1/32", "dev", "lo"],
+        )
+        .unwrap();
+        let address = format!("198.18.{n}.2");
+        let conf = bird_conf(
+            &address,
+            &address,
+            &format!("198.18.{n}.1"),
+            &[prefix],
+            bgp_extra,
+        );
+        birds.push(lab.bird(&format!("bird{n}"), ns, &format!("{conf}{bird_bfd}")));
+    }
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &format!(
+                "{}{}",
+                star_neighbor(1, sd_extra),
+                star_neighbor(2, sd_extra)
+            ),
+        ),
+    );
+    for (i, bird) in birds.iter().enumerate() {
+        wait_established(&lab, &sd, bird, &format!("198.18.{}.2", i + 1));
+    }
+    wait_route(&lab, &sd, prefix, &["198.18.1.2", "198.18.2.2"]);
+    if bfd {
+        for n in 1..=2 {
+            wait_for(&format!("BFD Up with ToR {n}"), SOON, || {
+                let label = format!("peer=\"198.18.{n}.2\"");
+                match lab.metric(&sd, "bgp_bfd_state", &[&label])? {
+                    3.0 => Ok(()),
+                    other => Err(format!("bgp_bfd_state {other}")),
+                }
+            });
+        }
+    }
+    // The ToR the ping's flow takes.
+    let get = lab
+        .exec(&sd, lab::IP, &["route", "get", "198.19.100.1"])
+        .unwrap();
+    let dead = if get.contains("via 198.18.1.2") { 1 } else { 2 };
+    assert!(get.contains(&format!("via 198.18.{dead}.2")), "{get}");
+    let alive = 3 - dead;
+    lab.spawn(
+        "ping",
+        &sd,
+        "/usr/bin/ping",
+        &["-i", "0.01", "-W", "1", "198.19.100.1"],
+        &[],
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let tor = &tors[dead - 1];
+    lab.exec(tor, "/usr/sbin/nft", &["add", "table", "inet", "cut"])
+        .unwrap();
+    for hook in ["input", "output"] {
+        let chain = format!("{{ type filter hook {hook} priority 0; policy drop; }}");
+        lab.exec(
+            tor,
+            "/usr/sbin/nft",
+            &["add", "chain", "inet", "cut", hook, &chain],
+        )
+        .unwrap();
+    }
+    let cut = Instant::now();
+    let survivor = format!("198.18.{alive}.2");
+    wait_for(
+        "the route has only the other ToR",
+        Duration::from_secs(30),
+        || match lab.kernel_route(&sd, prefix) {
+            Some(r) if Lab::gateways(&r) == [survivor.clone()] => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+    let repair = cut.elapsed();
+    std::thread::sleep(Duration::from_secs(1));
+    lab.stop("ping", "INT");
+    let log = lab.log("ping");
+    let count = |word: &str| -> u64 {
+        log.lines()
+            .find(|l| l.contains("packets transmitted"))
+            .and_then(|l| {
+                l.split(',')
+                    .find(|part| part.contains(word))
+                    .and_then(|part| part.split_whitespace().next())
+                    .and_then(|n| n.parse().ok())
+            })
+            .unwrap_or_else(|| panic!("no ping summary: {log}"))
+    };
+    let lost = count("transmitted") - count("received");
+    let dead_peer = format!("peer=\"198.18.{dead}.2\"");
+    let (code, subcode) = if bfd { ("6", "10") } else { ("4", "0") };
+    let sent = lab
+        .metric(
+            &sd,
+            "bgp_peer_notifications_sent_total",
+            &[
+                &dead_peer,
+                &format!("code=\"{code}\""),
+                &format!("subcode=\"{subcode}\""),
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        sent, 1.0,
+        "the session with the silent ToR was not closed with {code}/{subcode}"
+    );
+    (lost, repair)
 }
 
 /// SIGTERM with `shutdown_drain_seconds`: speakerd first re-announces its prefix with the

@@ -509,16 +509,28 @@ impl PeerTask {
     }
 
     fn count_notification(&self, reason: &bgp_fsm::DownReason) {
-        let (metric, n) = match reason {
+        use bgp_proto::notification::code;
+        let (metric, code, subcode) = match reason {
             bgp_fsm::DownReason::NotificationReceived(n) => {
-                (&self.ctx.metrics.notifications_received, n)
+                (&self.ctx.metrics.notifications_received, n.code, n.subcode)
             }
             bgp_fsm::DownReason::ErrorSent(n) | bgp_fsm::DownReason::Stopped(n) => {
-                (&self.ctx.metrics.notifications_sent, n)
+                (&self.ctx.metrics.notifications_sent, n.code, n.subcode)
             }
-            _ => return,
+            // RFC 4271 §6.5 and RFC 9687 §4: the FSM sent 4/0 or 8/0.
+            bgp_fsm::DownReason::HoldTimerExpired => (
+                &self.ctx.metrics.notifications_sent,
+                code::HOLD_TIMER_EXPIRED,
+                0,
+            ),
+            bgp_fsm::DownReason::SendHoldTimerExpired => (
+                &self.ctx.metrics.notifications_sent,
+                code::SEND_HOLD_TIMER_EXPIRED,
+                0,
+            ),
+            bgp_fsm::DownReason::TransportFailed => return,
         };
-        let (code, subcode) = (n.code.to_string(), n.subcode.to_string());
+        let (code, subcode) = (code.to_string(), subcode.to_string());
         metric
             .with_label_values(&[&self.labels[0], &self.labels[1], &code, &subcode])
             .inc();
