@@ -119,6 +119,34 @@ fn nexthop_id_of(message: &RouteMessage) -> Option<u32> {
     })
 }
 
+/// Whether `prefix` may become a unicast route in the kernel. Not when it lies inside a range
+/// that is no unicast destination: IPv4 0.0.0.0/8 ("this network", RFC 6890 §2.2.2: not a
+/// destination), 127.0.0.0/8 (loopback, RFC 1122 §3.2.1.3) and 224.0.0.0/4 (multicast,
+/// RFC 5771 §2); IPv6 ::1/128 (loopback, RFC 4291 §2.5.3) and ff00::/8 (multicast, RFC 4291
+/// §2.7). Such NLRI are syntactically correct (no NOTIFICATION, RFC 4271 §6.3) and stay in the
+/// RIB; the kernel never gets them. A shorter prefix that only covers such a range (e.g. the
+/// default route) is installable.
+fn installable(prefix: &Prefix) -> bool {
+    let within = |addr: IpAddr, len: u8, range_len: u8, range: IpAddr| {
+        len >= range_len && Prefix::new(addr, range_len).ok() == Prefix::new(range, range_len).ok()
+    };
+    let (addr, len) = (prefix.addr(), prefix.prefix_len());
+    let excluded: &[(IpAddr, u8)] = match addr {
+        IpAddr::V4(_) => &[
+            (IpAddr::V4(Ipv4Addr::new(0, 0, 0, 0)), 8),
+            (IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)), 8),
+            (IpAddr::V4(Ipv4Addr::new(224, 0, 0, 0)), 4),
+        ],
+        IpAddr::V6(_) => &[
+            (IpAddr::V6(Ipv6Addr::LOCALHOST), 128),
+            (IpAddr::V6(Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0)), 8),
+        ],
+    };
+    !excluded
+        .iter()
+        .any(|&(range, range_len)| within(addr, len, range_len, range))
+}
+
 fn address(addr: IpAddr) -> RouteAddress {
     match addr {
         IpAddr::V4(v4) => RouteAddress::Inet(v4),
@@ -539,7 +567,11 @@ impl Fib {
         }
         let mut plan = Vec::with_capacity(latest.len());
         for (prefix, hops) in latest {
-            if hops.is_empty() {
+            let installable = installable(&prefix);
+            if !installable && !hops.is_empty() {
+                warn!(%prefix, "not a unicast destination: kept out of the kernel");
+            }
+            if hops.is_empty() || !installable {
                 if self.installed.contains(&prefix) || self.leftover.contains_key(&prefix) {
                     plan.push(Planned { prefix, set: None });
                 }
@@ -885,5 +917,37 @@ fn created_id(request: &Request) -> Option<u32> {
     match &request.0 {
         KernelMessage::NewNexthop(n) => Some(n.id),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unicast_destinations_are_installable() {
+        let p = |s: &str| s.parse::<Prefix>().unwrap();
+        for no in [
+            "0.0.0.0/8",
+            "0.1.2.0/24",
+            "127.0.0.0/8",
+            "224.0.0.0/4",
+            "239.1.0.0/16",
+            "::1/128",
+            "ff02::/16",
+        ] {
+            assert!(!installable(&p(no)), "{no}");
+        }
+        for yes in [
+            "0.0.0.0/0",
+            "192.0.0.0/2",
+            "198.19.0.0/24",
+            "240.0.0.0/4",
+            "::/0",
+            "2001:db8::/32",
+            "fe80::/10",
+        ] {
+            assert!(installable(&p(yes)), "{yes}");
+        }
     }
 }
