@@ -77,6 +77,9 @@ enum Expect {
     },
     /// Close the connection without a NOTIFICATION in reply (the peer sent one), and stay up.
     Closed,
+    /// Keep the session up, and never put these prefixes in the kernel (whatever the RIB
+    /// holds).
+    NotInstalled(&'static [&'static str]),
 }
 
 struct Case {
@@ -430,6 +433,21 @@ const CASES: &[Case] = &[
             not_at_speakerd: &[],
         },
     },
+    // RFC 6890 §2.2.2: 0.0.0.0/8 is no valid destination, and RFC 5771 §2: 224.0.0.0/4 is
+    // multicast; neither may become a unicast route in the kernel. RFC 4271 §6.3: such NLRI
+    // are syntactically correct, so there is no NOTIFICATION.
+    Case {
+        name: "nlri-this-network",
+        group: Group::Update,
+        before: false,
+        expect: Expect::NotInstalled(&["0.0.0.0/8"]),
+    },
+    Case {
+        name: "nlri-multicast",
+        group: Group::Update,
+        before: false,
+        expect: Expect::NotInstalled(&["224.0.0.0/4"]),
+    },
     // RFC 4271 §6.3: a NEXT_HOP that is the receiving speaker's own address is semantically
     // incorrect: the route is ignored, with no NOTIFICATION and the session kept.
     Case {
@@ -753,6 +771,30 @@ impl Suite {
                     "{}: the session must be down",
                     case.name
                 );
+            }
+            Expect::NotInstalled(prefixes) => {
+                assert_eq!(answer, "UP", "{}: the session must stay up", case.name);
+                self.lab
+                    .speakerd_established(&self.sd, &address)
+                    .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+                holds_for(
+                    &format!("{}: {prefixes:?} stay out of the kernel", case.name),
+                    Duration::from_secs(1),
+                    || match prefixes
+                        .iter()
+                        .find(|p| self.lab.kernel_route(&self.sd, p).is_some())
+                    {
+                        Some(p) => Err(format!("{p} is in the kernel")),
+                        None => Ok(()),
+                    },
+                );
+                let changes = self.lab.log("routes");
+                if let Some(line) = changes
+                    .lines()
+                    .find(|l| l.split_whitespace().any(|t| prefixes.contains(&t)))
+                {
+                    panic!("{}: the kernel had it: {line}", case.name);
+                }
             }
             Expect::Up {
                 withdrawn,

@@ -279,6 +279,9 @@ CASES = {
         "crafted": lambda c: update(valid_attrs(c) + attr(0x80, 10, socket.inet_aton(SPEAKER_ID)),
                                     [CLUSTERED]),
     },
+    # An announcement of 0.0.0.0/8 ("this network"), and one of 224.0.0.0/4 (multicast).
+    "nlri-this-network": {"crafted": lambda c: update(valid_attrs(c), ["0.0.0.0/8"])},
+    "nlri-multicast": {"crafted": lambda c: update(valid_attrs(c), ["224.0.0.0/4"])},
     # NEXT_HOP naming the speaker's own address on the link (198.18.2.1).
     "next-hop-speaker": {
         "crafted": lambda c: update(origin() + as_path(c.asn) + next_hop(c.speaker), [ALSO]),
