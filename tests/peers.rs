@@ -1355,6 +1355,15 @@ fn bfd_takes_the_session_down_when_bird_freezes() {
         )
         .unwrap();
     assert!((detection - 0.9).abs() < 1e-9, "detection time {detection}");
+    let shown = lab.show(&sd, &["bfd"]).unwrap();
+    let session = &shown[0];
+    assert_eq!(session["neighbor"], "198.18.0.2", "{shown}");
+    assert_eq!(session["local"], "198.18.0.1", "{shown}");
+    assert_eq!(session["state"], "up", "{shown}");
+    assert_eq!(session["remote_state"], "up", "{shown}");
+    assert_eq!(session["transmit_interval_ms"], 300, "{shown}");
+    assert_eq!(session["detection_time_ms"], 900, "{shown}");
+    assert_ne!(session["remote_discriminator"], 0, "{shown}");
 
     lab.signal("bird", "STOP");
     wait_route_gone(&lab, &sd, routes[0]);

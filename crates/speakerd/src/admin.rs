@@ -1,6 +1,7 @@
 //! The admin HTTP listener (localhost by default): `/metrics` in the Prometheus text format,
 //! `/healthz`, `/readyz` (the first full table exchange is done), and the JSON endpoints the
-//! `speakerd show` commands read: `/api/neighbors`, `/api/routes`, `/api/route?prefix=P`.
+//! `speakerd show` commands read: `/api/neighbors`, `/api/routes`, `/api/route?prefix=P`,
+//! `/api/bfd`.
 
 use std::collections::HashMap;
 
@@ -14,12 +15,14 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
+use crate::bfd_task::BfdQuery;
 use crate::control_task::{Query, ToControl};
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
 struct AdminState {
     to_control: mpsc::UnboundedSender<ToControl>,
+    bfd: mpsc::UnboundedSender<BfdQuery>,
     metrics: Metrics,
 }
 
@@ -27,6 +30,7 @@ struct AdminState {
 pub(crate) async fn serve(
     listener: TcpListener,
     to_control: mpsc::UnboundedSender<ToControl>,
+    bfd: mpsc::UnboundedSender<BfdQuery>,
     metrics: Metrics,
 ) {
     let app = Router::new()
@@ -36,8 +40,10 @@ pub(crate) async fn serve(
         .route("/api/neighbors", get(neighbors))
         .route("/api/routes", get(routes))
         .route("/api/route", get(route))
+        .route("/api/bfd", get(bfd_sessions))
         .with_state(AdminState {
             to_control,
+            bfd,
             metrics,
         });
     if let Err(e) = axum::serve(listener, app).await {
@@ -111,5 +117,16 @@ async fn route(
     match ask(&state, |tx| Query::Route(prefix, tx)).await {
         Ok(views) => Json(views).into_response(),
         Err(r) => r,
+    }
+}
+
+async fn bfd_sessions(State(state): State<AdminState>) -> Response {
+    let (tx, rx) = oneshot::channel();
+    if state.bfd.send(tx).is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "BFD task not running\n").into_response();
+    }
+    match rx.await {
+        Ok(views) => Json(views).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "BFD task not running\n").into_response(),
     }
 }

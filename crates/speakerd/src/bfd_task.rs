@@ -15,22 +15,26 @@ use rib::PeerId;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::control_task::ToControl;
 use crate::metrics::Metrics;
-use crate::msg::{BfdCommand, Input};
+use crate::msg::{BfdCommand, BfdView, Input};
 use crate::sockopt;
 
 /// One neighbour's BFD session and the socket it sends from.
 struct Entry {
     session: Session,
+    discriminator: u32,
     remote: IpAddr,
     local: IpAddr,
     socket: UdpSocket,
 }
+
+/// A request for the BFD sessions' views (`/api/bfd`).
+pub(crate) type BfdQuery = oneshot::Sender<Vec<BfdView>>;
 
 /// The BFD sessions of every neighbour that has `bfd` configured.
 pub(crate) struct BfdTask {
@@ -136,7 +140,11 @@ impl BfdTask {
         }
     }
 
-    pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<BfdCommand>) {
+    pub(crate) async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<BfdCommand>,
+        mut queries: mpsc::UnboundedReceiver<BfdQuery>,
+    ) {
         let mut buf4 = [0u8; 512];
         let mut buf6 = [0u8; 512];
         loop {
@@ -165,6 +173,9 @@ impl BfdTask {
                         return;
                     }
                 },
+                Some(reply) = queries.recv() => {
+                    let _ = reply.send(self.views());
+                }
                 received = receive(&self.receive_v4, &mut buf4) => self.received(received, &buf4),
                 received = receive(&self.receive_v6, &mut buf6) => self.received(received, &buf6),
                 () = sleep => {
@@ -224,6 +235,7 @@ impl BfdTask {
                     peer,
                     Entry {
                         session,
+                        discriminator,
                         remote,
                         local,
                         socket,
@@ -232,6 +244,26 @@ impl BfdTask {
             }
             BfdCommand::Forget { peer } => self.forget(peer),
         }
+    }
+
+    fn views(&self) -> Vec<BfdView> {
+        let mut views: Vec<BfdView> = self
+            .sessions
+            .values()
+            .map(|e| BfdView {
+                neighbor: e.remote,
+                local: e.local,
+                state: e.session.state().into(),
+                remote_state: e.session.remote_state().into(),
+                diagnostic: e.session.diagnostic().code(),
+                local_discriminator: e.discriminator,
+                remote_discriminator: e.session.remote_discriminator(),
+                transmit_interval_ms: e.session.transmit_interval().as_millis() as u64,
+                detection_time_ms: e.session.detection_time().map(|d| d.as_millis() as u64),
+            })
+            .collect();
+        views.sort_by_key(|v| v.neighbor);
+        views
     }
 
     fn forget(&mut self, peer: PeerId) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::msg::{NeighborView, PathView, RouteView};
+use crate::msg::{BfdStateView, BfdView, NeighborView, PathView, RouteView};
 
 /// Why a `show` command failed.
 #[derive(Debug, Error)]
@@ -61,6 +61,30 @@ pub fn print_neighbors(body: &str) -> Result<(), ClientError> {
             v.description
                 .map(|d| format!("  ({d})"))
                 .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// `show bfd` as a table.
+pub fn print_bfd(body: &str) -> Result<(), ClientError> {
+    let views: Vec<BfdView> = serde_json::from_str(body)?;
+    println!(
+        "{:<28} {:<28} {:<10} {:<10} {:>5} {:>8} {:>10}",
+        "neighbor", "local", "state", "remote", "diag", "tx(ms)", "detect(ms)"
+    );
+    for v in views {
+        let state = |s: BfdStateView| format!("{s:?}");
+        println!(
+            "{:<28} {:<28} {:<10} {:<10} {:>5} {:>8} {:>10}",
+            v.neighbor.to_string(),
+            v.local.to_string(),
+            state(v.state),
+            state(v.remote_state),
+            v.diagnostic,
+            v.transmit_interval_ms,
+            v.detection_time_ms
+                .map_or_else(|| "-".to_string(), |d| d.to_string())
         );
     }
     Ok(())

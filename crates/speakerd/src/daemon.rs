@@ -92,8 +92,10 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
     );
     let (node_events_tx, node_events) = mpsc::unbounded_channel();
     let (bfd_tx, bfd_rx) = mpsc::unbounded_channel();
+    let (bfd_query_tx, bfd_query_rx) = mpsc::unbounded_channel();
     let bfd_task = tokio::spawn(
-        crate::bfd_task::BfdTask::new(to_control.clone(), metrics.clone()).run(bfd_rx),
+        crate::bfd_task::BfdTask::new(to_control.clone(), metrics.clone())
+            .run(bfd_rx, bfd_query_rx),
     );
     let control = ControlTask::new(
         core,
@@ -137,6 +139,7 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
     let admin_task = tokio::spawn(admin::serve(
         admin_listener,
         to_control.clone(),
+        bfd_query_tx,
         metrics.clone(),
     ));
 

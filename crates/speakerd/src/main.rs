@@ -79,6 +79,8 @@ enum Show {
         /// The prefix.
         prefix: bgp_proto::Prefix,
     },
+    /// BFD sessions (RFC 5880) of the neighbours that have `bfd` configured.
+    Bfd,
 }
 
 fn main() -> ExitCode {
@@ -150,6 +152,7 @@ fn main() -> ExitCode {
                     format!("/api/route?prefix={prefix}"),
                     Box::new(move |b| client::print_route(b, &prefix.to_string())),
                 ),
+                Show::Bfd => ("/api/bfd".into(), Box::new(client::print_bfd)),
             };
             let result = client::get(admin, &path).and_then(|body| {
                 if json {

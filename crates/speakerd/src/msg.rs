@@ -385,6 +385,55 @@ impl SessionCapability {
     }
 }
 
+/// A BFD session state (RFC 5880 §4.1) as `speakerd show bfd` prints it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BfdStateView {
+    /// AdminDown.
+    AdminDown,
+    /// Down.
+    Down,
+    /// Init.
+    Init,
+    /// Up.
+    Up,
+}
+
+impl From<bfd::State> for BfdStateView {
+    fn from(s: bfd::State) -> Self {
+        match s {
+            bfd::State::AdminDown => BfdStateView::AdminDown,
+            bfd::State::Down => BfdStateView::Down,
+            bfd::State::Init => BfdStateView::Init,
+            bfd::State::Up => BfdStateView::Up,
+        }
+    }
+}
+
+/// One neighbour's BFD session as `speakerd show bfd` prints it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BfdView {
+    /// The neighbour.
+    pub neighbor: IpAddr,
+    /// Our address (the BGP session's).
+    pub local: IpAddr,
+    /// bfd.SessionState.
+    pub state: BfdStateView,
+    /// bfd.RemoteSessionState.
+    pub remote_state: BfdStateView,
+    /// bfd.LocalDiag, the RFC 5880 §4.1 code (1: detection time expired, 3: neighbour said
+    /// down, 7: administratively down).
+    pub diagnostic: u8,
+    /// bfd.LocalDiscr.
+    pub local_discriminator: u32,
+    /// bfd.RemoteDiscr (0 until heard).
+    pub remote_discriminator: u32,
+    /// The interval between our packets before jitter, milliseconds.
+    pub transmit_interval_ms: u64,
+    /// The Detection Time, milliseconds, once the neighbour has been heard.
+    pub detection_time_ms: Option<u64>,
+}
+
 /// A selected route as `speakerd show routes` prints it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RouteView {
