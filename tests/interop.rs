@@ -367,7 +367,7 @@ impl Run {
                         .withdraw(self.session, &self.settings, family, family.theirs[1]);
                 }
                 for family in self.session.families() {
-                    wait_route_gone(&self.lab, &sd, family.theirs[1]);
+                    self.lab.wait_route_gone(&sd, family.theirs[1]);
                     assert!(self.lab.kernel_route(&sd, family.theirs[0]).is_some());
                 }
                 self.lab.speakerd_established(&sd, peer_addr).unwrap();
@@ -582,26 +582,6 @@ impl Run {
         self.lab.stop(&monitor, "TERM");
         "the peer kept our prefixes, our kernel kept its routes".into()
     }
-}
-
-/// Waits until `prefix` is gone from speakerd's RIB and from the kernel of `ns`.
-fn wait_route_gone(lab: &Lab, ns: &str, prefix: &str) {
-    wait_for(
-        &format!("{prefix} gone from speakerd's RIB"),
-        SOON,
-        || match lab.speakerd_route(ns, prefix)? {
-            None => Ok(()),
-            Some(r) => Err(r.to_string()),
-        },
-    );
-    wait_for(
-        &format!("{prefix} gone from the kernel"),
-        SOON,
-        || match lab.kernel_route(ns, prefix) {
-            None => Ok(()),
-            Some(r) => Err(r.to_string()),
-        },
-    );
 }
 
 const CHECKS: [Check; 12] = [

@@ -111,26 +111,6 @@ fn wait_route(lab: &Lab, ns: &str, prefix: &str, next_hops: &[&str]) -> Value {
     route
 }
 
-/// Waits until `prefix` is gone from speakerd's RIB and from the kernel of `ns`.
-fn wait_route_gone(lab: &Lab, ns: &str, prefix: &str) {
-    wait_for(
-        &format!("{prefix} gone from speakerd's RIB"),
-        SOON,
-        || match lab.speakerd_route(ns, prefix)? {
-            None => Ok(()),
-            Some(r) => Err(r.to_string()),
-        },
-    );
-    wait_for(
-        &format!("{prefix} gone from the kernel"),
-        SOON,
-        || match lab.kernel_route(ns, prefix) {
-            None => Ok(()),
-            Some(r) => Err(r.to_string()),
-        },
-    );
-}
-
 /// Two namespaces `sd` and `peer` with one link: speakerd 198.18.0.1 / 2001:db8::1, the peer
 /// .2 / ::2.
 fn pair(lab: &mut Lab) -> (String, String) {
@@ -473,7 +453,7 @@ fn ecmp_two_birds() {
     lab.stop("bird1", "TERM");
     wait_route(&lab, &sd, prefix, &["198.18.2.2"]);
     lab.stop("bird2", "TERM");
-    wait_route_gone(&lab, &sd, prefix);
+    lab.wait_route_gone(&sd, prefix);
     wait_for("no nexthop object of ours is left", SOON, || {
         match lab.nexthop_objects(&sd).as_slice() {
             [] => Ok(()),
@@ -633,7 +613,7 @@ fn soft_reconfiguration_inbound_without_route_refresh() {
     lab.write("speakerd.toml", &soft_reconfiguration_conf(first));
     lab.signal("speakerd", "HUP");
     wait_route(&lab, &sd, second, &["198.18.0.2"]);
-    wait_route_gone(&lab, &sd, first);
+    lab.wait_route_gone(&sd, first);
     let rejected = paths(&lab, &sd, first).unwrap();
     assert_eq!(rejected.len(), 1, "{rejected:?}");
     assert_eq!(rejected[0]["status"], "rejected by import policy");
@@ -977,7 +957,7 @@ fn graceful_restart_of_bird() {
     // BIRD comes back in graceful restart recovery, announcing only the first prefix.
     let bird = lab.bird_with("bird", &peer, &conf(&routes[..1]), &["-R"]);
     wait_established(&lab, &sd, &bird, "198.18.0.2");
-    wait_route_gone(&lab, &sd, routes[1]);
+    lab.wait_route_gone(&sd, routes[1]);
     wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
     wait_for("the remaining route is no longer stale", SOON, || {
         let p = paths(&lab, &sd, routes[0])?;
@@ -1276,7 +1256,7 @@ fn hold_timer_expiry() {
 
     lab.signal("bird", "STOP");
     let frozen = std::time::Instant::now();
-    wait_route_gone(&lab, &sd, routes[0]);
+    lab.wait_route_gone(&sd, routes[0]);
     let after = frozen.elapsed();
     assert!(
         after >= Duration::from_secs(5),
@@ -1366,7 +1346,7 @@ fn bfd_takes_the_session_down_when_bird_freezes() {
     assert_ne!(session["remote_discriminator"], 0, "{shown}");
 
     lab.signal("bird", "STOP");
-    wait_route_gone(&lab, &sd, routes[0]);
+    lab.wait_route_gone(&sd, routes[0]);
     let bfd_down = lab
         .metric(
             &sd,

@@ -648,6 +648,28 @@ impl Lab {
         );
     }
 
+    /// Waits (20 s at most) until `prefix` is gone from speakerd's RIB and from the kernel of
+    /// `ns`.
+    pub fn wait_route_gone(&self, ns: &str, prefix: &str) {
+        let limit = Duration::from_secs(20);
+        wait_for(
+            &format!("{prefix} gone from speakerd's RIB"),
+            limit,
+            || match self.speakerd_route(ns, prefix)? {
+                None => Ok(()),
+                Some(r) => Err(r.to_string()),
+            },
+        );
+        wait_for(
+            &format!("{prefix} gone from the kernel"),
+            limit,
+            || match self.kernel_route(ns, prefix) {
+                None => Ok(()),
+                Some(r) => Err(r.to_string()),
+            },
+        );
+    }
+
     /// `speakerd show WHAT --json` inside `ns`, parsed.
     pub fn show(&self, ns: &str, what: &[&str]) -> Result<Value, String> {
         let mut args = vec!["show"];
