@@ -601,3 +601,22 @@ fn send_is_refused_before_established() {
         .unwrap_err();
     assert_eq!(err.0, State::Idle);
 }
+
+#[test]
+fn an_unexpected_message_is_named_in_the_fsm_error() {
+    // RFC 6608 §4: the data of 5/1, 5/2 and 5/3 is the type of the unexpected message.
+    let mut pair = Pair::default_ebgp();
+    pair.start();
+    assert!(pair.run_until(MINUTE, Pair::both_established));
+    let now = pair.now;
+    let open = bgp_proto::Open::new(65002, 90, "198.18.0.2".parse().unwrap(), Vec::new());
+    let ctx = pair.b.session.negotiated().unwrap().context;
+    pair.b
+        .session
+        .send_updates(Message::Open(open).to_bytes(&ctx), now)
+        .unwrap();
+    pair.run_for(Duration::from_secs(1));
+    let n = pair.a.notifications_sent().pop().unwrap();
+    assert_eq!((n.code, n.subcode), (code::FSM, 3));
+    assert_eq!(&n.data[..], &[1u8][..]);
+}
