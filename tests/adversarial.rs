@@ -210,6 +210,22 @@ const CASES: &[Case] = &[
         before: false,
         expect: up(&[]),
     },
+    // RFC 7313 §5: a BoRR or EoRR whose length (after the header) is not 4 is ROUTE-REFRESH
+    // Message Error, Invalid Message Length (7/1), the data the complete message.
+    Case {
+        name: "borr-length-5",
+        group: Group::Header,
+        before: false,
+        expect: Notification(7, 1, "ffffffffffffffffffffffffffffffff0018050001010100"),
+    },
+    // RFC 4271 §8.2.2 (Established, Events 19-22) and RFC 6608 §4: an OPEN in Established is
+    // Receive Unexpected Message in Established State (5/3), the data its type (1).
+    Case {
+        name: "open-in-established",
+        group: Group::Header,
+        before: false,
+        expect: Notification(5, 3, "01"),
+    },
     // RFC 7606 §4: an attribute whose length overruns the Total Path Attribute Length is
     // treat-as-withdraw; that length still delimits the NLRI, which are withdrawn, including
     // one the peer had announced validly before.

@@ -120,9 +120,11 @@ BURST = [f"198.19.{i}.0/24" for i in range(100)]
 # speakerd's BGP Identifier (tests/adversarial.rs, router_id).
 SPEAKER_ID = "198.18.0.1"
 
-# Capabilities added to the OPEN of some cases: IPv6 unicast (RFC 4760), route refresh (RFC 2918).
+# Capabilities added to the OPEN of some cases: IPv6 unicast (RFC 4760), route refresh (RFC 2918),
+# enhanced route refresh (RFC 7313).
 IPV6_UNICAST = bytes([1, 4, 0, 2, 0, 1])
 ROUTE_REFRESH = bytes([2, 0])
+ENHANCED_ROUTE_REFRESH = bytes([70, 0])
 # An IPv6 next hop for MP_REACH_NLRI (2001:db8:2::10).
 V6_NEXT_HOP = socket.inet_pton(socket.AF_INET6, "2001:db8:2::10")
 
@@ -171,6 +173,14 @@ CASES = {
         "capabilities": ROUTE_REFRESH,
         "crafted": lambda c: message(5, struct.pack("!HBB", 25, 0, 70)),
     },
+    # A BoRR (ROUTE-REFRESH subtype 1, RFC 7313 §3) for IPv4 unicast with one octet too many;
+    # we advertise route refresh and enhanced route refresh.
+    "borr-length-5": {
+        "capabilities": ROUTE_REFRESH + ENHANCED_ROUTE_REFRESH,
+        "crafted": lambda c: message(5, struct.pack("!HBBB", 1, 1, 1, 0)),
+    },
+    # An OPEN once Established.
+    "open-in-established": {"crafted": lambda c: open_message(c.asn, bgp_id=c.local)},
     # ---- UPDATE (RFC 4271 §6.3, RFC 7606, RFC 7607)
     # A MED claiming 4 octets with 2 left in the attribute block (RFC 7606 §4).
     "attr-overrun": {
