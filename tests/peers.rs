@@ -1314,10 +1314,7 @@ fn bfd_takes_the_session_down_when_bird_freezes() {
     wait_established(&lab, &sd, &bird, "198.18.0.2");
     wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
     wait_for("BFD Up at speakerd", SOON, || {
-        match lab.metric(&sd, "bgp_bfd_state", &["peer=\"198.18.0.2\""])? {
-            3.0 => Ok(()),
-            other => Err(format!("bgp_bfd_state {other}")),
-        }
+        bfd_up(&lab, &sd, "198.18.0.2")
     });
     wait_for("BFD Up at BIRD", SOON, || {
         let out = bird.try_birdc(&["show", "bfd", "sessions"])?;
@@ -1370,12 +1367,77 @@ fn bfd_takes_the_session_down_when_bird_freezes() {
     lab.signal("bird", "CONT");
     wait_established(&lab, &sd, &bird, "198.18.0.2");
     wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
-    wait_for("BFD Up again", UP, || {
-        match lab.metric(&sd, "bgp_bfd_state", &["peer=\"198.18.0.2\""])? {
-            3.0 => Ok(()),
-            other => Err(format!("bgp_bfd_state {other}")),
+    wait_for("BFD Up again", UP, || bfd_up(&lab, &sd, "198.18.0.2"));
+}
+
+/// speakerd's BFD session with `peer` is Up (`bgp_bfd_state` 3).
+fn bfd_up(lab: &Lab, ns: &str, peer: &str) -> Result<(), String> {
+    match lab.metric(ns, "bgp_bfd_state", &[&format!("peer=\"{peer}\"")])? {
+        3.0 => Ok(()),
+        other => Err(format!("bgp_bfd_state {other}")),
+    }
+}
+
+/// BFD with FRR (bgpd, zebra and bfdd; `neighbor X bfd` with bfdd's default 300 ms x 3): both
+/// sides Up; when bfdd alone freezes (SIGSTOP: bgpd still answers), speakerd closes the BGP
+/// session with Cease 6/10 and FRR's route leaves the kernel; thawed, both come back.
+#[test]
+fn bfd_with_frr() {
+    let mut lab = Lab::new("bfd_frr");
+    let (sd, peer) = pair(&mut lab);
+    let dir = lab.dir().display().to_string();
+    let frr = lab.frr_bfd_bgpd(
+        "bgpd",
+        &peer,
+        &format!(
+            "frr defaults traditional\nhostname frr\nlog file {dir}/bgpd-frr.log\n!\n\
+             router bgp {PEER_AS}\n bgp router-id 198.18.0.2\n no bgp ebgp-requires-policy\n\
+             \x20no bgp network import-check\n neighbor 198.18.0.1 remote-as {SD_AS}\n\
+             \x20neighbor 198.18.0.1 timers 3 9\n neighbor 198.18.0.1 timers connect 2\n\
+             \x20neighbor 198.18.0.1 bfd\n !\n address-family ipv4 unicast\n  network 198.19.100.0/24\n\
+             \x20exit-address-family\n!\n"
+        ),
+    );
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &sd_neighbor(
+                "198.18.0.2",
+                "198.18.0.1",
+                "ipv4-unicast",
+                "[neighbor.bfd]\nmin_rx = 300\nmin_tx = 300\nmultiplier = 3\n",
+            ),
+        ),
+    );
+    wait_for("FRR's session Established", UP, || {
+        let out = frr.try_vtysh(&["show bgp neighbors 198.18.0.1 json"])?;
+        if out.contains("\"bgpState\":\"Established\"") {
+            Ok(())
+        } else {
+            Err(out)
         }
     });
+    wait_route(&lab, &sd, "198.19.100.0/24", &["198.18.0.2"]);
+    wait_for("BFD Up with FRR's bfdd", UP, || {
+        bfd_up(&lab, &sd, "198.18.0.2")
+    });
+
+    lab.signal("bgpd-bfdd", "STOP");
+    lab.wait_route_gone(&sd, "198.19.100.0/24");
+    let bfd_down = lab
+        .metric(
+            &sd,
+            "bgp_peer_notifications_sent_total",
+            &["peer=\"198.18.0.2\"", "code=\"6\"", "subcode=\"10\""],
+        )
+        .unwrap();
+    assert_eq!(bfd_down, 1.0, "Cease 6/10 (BFD Down) sent");
+
+    lab.signal("bgpd-bfdd", "CONT");
+    wait_for("BFD Up again", UP, || bfd_up(&lab, &sd, "198.18.0.2"));
+    wait_route(&lab, &sd, "198.19.100.0/24", &["198.18.0.2"]);
 }
 
 /// BIRD's BFD protocol with speakerd's intervals (300 ms, multiplier 3).
@@ -1464,11 +1526,7 @@ fn failover(bfd: bool) -> (u64, Duration) {
     if bfd {
         for n in 1..=2 {
             wait_for(&format!("BFD Up with ToR {n}"), SOON, || {
-                let label = format!("peer=\"198.18.{n}.2\"");
-                match lab.metric(&sd, "bgp_bfd_state", &[&label])? {
-                    3.0 => Ok(()),
-                    other => Err(format!("bgp_bfd_state {other}")),
-                }
+                bfd_up(&lab, &sd, &format!("198.18.{n}.2"))
             });
         }
     }

@@ -29,6 +29,18 @@ pub const GOBGPD: &str = "/usr/bin/gobgpd";
 pub const GOBGP: &str = "/usr/bin/gobgp";
 pub const FRR_BGPD: &str = "/usr/lib/frr/bgpd";
 pub const FRR_ZEBRA: &str = "/usr/lib/frr/zebra";
+pub const FRR_BFDD: &str = "/usr/lib/frr/bfdd";
+
+/// The FRR daemons started beside bgpd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FrrHelpers {
+    /// bgpd alone (`-Z`: no zebra).
+    None,
+    /// zebra, so that bgpd knows the interfaces.
+    Zebra,
+    /// zebra and bfdd.
+    ZebraAndBfdd,
+}
 pub const VTYSH: &str = "/usr/bin/vtysh";
 
 /// The environment variable naming the Debian 13 root (`scripts/test.sh` builds it with
@@ -865,17 +877,31 @@ impl Lab {
 
     /// Like [`Lab::frr_bgpd`], with FRR from `root` (e.g. FRR 10 from the Debian 13 root).
     pub fn frr_bgpd_under(&mut self, root: &Root, name: &str, ns: &str, conf: &str) -> Frr {
-        self.frr_under(root, name, ns, conf, false)
+        self.frr_under(root, name, ns, conf, FrrHelpers::None)
     }
 
     /// Like [`Lab::frr_bgpd_under`], with FRR's zebra (process `NAME-zebra`) beside bgpd, so
     /// that bgpd knows the interfaces' addresses (FRR 10 refuses IPv6 unicast on an IPv4
     /// session without a local IPv6 address); bgpd still installs nothing (`-n`).
     pub fn frr_zebra_bgpd_under(&mut self, root: &Root, name: &str, ns: &str, conf: &str) -> Frr {
-        self.frr_under(root, name, ns, conf, true)
+        self.frr_under(root, name, ns, conf, FrrHelpers::Zebra)
     }
 
-    fn frr_under(&mut self, root: &Root, name: &str, ns: &str, conf: &str, zebra: bool) -> Frr {
+    /// Like [`Lab::frr_zebra_bgpd_under`] with this machine's FRR, and FRR's BFD daemon too
+    /// (process `NAME-bfdd`; bgpd asks it for BFD sessions through zebra, `neighbor X bfd`).
+    pub fn frr_bfd_bgpd(&mut self, name: &str, ns: &str, conf: &str) -> Frr {
+        self.frr_under(&Root::host(), name, ns, conf, FrrHelpers::ZebraAndBfdd)
+    }
+
+    fn frr_under(
+        &mut self,
+        root: &Root,
+        name: &str,
+        ns: &str,
+        conf: &str,
+        helpers: FrrHelpers,
+    ) -> Frr {
+        let zebra = helpers != FrrHelpers::None;
         root.require(FRR_BGPD);
         root.require(VTYSH);
         let dir = self.dir_under(root).join(name);
@@ -929,6 +955,34 @@ impl Lab {
                     }
                 },
             );
+            if helpers == FrrHelpers::ZebraAndBfdd {
+                root.require(FRR_BFDD);
+                fs::write(dir.join("bfdd.conf"), "hostname bfdd\n").unwrap();
+                let bfdd_conf = format!("{d}/bfdd.conf");
+                let bfdd_pid = format!("{d}/bfdd.pid");
+                let bfdctl = format!("{d}/bfdd.sock");
+                self.spawn_under(
+                    root,
+                    &format!("{name}-bfdd"),
+                    ns,
+                    FRR_BFDD,
+                    &[
+                        "-f",
+                        &bfdd_conf,
+                        "-z",
+                        &zserv,
+                        "--vty_socket",
+                        &d,
+                        "-i",
+                        &bfdd_pid,
+                        "--bfdctl",
+                        &bfdctl,
+                        "-P",
+                        "0",
+                    ],
+                    &[],
+                );
+            }
             vec!["-z", zserv.as_str()]
         } else {
             vec!["-Z"]
