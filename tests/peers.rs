@@ -1370,6 +1370,61 @@ fn bfd_takes_the_session_down_when_bird_freezes() {
     wait_for("BFD Up again", UP, || bfd_up(&lab, &sd, "198.18.0.2"));
 }
 
+/// A TCP connection from an address that is neither a neighbour nor in a dynamic range is
+/// closed at once, counted in `bgp_connections_refused_total`, and leaves no neighbour behind;
+/// the configured neighbour's session is untouched.
+#[test]
+fn connections_from_unknown_addresses_are_refused() {
+    let mut lab = Lab::new("unknown_connections");
+    let (sd, peer) = pair(&mut lab);
+    lab.exec(
+        &peer,
+        lab::IP,
+        &["addr", "add", "198.18.0.3/24", "dev", "eth0"],
+    )
+    .unwrap();
+    let bird = lab.bird(
+        "bird",
+        &peer,
+        &bird_conf("198.18.0.2", "198.18.0.2", "198.18.0.1", &[], ""),
+    );
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", ""),
+        ),
+    );
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    for _ in 0..3 {
+        // From the peer namespace's second address: speakerd closes at once, so the read
+        // returns no octets (an OPEN would be 29 or more).
+        let got = lab
+            .exec(
+                &peer,
+                "python3",
+                &[
+                    "-c",
+                    "import socket; s = socket.create_connection(('198.18.0.1', 179), 5, \
+                     ('198.18.0.3', 0)); s.settimeout(5); print(len(s.recv(100)))",
+                ],
+            )
+            .unwrap();
+        assert_eq!(got.trim(), "0", "speakerd answered an unknown address");
+    }
+    let refused = lab
+        .metric(&sd, "bgp_connections_refused_total", &[])
+        .unwrap();
+    assert_eq!(refused, 3.0);
+    let neighbors = lab.show(&sd, &["neighbors"]).unwrap();
+    assert_eq!(neighbors.as_array().map(Vec::len), Some(1), "{neighbors}");
+    let established = lab
+        .metric(&sd, "bgp_peer_established_total", &["peer=\"198.18.0.2\""])
+        .unwrap();
+    assert_eq!(established, 1.0);
+}
+
 /// speakerd's BFD session with `peer` is Up (`bgp_bfd_state` 3).
 fn bfd_up(lab: &Lab, ns: &str, peer: &str) -> Result<(), String> {
     match lab.metric(ns, "bgp_bfd_state", &[&format!("peer=\"{peer}\"")])? {

@@ -32,7 +32,7 @@ use thiserror::Error;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::admin;
 use crate::config::{Config, NeighborConfig};
@@ -487,7 +487,10 @@ impl Acceptor {
             return;
         };
         let Some(range) = self.dynamic.iter().find(|d| d.range.contains(&prefix)) else {
-            info!(%remote, "connection from an unknown address refused");
+            // Counted, and logged only at debug: a flood of such connections must not flood
+            // the log either. Nothing of a session was made for it.
+            self.ctx.metrics.connections_refused.inc();
+            debug!(%remote, "connection from an unknown address refused");
             return;
         };
         let mut config = range.template.clone();

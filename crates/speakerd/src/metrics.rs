@@ -55,6 +55,9 @@ pub struct Metrics {
     pub kernel_group_moves: IntCounter,
     /// `bgp_kubernetes_routes_rejected_total{reason}`.
     pub kubernetes_routes_rejected: IntCounterVec,
+    /// `bgp_connections_refused_total`: TCP connections from addresses that are neither a
+    /// neighbour nor in a dynamic range, closed before any session state exists.
+    pub connections_refused: IntCounter,
     /// `bgp_bfd_state{peer}`: RFC 5880 state (0 AdminDown, 1 Down, 2 Init, 3 Up).
     pub bfd_state: IntGaugeVec,
     /// `bgp_bfd_transitions_total{peer,state}`: state changes, by the state entered.
@@ -118,6 +121,7 @@ impl Metrics {
             kernel_nexthop_objects: reg(&registry, IntGauge::new("bgp_kernel_nexthop_objects", "1 when routes point at kernel nexthop objects, 0 when ECMP sets are multipath routes").expect("static metric")),
             kernel_group_moves: reg(&registry, IntCounter::new("bgp_kernel_nexthop_group_moves_total", "ECMP set changes of all the routes of a nexthop group made by changing the group, not the routes").expect("static metric")),
             kubernetes_routes_rejected: icv("bgp_kubernetes_routes_rejected_total", "Learned routes refused by Node validation", &["reason"]),
+            connections_refused: reg(&registry, IntCounter::new("bgp_connections_refused_total", "Connections from addresses that are no neighbour, closed at once").expect("static metric")),
             bfd_state: igv("bgp_bfd_state", "BFD session state (0 AdminDown, 1 Down, 2 Init, 3 Up)", &["peer"]),
             bfd_transitions: icv("bgp_bfd_transitions_total", "BFD session state changes, by the state entered", &["peer", "state"]),
             bfd_detection_time_seconds: gv("bgp_bfd_detection_time_seconds", "Negotiated BFD Detection Time", &["peer"]),
