@@ -1425,6 +1425,54 @@ fn connections_from_unknown_addresses_are_refused() {
     assert_eq!(established, 1.0);
 }
 
+/// Strict BFD (BIRD's `strict bind`): while BIRD runs no BFD, speakerd does not bring the BGP
+/// session up at all; once BIRD's BFD answers, BFD comes Up and then BGP.
+#[test]
+fn strict_bfd_waits_for_bfd_before_bgp() {
+    let mut lab = Lab::new("bfd_strict");
+    let (sd, peer) = pair(&mut lab);
+    let routes = ["198.19.100.0/24"];
+    let plain = bird_conf("198.18.0.2", "198.18.0.2", "198.18.0.1", &routes, "");
+    let bird = lab.bird("bird", &peer, &plain);
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(
+            "198.18.0.1",
+            &sd_neighbor(
+                "198.18.0.2",
+                "198.18.0.1",
+                "ipv4-unicast",
+                "[neighbor.bfd]\nstrict = true\n",
+            ),
+        ),
+    );
+    holds_for(
+        "no BGP session without BFD",
+        Duration::from_secs(5),
+        || match (
+            bird.established("speakerd"),
+            lab.speakerd_established(&sd, "198.18.0.2"),
+        ) {
+            (Err(_), Err(_)) => Ok(()),
+            (a, b) => Err(format!("BIRD: {a:?}\nspeakerd: {b:?}")),
+        },
+    );
+    bird.reconfigure(&format!(
+        "{}{BIRD_BFD}",
+        bird_conf(
+            "198.18.0.2",
+            "198.18.0.2",
+            "198.18.0.1",
+            &routes,
+            "  bfd on;"
+        )
+    ));
+    wait_for("BFD Up", UP, || bfd_up(&lab, &sd, "198.18.0.2"));
+    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
+}
+
 /// speakerd's BFD session with `peer` is Up (`bgp_bfd_state` 3).
 fn bfd_up(lab: &Lab, ns: &str, peer: &str) -> Result<(), String> {
     match lab.metric(ns, "bgp_bfd_state", &[&format!("peer=\"{peer}\"")])? {

@@ -361,10 +361,15 @@ impl BfdTask {
                     .bfd_transitions
                     .with_label_values(&[&label, state_name(to)])
                     .inc();
-                if from == State::Up && to != State::Up {
-                    let _ = self
-                        .to_control
-                        .send(ToControl::Input(Input::BfdDown { peer: *peer }));
+                let input = if to == State::Up {
+                    Some(Input::BfdUp { peer: *peer })
+                } else if from == State::Up {
+                    Some(Input::BfdDown { peer: *peer })
+                } else {
+                    None
+                };
+                if let Some(input) = input {
+                    let _ = self.to_control.send(ToControl::Input(input));
                 }
             }
             if let Some(detection) = entry.session.detection_time() {

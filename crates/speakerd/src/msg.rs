@@ -78,6 +78,11 @@ pub enum Input {
         /// The neighbour.
         peer: PeerId,
     },
+    /// The BFD session of a neighbour came Up: in strict mode, BGP may start.
+    BfdUp {
+        /// The neighbour.
+        peer: PeerId,
+    },
     /// A neighbour left the configuration: Cease 6/3 (RFC 4486) and forget it.
     RemoveNeighbor {
         /// Its address.

@@ -126,7 +126,10 @@ async fn run_inner(
         labels,
         shutting_down: false,
     };
-    task.peer.start(Instant::now());
+    // Strict BFD: held until the control core says BFD is Up (PeerCommand::Resume).
+    if !task.config.bfd.is_some_and(|b| b.strict) {
+        task.peer.start(Instant::now());
+    }
     task.publish_state();
     let mut shutdown = task.ctx.shutdown.clone();
     loop {

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bgp_fsm::{Down, DownReason, RetainStale, State};
+use bgp_fsm::{Down, DownReason, RetainStale, State, StopReason};
 use bgp_proto::capability::{GracefulRestart, GracefulRestartFamily};
 use bgp_proto::{
     route_refresh, AsPath, Community, Family, Message, Nlri, Origin, PathAttributes, Prefix,
@@ -19,10 +19,13 @@ use bgp_proto::{
 use common::{negotiated, PEER_AS};
 use rib::PeerId;
 use speakerd::config::Config;
-use speakerd::control::{shutdown_without_notification, Core, CoreSettings, STARTUP_LIMIT};
+use speakerd::control::{
+    shutdown_without_notification, Core, CoreSettings, BFD_WAIT, STARTUP_LIMIT,
+};
 use speakerd::metrics::Metrics;
 use speakerd::msg::{
-    DownCause, FibCommand, Input, LocalAddresses, NodeEvent, NodeRoutes, Output, PeerCommand,
+    BfdCommand, DownCause, FibCommand, Input, LocalAddresses, NodeEvent, NodeRoutes, Output,
+    PeerCommand,
 };
 
 const LOCAL_AS: u32 = 4_200_000_001;
@@ -809,4 +812,85 @@ fn the_loser_of_a_collision_between_two_established_connections_leaves_the_neigh
     assert!(neighbor_went_down(&down(true), Outgoing, None));
     assert!(neighbor_went_down(&down(true), Incoming, Some(Incoming)));
     assert!(neighbor_went_down(&down(false), Outgoing, Some(Incoming)));
+}
+
+/// The BFD commands among `outputs`.
+fn bfd_commands(outputs: &[Output]) -> Vec<&BfdCommand> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Bfd(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// RFC 5882 §4.3: with `bfd`, the BFD session is asked for once BGP is Established, from the
+/// session's address; BFD Down closes the Established session with Cease 6/10 (RFC 9384), BFD
+/// Up asks nothing of the session.
+#[test]
+fn bfd_down_closes_an_established_session() {
+    let conf = config(&format!(
+        "{}[neighbor.bfd]\n",
+        neighbor_toml("198.18.0.2", false)
+    ));
+    let mut h = Harness::new(&conf, false);
+    let peer = h.peers[0];
+    h.handle(Input::StartupComplete);
+    assert!(
+        bfd_commands(&h.outputs()).is_empty(),
+        "BFD before BGP is up"
+    );
+    h.session_up(peer, None);
+    let out = h.outputs();
+    let watch = bfd_commands(&out);
+    assert!(
+        matches!(watch[..], [BfdCommand::Watch { peer: p, local, settings, .. }]
+            if *p == peer && *local == SESSION_V4 && settings.multiplier == 3 && !settings.strict),
+        "{out:?}"
+    );
+    h.handle(Input::BfdUp { peer });
+    assert!(peer_commands(&h.outputs(), peer).is_empty());
+    h.handle(Input::BfdDown { peer });
+    let out = h.outputs();
+    assert_eq!(
+        peer_commands(&out, peer),
+        vec![&PeerCommand::Cease(StopReason::BfdDown)]
+    );
+}
+
+/// Strict BFD: the BFD session is asked for as soon as the neighbour is added, from its
+/// configured local address; BFD Up resumes the held session; BFD Down closes the Established
+/// session with Cease 6/10 and holds it until BFD is Up again.
+#[test]
+fn strict_bfd_holds_the_session_until_bfd_is_up() {
+    let conf = config(&format!(
+        "{}[neighbor.bfd]\nstrict = true\n",
+        neighbor_toml("198.18.0.2", false)
+    ));
+    let mut h = Harness::new(&conf, false);
+    let peer = h.peers[0];
+    let out = h.outputs();
+    assert!(
+        matches!(bfd_commands(&out)[..], [BfdCommand::Watch { peer: p, local, settings, .. }]
+            if *p == peer && *local == SESSION_V4 && settings.strict),
+        "{out:?}"
+    );
+    h.handle(Input::BfdUp { peer });
+    assert_eq!(
+        peer_commands(&h.outputs(), peer),
+        vec![&PeerCommand::Resume]
+    );
+    h.handle(Input::StartupComplete);
+    h.session_up(peer, None);
+    let _ = h.outputs();
+    h.handle(Input::BfdDown { peer });
+    let out = h.outputs();
+    assert_eq!(
+        peer_commands(&out, peer),
+        vec![
+            &PeerCommand::Cease(StopReason::BfdDown),
+            &PeerCommand::Stop(BFD_WAIT.to_string())
+        ]
+    );
 }

@@ -67,6 +67,9 @@ pub enum ConfigErrorKind {
     /// A BFD Detect Mult of 0 (RFC 5880 §4.1: never zero).
     #[error("BFD multiplier must be at least 1")]
     BfdMultiplier,
+    /// Strict BFD without a local address to run BFD from before BGP is up.
+    #[error("BFD strict mode needs the neighbour's local_address")]
+    BfdStrictWithoutLocalAddress,
     /// An unknown peering mode.
     #[error("unknown mode '{0}' (tor, mesh or route-reflector)")]
     Mode(String),
@@ -137,6 +140,9 @@ pub struct BfdSettings {
     pub min_tx: Duration,
     /// bfd.DetectMult.
     pub multiplier: u8,
+    /// Hold the BGP session down until BFD is Up (and again after BFD goes Down): BIRD's
+    /// `strict bind`; needs `local_address`, the BFD session's source before BGP is up.
+    pub strict: bool,
 }
 
 /// A configured neighbour.

@@ -86,6 +86,8 @@ pub(super) struct RawBfd {
     pub(super) min_tx: Spanned<u64>,
     #[serde(default = "default_bfd_multiplier")]
     pub(super) multiplier: Spanned<u8>,
+    #[serde(default)]
+    pub(super) strict: Option<Spanned<bool>>,
 }
 
 fn default_bfd_interval() -> Spanned<u64> {

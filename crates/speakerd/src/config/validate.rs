@@ -456,7 +456,10 @@ pub(super) fn build_neighbor(
             .map(|g| GracefulRestartSettings {
                 restart_time: g.restart_time,
             }),
-        bfd: s.bfd.as_ref().and_then(|b| bfd_settings(b, l, errors)),
+        bfd: s
+            .bfd
+            .as_ref()
+            .and_then(|b| bfd_settings(b, local_address, l, errors)),
         max_prefix,
         multihop_ttl: s.multihop_ttl,
         ttl_security: s.ttl_security,
@@ -468,7 +471,12 @@ pub(super) fn build_neighbor(
 }
 
 /// A neighbour's `bfd` table: intervals of 10 ms to 60 s, a non-zero multiplier.
-fn bfd_settings(b: &RawBfd, l: &Locator<'_>, errors: &mut Vec<ConfigError>) -> Option<BfdSettings> {
+fn bfd_settings(
+    b: &RawBfd,
+    local_address: Option<IpAddr>,
+    l: &Locator<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<BfdSettings> {
     let interval = |v: &Spanned<u64>, errors: &mut Vec<ConfigError>| {
         let ms = *v.get_ref();
         if (10..=60_000).contains(&ms) {
@@ -484,10 +492,18 @@ fn bfd_settings(b: &RawBfd, l: &Locator<'_>, errors: &mut Vec<ConfigError>) -> O
         errors.push(l.error(&b.multiplier, ConfigErrorKind::BfdMultiplier));
         return None;
     }
+    let strict = b.strict.as_ref().is_some_and(|s| *s.get_ref());
+    if strict && local_address.is_none() {
+        if let Some(s) = &b.strict {
+            errors.push(l.error(s, ConfigErrorKind::BfdStrictWithoutLocalAddress));
+        }
+        return None;
+    }
     Some(BfdSettings {
         min_rx: min_rx?,
         min_tx: min_tx?,
         multiplier: *b.multiplier.get_ref(),
+        strict,
     })
 }
 

@@ -115,6 +115,9 @@ pub struct Core {
     decision_due: bool,
 }
 
+/// The Cease communication (RFC 9003) of a strict-BFD neighbour held down while BFD is not Up.
+pub const BFD_WAIT: &str = "waiting for BFD";
+
 impl Core {
     /// A core started at `now`.
     pub fn new(settings: CoreSettings, metrics: Metrics, now: Instant) -> Self {
@@ -151,6 +154,18 @@ impl Core {
     pub fn add_neighbor(&mut self, config: NeighborConfig, dynamic: bool, now: Instant) -> PeerId {
         self.now = now;
         let id = self.rib.add_peer(rib_peer_config(&config));
+        // Strict BFD: the BFD session comes first, from the configured local address; the
+        // neighbour's task starts held and is resumed on BFD Up.
+        if let (Some(settings), Some(local)) =
+            (config.bfd.filter(|b| b.strict), config.local_address)
+        {
+            self.outputs.push_back(Output::Bfd(BfdCommand::Watch {
+                peer: id,
+                remote: config.address,
+                local,
+                settings,
+            }));
+        }
         self.neighbors.insert(id, Neighbor::new(config, dynamic));
         id
     }
@@ -242,10 +257,23 @@ impl Core {
             }
             Input::BfdDown { peer } => {
                 if let Some(n) = self.neighbors.get(&peer) {
+                    let strict = n.config.bfd.is_some_and(|b| b.strict);
                     if n.negotiated.is_some() {
                         warn!(neighbor = %n.config.address, "BFD session down: closing the BGP session");
                         self.command(peer, PeerCommand::Cease(StopReason::BfdDown));
                     }
+                    if strict {
+                        self.command(peer, PeerCommand::Stop(BFD_WAIT.to_string()));
+                    }
+                }
+            }
+            Input::BfdUp { peer } => {
+                if self
+                    .neighbors
+                    .get(&peer)
+                    .is_some_and(|n| n.config.bfd.is_some_and(|b| b.strict))
+                {
+                    self.command(peer, PeerCommand::Resume);
                 }
             }
             Input::RemoveNeighbor { address } => self.remove_neighbor(address),
