@@ -15,7 +15,7 @@ need_root() {
 need_root
 
 # Debian packages the tests use: real BGP peers, the MRT reference decoder, capture tools.
-packages=(bird2 gobgpd frr exabgp bgpdump tcpdump tshark iproute2 iputils-ping nftables python3)
+packages=(bird2 gobgpd frr exabgp bgpdump tcpdump tshark iproute2 iputils-ping nftables podman runc file python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,7 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-for bin in bird birdc gobgpd gobgp exabgp bgpdump tshark nft ping; do
+for bin in bird birdc gobgpd gobgp exabgp bgpdump tshark nft ping podman runc file; do
     command -v "$bin" >/dev/null || { echo "scripts/test.sh: $bin is missing after install" >&2; exit 1; }
 done
 [ -x /usr/lib/frr/bgpd ] || { echo "scripts/test.sh: /usr/lib/frr/bgpd is missing" >&2; exit 1; }
@@ -56,6 +56,11 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "==> manifests"; bash scripts/validate-manifests.sh
+# The image test (tests/image.rs) builds Containerfile from the statically linked binary
+# (docs/kubernetes.md, "Image"); --target keeps RUSTFLAGS off build scripts and proc-macros.
+echo "==> static binary for the image"
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target x86_64-unknown-linux-gnu -p speakerd
+export SPEAKERD_STATIC=$PWD/target/x86_64-unknown-linux-gnu/release/speakerd
 echo "==> tests"
 interop_dir=target/tmp/interop
 rm -rf "$interop_dir"
