@@ -51,6 +51,8 @@ impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.run(&["rm", "-f", &self.container]);
         let _ = self.run(&["rmi", "-f", &self.image]);
+        // The untagged layer the build leaves behind.
+        let _ = self.run(&["image", "prune", "-f"]);
     }
 }
 
