@@ -42,6 +42,8 @@ const PASSED: &str = "198.19.204.0/24";
 const LOCAL_PREFERRED: &str = "198.19.205.0/24";
 const ORIGINATED: &str = "198.19.206.0/24";
 const CLUSTERED: &str = "198.19.207.0/24";
+/// The prefix whose ORIGIN comes with the Extended Length bit.
+const EXTENDED: &str = "198.19.208.0/24";
 const BURST_FIRST: &str = "198.19.0.0/24";
 const BURST_LAST: &str = "198.19.99.0/24";
 const UP: Duration = Duration::from_secs(30);
@@ -405,6 +407,29 @@ const CASES: &[Case] = &[
             accepted: &[PASSED],
             discarded: &[],
             kept: &[UNKNOWN_AT_BIRD],
+            not_at_speakerd: &[],
+        },
+    },
+    // RFC 7606 §7.2: AS_CONFED_SEQUENCE or AS_CONFED_SET segments in an AS_PATH from an
+    // external peer (outside our confederation, RFC 5065 §5) make it malformed:
+    // treat-as-withdraw.
+    Case {
+        name: "confed-path-ebgp",
+        group: Group::Update,
+        before: true,
+        expect: up(&[BEFORE, ALSO]),
+    },
+    // RFC 4271 §4.3: the Extended Length bit says only how long the length field is; a
+    // two-octet length on a one-octet ORIGIN is no error, and the route is used.
+    Case {
+        name: "origin-extended-length",
+        group: Group::Update,
+        before: false,
+        expect: Expect::Up {
+            withdrawn: &[],
+            accepted: &[EXTENDED],
+            discarded: &[],
+            kept: &[],
             not_at_speakerd: &[],
         },
     },

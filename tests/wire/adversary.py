@@ -115,6 +115,7 @@ PASSED = "198.19.204.0/24"  # carries an unknown optional transitive attribute
 LOCAL_PREFERRED = "198.19.205.0/24"  # carries LOCAL_PREF 7777
 ORIGINATED = "198.19.206.0/24"  # carries ORIGINATOR_ID SPEAKER_ID
 CLUSTERED = "198.19.207.0/24"  # carries CLUSTER_LIST SPEAKER_ID
+EXTENDED = "198.19.208.0/24"  # carries ORIGIN with a two-octet length
 # The burst of UPDATEs announces 198.19.0.0/24 to 198.19.99.0/24, one prefix each.
 BURST = [f"198.19.{i}.0/24" for i in range(100)]
 # speakerd's BGP Identifier (tests/adversarial.rs, router_id).
@@ -274,6 +275,19 @@ CASES = {
     # An optional transitive attribute of unassigned type 199, value 01 02 03, Partial bit clear.
     "unknown-optional-transitive": {
         "crafted": lambda c: update(valid_attrs(c) + attr(0xC0, 199, b"\x01\x02\x03"), [PASSED]),
+    },
+    # AS_PATH of an AS_CONFED_SEQUENCE (type 3) of AS 4200000009, then our AS_SEQUENCE.
+    "confed-path-ebgp": {
+        "before": before_update,
+        "crafted": lambda c: update(origin()
+                                    + attr(0x40, 2, bytes([3, 1]) + struct.pack("!I", 4200000009)
+                                           + bytes([2, 1]) + struct.pack("!I", c.asn))
+                                    + next_hop(c.local), [BEFORE, ALSO]),
+    },
+    # ORIGIN IGP with the Extended Length bit set: a two-octet length of 1.
+    "origin-extended-length": {
+        "crafted": lambda c: update(attr(0x50, 1, b"\x00") + as_path(c.asn) + next_hop(c.local),
+                                    [EXTENDED]),
     },
     # LOCAL_PREF 7777 from us, an external peer.
     "local-pref-ebgp": {
