@@ -268,15 +268,22 @@ impl Session {
 
     /// Takes the session administratively down (§6.8.16) or back up (to Down).
     pub fn set_admin_down(&mut self, down: bool) {
-        if down && self.state != State::AdminDown {
+        let changed = down != (self.state == State::AdminDown);
+        if down && changed {
             self.diagnostic = Diagnostic::AdministrativelyDown;
             self.detection_deadline = None;
             self.set_state(State::AdminDown);
             self.final_owed = false;
-        } else if !down && self.state == State::AdminDown {
+        } else if changed {
             self.set_state(State::Down);
         }
         self.advertise();
+        // The remote system hears of it at once, not at the next periodic packet (a system
+        // going away, §6.8.16, may send nothing after this one).
+        if changed && !self.silent() {
+            self.periodic_due = true;
+            self.next_tx = None;
+        }
     }
 
     /// The next Control packet to send now, if any (§6.8.7): a packet with F owed to the

@@ -334,6 +334,23 @@ fn admin_down_takes_the_remote_down() {
     assert_eq!(link.sides[1].state(), State::Up);
 }
 
+/// §6.8.16: going AdminDown sends an AdminDown packet at once, also from a session that was
+/// not Up (its rate was already the slow one, so no Poll Sequence would have sent one).
+#[test]
+fn admin_down_is_sent_at_once() {
+    let mut link = Link::new(config(1, 300, 300, 3), config(2, 300, 300, 3));
+    link.cut = [false, true]; // side 0 stays Down or Init
+    link.run_for(Duration::from_millis(2500));
+    assert_ne!(link.sides[0].state(), State::Up);
+    let now = link.now;
+    link.sides[0].set_admin_down(true);
+    let packet = link.sides[0]
+        .poll_transmit(now)
+        .expect("an AdminDown packet at once");
+    assert_eq!(packet.state, State::AdminDown);
+    assert_eq!(packet.diagnostic, Diagnostic::AdministrativelyDown);
+}
+
 /// §6.1: a passive session sends nothing until it has heard the remote system.
 #[test]
 fn a_passive_session_waits_to_be_heard() {
