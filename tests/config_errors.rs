@@ -92,7 +92,11 @@ fn bad_config_is_refused_with_file_and_line() {
         ("min_rx = 5", false, ":11: BFD interval 5 ms"),
         ("min_tx = 60001", false, ":11: BFD interval 60001 ms"),
         ("multiplier = 0", false, ":11: BFD multiplier"),
-        ("strict = true", false, ":11: BFD strict mode needs the neighbour's local_address"),
+        (
+            "strict = true",
+            false,
+            ":11: BFD strict mode needs the neighbour's local_address",
+        ),
     ] {
         let conf = lab.write(
             "bfd.toml",
