@@ -1303,12 +1303,7 @@ fn bfd_takes_the_session_down_when_bird_freezes() {
         &sd,
         &speakerd_conf(
             "198.18.0.1",
-            &sd_neighbor(
-                "198.18.0.2",
-                "198.18.0.1",
-                "ipv4-unicast",
-                "[neighbor.bfd]\nmin_rx = 300\nmin_tx = 300\nmultiplier = 3\n",
-            ),
+            &sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", SD_BFD),
         ),
     );
     wait_established(&lab, &sd, &bird, "198.18.0.2");
@@ -1506,12 +1501,7 @@ fn bfd_with_frr() {
         &sd,
         &speakerd_conf(
             "198.18.0.1",
-            &sd_neighbor(
-                "198.18.0.2",
-                "198.18.0.1",
-                "ipv4-unicast",
-                "[neighbor.bfd]\nmin_rx = 300\nmin_tx = 300\nmultiplier = 3\n",
-            ),
+            &sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", SD_BFD),
         ),
     );
     wait_for("FRR's session Established", UP, || {
@@ -1542,6 +1532,9 @@ fn bfd_with_frr() {
     wait_for("BFD Up again", UP, || bfd_up(&lab, &sd, "198.18.0.2"));
     wait_route(&lab, &sd, "198.19.100.0/24", &["198.18.0.2"]);
 }
+
+/// speakerd's BFD table for a neighbour: 300 ms, multiplier 3 (BIRD's and FRR's defaults).
+const SD_BFD: &str = "[neighbor.bfd]\nmin_rx = 300\nmin_tx = 300\nmultiplier = 3\n";
 
 /// BIRD's BFD protocol with speakerd's intervals (300 ms, multiplier 3).
 const BIRD_BFD: &str = "protocol bfd {\n  interface \"eth0\" { min rx interval 300 ms; \
@@ -1583,11 +1576,7 @@ fn failover(bfd: bool) -> (u64, Duration) {
     let tors = star(&mut lab, &sd, 2);
     let prefix = "198.19.100.0/24";
     let (bgp_extra, bird_bfd, sd_extra) = if bfd {
-        (
-            "  bfd on;",
-            BIRD_BFD,
-            "[neighbor.bfd]\nmin_rx = 300\nmin_tx = 300\nmultiplier = 3\n",
-        )
+        ("  bfd on;", BIRD_BFD, SD_BFD)
     } else {
         ("", "", "")
     };
