@@ -276,7 +276,7 @@ impl Run {
 
     fn wait_established(&self) {
         wait_for("the peer's session Established", UP, || {
-            self.peer.established(&self.lab, self.session)
+            self.peer.established(self.session)
         });
         wait_for("speakerd's session Established", SOON, || {
             self.lab.speakerd_established(&self.sd, self.session.peer())
@@ -315,7 +315,7 @@ impl Run {
         let mut seen = Vec::new();
         for family in self.session.families() {
             let route = wait_for(&format!("{} in the peer's RIB", family.ours), SOON, || {
-                self.peer.route(&self.lab, family, family.ours)
+                self.peer.route(family, family.ours)
             });
             assert!(
                 route.contains(&SD_AS.to_string()),
@@ -490,7 +490,7 @@ impl Run {
                     "the session with a wrong MD5 key is not Established",
                     Duration::from_secs(8),
                     || match (
-                        self.peer.established(&self.lab, self.session),
+                        self.peer.established(self.session),
                         self.lab.speakerd_established(&sd, peer_addr),
                     ) {
                         (Err(_), Err(_)) => Ok(()),
@@ -554,7 +554,7 @@ impl Run {
         self.lab.stop("speakerd", signal);
         let keeps = |run: &Run| -> Result<(), String> {
             for family in run.session.families() {
-                run.peer.route(&run.lab, family, family.ours)?;
+                run.peer.route(family, family.ours)?;
             }
             Ok(())
         };
@@ -628,12 +628,13 @@ fn matrix_row(kind: PeerKind, session: Session) {
     };
     run.start_speakerd();
     let mut results = BTreeMap::new();
-    let default_config = run.peer.config_text(&run.lab);
+    let default_config = run.peer.config_text();
     let mut configs = vec![json!({"mode": "default", "text": default_config})];
     for check in CHECKS {
         let outcome = run.run(check);
         if check == Check::GracefulRestartFullTerm {
-            configs.push(json!({"mode": "graceful restart fully on", "text": run.peer.config_text(&run.lab)}));
+            configs
+                .push(json!({"mode": "graceful restart fully on", "text": run.peer.config_text()}));
         }
         let (status, detail) = match outcome {
             Outcome::Pass(detail) => ("pass", detail),

@@ -378,7 +378,7 @@ impl Peer {
 
     /// Its configuration, as the test wrote it (GoBGP: and the CLI commands that add its
     /// routes).
-    pub fn config_text(&self, _lab: &Lab) -> String {
+    pub fn config_text(&self) -> String {
         let text = fs::read_to_string(&self.config).unwrap_or_default();
         match &self.daemon {
             Daemon::Gobgp(_, commands) => {
@@ -461,7 +461,7 @@ impl Peer {
     }
 
     /// Its session with speakerd is Established.
-    pub fn established(&self, _lab: &Lab, session: Session) -> Result<String, String> {
+    pub fn established(&self, session: Session) -> Result<String, String> {
         let up = |out: String, word: &str| {
             if out.to_lowercase().contains(word) {
                 Ok(out)
@@ -488,7 +488,7 @@ impl Peer {
 
     /// Its RIB's text for `prefix`, when it has selected a route (FRR 10 lists a path before
     /// its best-path run, without `bestpath`).
-    pub fn route(&self, _lab: &Lab, family: &Family, prefix: &str) -> Result<String, String> {
+    pub fn route(&self, family: &Family, prefix: &str) -> Result<String, String> {
         let present = |out: String, sign: &str| {
             if out.contains(sign) {
                 Ok(out)
