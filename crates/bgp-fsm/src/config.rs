@@ -18,6 +18,9 @@ pub struct GracefulRestartConfig {
     pub forwarding_preserved: bool,
     /// Advertise the N bit (RFC 8538): graceful restart also on NOTIFICATION.
     pub notification: bool,
+    /// Offer long-lived graceful restart (RFC 9494 §3.1) with this long-lived stale time in
+    /// seconds (at most 2^24 - 1) for every family; `None` sends no LLGR capability.
+    pub long_lived_stale_time: Option<u32>,
 }
 
 impl Default for GracefulRestartConfig {
@@ -27,6 +30,7 @@ impl Default for GracefulRestartConfig {
             restarting: false,
             forwarding_preserved: false,
             notification: true,
+            long_lived_stale_time: None,
         }
     }
 }

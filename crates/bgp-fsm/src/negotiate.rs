@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 
 use bgp_proto::capability::{
     AddPathFamily, ExtendedNextHopFamily, GracefulRestart, GracefulRestartFamily,
+    LongLivedGracefulRestartFamily,
 };
 use bgp_proto::open::AS_TRANS;
 use bgp_proto::{Capability, Family, FamilySet, Open, OpenError, SessionContext};
@@ -40,6 +41,10 @@ pub struct Negotiated {
     pub peer_graceful_restart: Option<GracefulRestart>,
     /// Both sides set the N bit (RFC 8538): graceful restart applies to NOTIFICATIONs too.
     pub graceful_notification: bool,
+    /// The families of the peer's Long-Lived Graceful Restart capability that this session
+    /// negotiated (RFC 9494 §3.1); empty without the capability, and when the peer sent no
+    /// Graceful Restart capability beside it (RFC 9494 §4.1: then it is ignored).
+    pub peer_long_lived: Vec<LongLivedGracefulRestartFamily>,
     /// The peer's OPEN as received.
     pub peer_open: Open,
 }
@@ -89,6 +94,20 @@ pub(crate) fn local_open(config: &SessionConfig) -> Open {
                 })
                 .collect(),
         }));
+        // RFC 9494 §4.1: sent only beside the Graceful Restart capability.
+        if let Some(stale_time) = gr.long_lived_stale_time {
+            caps.push(Capability::LongLivedGracefulRestart(
+                config
+                    .families
+                    .iter()
+                    .map(|f| LongLivedGracefulRestartFamily {
+                        family: *f,
+                        forwarding_preserved: gr.forwarding_preserved,
+                        stale_time: stale_time.min(0x00ff_ffff),
+                    })
+                    .collect(),
+            ));
+        }
     }
     if !config.add_path.is_empty() {
         caps.push(Capability::AddPath(config.add_path.clone()));
@@ -218,6 +237,21 @@ pub(crate) fn negotiate(
         Capability::GracefulRestart(gr) => Some(gr.clone()),
         _ => None,
     });
+    let peer_long_lived = if peer_graceful_restart.is_some() {
+        theirs
+            .capabilities
+            .iter()
+            .filter_map(|c| match c {
+                Capability::LongLivedGracefulRestart(v) => Some(v),
+                _ => None,
+            })
+            .flatten()
+            .filter(|f| families.contains(&f.family))
+            .copied()
+            .collect()
+    } else {
+        Vec::new()
+    };
     let our_n_bit = config
         .graceful_restart
         .as_ref()
@@ -246,6 +280,7 @@ pub(crate) fn negotiate(
         extended_next_hop,
         peer_graceful_restart,
         graceful_notification,
+        peer_long_lived,
         peer_open: theirs,
     })
 }

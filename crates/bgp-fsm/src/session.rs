@@ -179,13 +179,32 @@ impl fmt::Display for DownReason {
     }
 }
 
-/// RFC 4724 §4.2: keep the peer's routes of these families, marked stale, for this long.
+/// RFC 4724 §4.2 and RFC 9494 §4.2: which routes of the peer are kept, marked stale, and for
+/// how long.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetainStale {
-    /// The families to keep.
+    /// The families kept for the restart time (those of its Graceful Restart capability; none
+    /// when the restart time is 0).
     pub families: Vec<Family>,
     /// The peer's restart time.
     pub restart_time: Duration,
+    /// The families of its Long-Lived Graceful Restart capability with a stale time above 0:
+    /// when the restart time has passed (at once for a family not in `families`), their
+    /// routes are kept as long-lived stale for that long (RFC 9494 §4.2).
+    pub long_lived: Vec<(Family, Duration)>,
+}
+
+impl RetainStale {
+    /// Every family whose routes are kept when the session goes down.
+    pub fn kept_families(&self) -> Vec<Family> {
+        let mut kept = self.families.clone();
+        for (family, _) in &self.long_lived {
+            if !kept.contains(family) {
+                kept.push(*family);
+            }
+        }
+        kept
+    }
 }
 
 /// A session left Established, or failed before reaching it.
@@ -862,13 +881,24 @@ impl Session {
             }
             DownReason::Stopped(_) => false,
         };
-        let families = n.graceful_restart_families();
-        if !applies || families.is_empty() || gr.restart_time == 0 {
+        let families = if gr.restart_time == 0 {
+            Vec::new()
+        } else {
+            n.graceful_restart_families()
+        };
+        let long_lived: Vec<(Family, Duration)> = n
+            .peer_long_lived
+            .iter()
+            .filter(|f| f.stale_time > 0)
+            .map(|f| (f.family, Duration::from_secs(u64::from(f.stale_time))))
+            .collect();
+        if !applies || (families.is_empty() && long_lived.is_empty()) {
             return None;
         }
         Some(RetainStale {
             families,
             restart_time: Duration::from_secs(u64::from(gr.restart_time)),
+            long_lived,
         })
     }
 }

@@ -385,6 +385,49 @@ fn graceful_restart_keeps_routes_on_transport_loss_and_reports_end_of_rib() {
     assert_eq!(retain.restart_time, Duration::from_secs(90));
 }
 
+/// RFC 9494 §4.2: with the LLGR capability beside GR, the routes are kept for the restart time
+/// and then for the long-lived stale time; with a restart time of 0, for the long-lived stale
+/// time alone (before LLGR, a restart time of 0 kept nothing).
+#[test]
+fn long_lived_graceful_restart_keeps_routes_after_the_restart_time_or_instead_of_it() {
+    for restart_time in [90, 0] {
+        let mut a = config(65001, [198, 18, 0, 1], 65002);
+        a.graceful_restart = Some(GracefulRestartConfig::default());
+        let mut b = config(65002, [198, 18, 0, 2], 65001);
+        b.graceful_restart = Some(GracefulRestartConfig {
+            restart_time,
+            long_lived_stale_time: Some(3600),
+            ..Default::default()
+        });
+        let mut pair = Pair::new(a, b);
+        pair.start();
+        assert!(pair.run_until(MINUTE, Pair::both_established));
+        let negotiated = pair.a.session.negotiated().unwrap().clone();
+        assert_eq!(negotiated.peer_long_lived.len(), 2);
+        let now = pair.now;
+        pair.connected = false;
+        pair.a.session.handle(Event::TcpConnectionFails, now);
+        pair.settle();
+        let retain = pair.a.downs().pop().unwrap().retain_stale;
+        let retain = retain.expect("long-lived graceful restart applies");
+        let both = vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST];
+        let expected_gr = if restart_time == 0 {
+            vec![]
+        } else {
+            both.clone()
+        };
+        assert_eq!(retain.families, expected_gr);
+        assert_eq!(
+            retain.long_lived,
+            vec![
+                (Family::IPV4_UNICAST, Duration::from_secs(3600)),
+                (Family::IPV6_UNICAST, Duration::from_secs(3600))
+            ]
+        );
+        assert_eq!(retain.kept_families(), both);
+    }
+}
+
 #[test]
 fn graceful_restart_does_not_apply_to_an_administrative_stop_or_without_the_capability() {
     let mut a = config(65001, [198, 18, 0, 1], 65002);

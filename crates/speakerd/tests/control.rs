@@ -390,6 +390,7 @@ fn graceful_restart_of_a_neighbour_keeps_its_routes_until_the_restart_time() {
         retain_stale: Some(RetainStale {
             families: vec![Family::IPV4_UNICAST],
             restart_time: Duration::from_secs(60),
+            long_lived: vec![],
         }),
     };
     let went_down = h.now;
