@@ -25,6 +25,7 @@ pub fn negotiated(gr: Option<GracefulRestart>) -> Negotiated {
         extended_next_hop: Vec::new(),
         peer_graceful_restart: gr,
         graceful_notification: false,
+        peer_long_lived: Vec::new(),
         peer_open: Open::new(PEER_AS, 90, Ipv4Addr::new(198, 18, 0, 2), Vec::new()),
     }
 }
