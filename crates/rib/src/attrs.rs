@@ -115,6 +115,8 @@ pub(crate) struct StoredAttrs {
     neighbor_as: u32,
     origin: Option<Origin>,
     path: PathForm,
+    /// The communities include LLGR_STALE (RFC 9494 §3.2), for the decision and export.
+    long_lived_stale: bool,
 }
 
 impl StoredAttrs {
@@ -144,6 +146,7 @@ impl StoredAttrs {
                 (PathForm::Rare, Vec::new())
             }
         };
+        let long_lived_stale = attrs.communities.contains(&Community::LLGR_STALE);
         words.extend(std::mem::take(&mut attrs.communities).iter().map(|c| c.0));
         let origin = attrs.origin.take();
         let next_hop_attr = attrs.next_hop.take();
@@ -161,6 +164,7 @@ impl StoredAttrs {
             neighbor_as,
             origin,
             path,
+            long_lived_stale,
         }
     }
 
@@ -184,6 +188,17 @@ impl StoredAttrs {
             PathForm::Words(n) => usize::from(n),
             PathForm::Absent | PathForm::Rare => 0,
         }
+    }
+
+    /// Whether the communities include `community`.
+    pub(crate) fn has_community(&self, community: Community) -> bool {
+        self.words[self.path_words()..].contains(&community.0)
+    }
+
+    /// Carries LLGR_STALE: least preferred (RFC 9494 §4.3), and sent only to neighbours that
+    /// advertised the LLGR capability.
+    pub(crate) fn long_lived_stale(&self) -> bool {
+        self.long_lived_stale
     }
 
     /// LOCAL_PREF, or the default.

@@ -13,6 +13,9 @@ use crate::peer::PeerInfo;
 /// One step of the comparison, in the order they are applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DecisionStep {
+    /// Any route beats a long-lived stale one, with the LLGR_STALE community (RFC 9494 §4.3:
+    /// least preferred).
+    LongLivedStale,
     /// A fresh route beats one kept stale across a graceful restart (RFC 4724 §4.2).
     Stale,
     /// Highest LOCAL_PREF (§9.1.1).
@@ -42,6 +45,7 @@ pub enum DecisionStep {
 impl fmt::Display for DecisionStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            DecisionStep::LongLivedStale => "long-lived stale (LLGR_STALE)",
             DecisionStep::Stale => "stale (graceful restart)",
             DecisionStep::LocalPref => "local preference",
             DecisionStep::LocallyOriginated => "locally originated",
@@ -127,7 +131,11 @@ pub(crate) fn compare(
     config: &DecisionConfig,
 ) -> (Ordering, Option<DecisionStep>) {
     use DecisionStep::*;
-    let steps: [(DecisionStep, Ordering); 7] = [
+    let steps: [(DecisionStep, Ordering); 8] = [
+        (
+            LongLivedStale,
+            a.attrs.long_lived_stale().cmp(&b.attrs.long_lived_stale()),
+        ),
         (Stale, a.stale.cmp(&b.stale)),
         (LocalPref, b.attrs.local_pref().cmp(&a.attrs.local_pref())),
         (LocallyOriginated, b.peer.is_local.cmp(&a.peer.is_local)),
@@ -169,7 +177,7 @@ pub(crate) fn compare(
     (Ordering::Equal, None)
 }
 
-/// Whether `a` and `b` are equal at every step before MED (stale, LOCAL_PREF, locally
+/// Whether `a` and `b` are equal at every step before MED (long-lived stale, stale, LOCAL_PREF, locally
 /// originated, AS path length, ORIGIN): these steps are a total preorder.
 fn equal_before_med(a: &Candidate<'_>, b: &Candidate<'_>, config: &DecisionConfig) -> Ordering {
     match compare(a, b, config) {

@@ -337,6 +337,11 @@ pub(crate) fn export_route(
     if attrs.communities.contains(&Community::NO_ADVERTISE) {
         return Err(Withheld::Refused);
     }
+    // RFC 9494 §4.3: a long-lived stale route only to a neighbour that advertised the
+    // capability for the family.
+    if attrs.communities.contains(&Community::LLGR_STALE) && !to.long_lived.contains(family) {
+        return Err(Withheld::Refused);
+    }
     if exported_from_as
         && (attrs.communities.contains(&Community::NO_EXPORT)
             || attrs.communities.contains(&Community::NO_EXPORT_SUBCONFED))

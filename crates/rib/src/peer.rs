@@ -32,6 +32,9 @@ pub struct PeerInfo {
     /// capability (RFC 4760 §8, RFC 5492), set by [`crate::Rib::peer_up`] and emptied by
     /// [`crate::Rib::peer_down`]. No route of another family is sent to it.
     pub families: FamilySet,
+    /// The families of its Long-Lived Graceful Restart capability (RFC 9494 §3.1), set by
+    /// [`crate::Rib::set_long_lived`]: only in these is it sent long-lived stale routes (§4.3).
+    pub long_lived: FamilySet,
 }
 
 impl PeerInfo {
@@ -45,6 +48,7 @@ impl PeerInfo {
             rr_client: false,
             is_local: true,
             families: FamilySet::EMPTY,
+            long_lived: FamilySet::EMPTY,
         }
     }
 }

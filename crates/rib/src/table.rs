@@ -19,9 +19,29 @@ use crate::peer::PeerId;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PathRef(u32);
 
+/// Whether a path is kept across its neighbour's restart without having been sent again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Staleness {
+    /// Received in the current session (or originated).
+    Fresh,
+    /// Kept stale across a graceful restart (RFC 4724 §4.2), or during an enhanced route
+    /// refresh (RFC 7313 §4), until End-of-RIB.
+    Stale,
+    /// Kept past the restart time as long-lived stale (RFC 9494 §4.2): its attributes carry
+    /// LLGR_STALE, it is least preferred, and it goes at End-of-RIB or the long-lived stale time.
+    LongLived,
+}
+
+impl Staleness {
+    /// Kept from an earlier session (or before a refresh), not yet received again.
+    pub(crate) fn is_stale(self) -> bool {
+        self != Staleness::Fresh
+    }
+}
+
 /// One path to a destination: who sent it, its ADD-PATH identifier, its attributes, and whether
-/// it is kept stale across the neighbour's graceful restart. Interned: every prefix a neighbour
-/// sends with the same attributes shares one.
+/// it is kept stale across the neighbour's restart. Interned: every prefix a neighbour sends
+/// with the same attributes shares one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PathKey {
     /// The neighbour it came from ([`PeerId::LOCAL`] for our own prefixes).
@@ -33,8 +53,8 @@ pub(crate) struct PathKey {
     /// Their forwarding next hop (a copy, so that eligibility and next hops need no look at
     /// the attributes).
     pub(crate) hop: HopId,
-    /// Kept across the neighbour's graceful restart, not yet refreshed.
-    pub(crate) stale: bool,
+    /// Kept across the neighbour's restart, not yet refreshed.
+    pub(crate) stale: Staleness,
 }
 
 impl PathKey {
@@ -50,7 +70,7 @@ impl PathKey {
             path_id,
             attrs,
             hop: interner.hop(attrs),
-            stale: false,
+            stale: Staleness::Fresh,
         }
     }
 

@@ -10,7 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use bgp_proto::{Afi, Family, FamilySet, NextHop, Nlri, PathAttributes, Prefix, Update};
+use bgp_proto::{Afi, Community, Family, FamilySet, NextHop, Nlri, PathAttributes, Prefix, Update};
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use thiserror::Error;
@@ -25,7 +25,7 @@ use crate::export::{
 };
 use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{evaluate, Match, Policy, PolicyRoute};
-use crate::table::{v4_bucket, DestMut, PathKey, PathRef, PathStore, Tables};
+use crate::table::{v4_bucket, DestMut, PathKey, PathRef, PathStore, Staleness, Tables};
 
 /// Global RIB settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -284,7 +284,8 @@ pub struct PathExplanation {
     pub path_id: u32,
     /// Its attributes.
     pub attrs: Arc<RouteAttrs>,
-    /// Kept stale across a graceful restart.
+    /// Kept stale across a graceful restart (RFC 4724 §4.2) or as long-lived stale (RFC 9494
+    /// §4.2; its attributes then carry LLGR_STALE).
     pub stale: bool,
     /// Where it stands.
     pub status: PathStatus,

@@ -1,5 +1,5 @@
 //! Neighbours and their sessions: registration, session up and down, graceful-restart stale
-//! state (RFC 4724 §4.2), policies, local addresses and next-hop reachability.
+//! state (RFC 4724 §4.2, RFC 9494 §4.2), policies, local addresses and next-hop reachability.
 
 use super::*;
 
@@ -14,6 +14,7 @@ impl Rib {
             rr_client: config.rr_client,
             is_local: false,
             families: FamilySet::EMPTY,
+            long_lived: FamilySet::EMPTY,
         };
         let received = config.soft_reconfiguration_inbound.then(AdjRibIn::default);
         let state = PeerState {
@@ -94,6 +95,15 @@ impl Rib {
         }
     }
 
+    /// The session of `peer` received the Long-Lived Graceful Restart capability (RFC 9494
+    /// §3.1) for `families`: long-lived stale routes of those families may be sent to it
+    /// (§4.3). Call before [`Rib::peer_up`]; [`Rib::peer_down`] clears it.
+    pub fn set_long_lived(&mut self, peer: PeerId, families: FamilySet) {
+        if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
+            p.info.long_lived = families;
+        }
+    }
+
     /// How many paths of a prefix of `family` `peer` is sent: 1 without ADD-PATH send.
     pub(super) fn paths_to(&self, peer: PeerId, family: Family) -> usize {
         self.peer(peer)
@@ -131,20 +141,23 @@ impl Rib {
     }
 
     /// The session went down. Paths of `retain_stale` families are kept, marked stale (RFC 4724
-    /// §4.2), until [`Rib::end_of_rib`] or [`Rib::flush_stale`]; all others are removed.
+    /// §4.2), until [`Rib::end_of_rib`] or [`Rib::flush_stale`]; all others are removed, but
+    /// for paths already stale (a restart before the last one was over: RFC 9494 §4.2 keeps
+    /// them until their stale time), which the caller flushes when their time is up.
     pub fn peer_down(&mut self, peer: PeerId, retain_stale: &[Family]) {
         // What it sent is sent again on the next session (stale paths stay in the table only).
         self.clear_received(peer, None);
         for family in retain_stale {
             self.mark_stale(peer, *family);
         }
-        self.remove_paths_where(|p| p.peer == peer && !p.stale, None);
+        self.remove_paths_where(|p| p.peer == peer && !p.stale.is_stale(), None);
         if let Some(Some(p)) = self.peers.get_mut(peer.0 as usize) {
             // `accepted` already follows the removals; stale paths kept still count.
             p.warned.clear();
             p.up = false;
             p.add_path = FamilySet::EMPTY;
             p.info.families = FamilySet::EMPTY;
+            p.info.long_lived = FamilySet::EMPTY;
             p.no_next_hop = FamilySet::EMPTY;
             p.out.clear(&mut self.interner);
         }
@@ -170,8 +183,11 @@ impl Rib {
             for i in 0..dest.paths().len() {
                 let path = dest.paths()[i];
                 let key = *self.paths.get(path);
-                if key.peer == peer && !key.stale {
-                    let stale = PathKey { stale: true, ..key };
+                if key.peer == peer && !key.stale.is_stale() {
+                    let stale = PathKey {
+                        stale: Staleness::Stale,
+                        ..key
+                    };
                     dest.paths_mut()[i] = self.paths.intern(stale, &mut self.interner);
                     self.paths.release(path, &mut self.interner);
                 }
@@ -216,12 +232,78 @@ impl Rib {
 
     /// The neighbour's End-of-RIB for `family`: its paths still stale are removed.
     pub fn end_of_rib(&mut self, peer: PeerId, family: Family) {
-        self.remove_paths_where(|p| p.peer == peer && p.stale, Some(family));
+        self.flush_stale(peer, Some(family));
     }
 
-    /// The restart timer of the neighbour ran out: every stale path of it is removed.
-    pub fn flush_stale(&mut self, peer: PeerId) {
-        self.remove_paths_where(|p| p.peer == peer && p.stale, None);
+    /// The restart timer or the long-lived stale time of the neighbour ran out (RFC 4724 §4.2,
+    /// RFC 9494 §4.2), or its new session does not keep the forwarding state: its stale paths
+    /// of `family` (of every family with `None`) are removed.
+    pub fn flush_stale(&mut self, peer: PeerId, family: Option<Family>) {
+        self.remove_paths_where(|p| p.peer == peer && p.stale.is_stale(), family);
+    }
+
+    /// The neighbour's restart time for `family` ran out and it offered long-lived graceful
+    /// restart (RFC 9494 §4.2): its stale paths of the family carrying NO_LLGR are removed, the
+    /// others become long-lived stale, with LLGR_STALE added to their communities, so they are
+    /// least preferred and sent only to neighbours with the capability (§4.3). They stay until
+    /// [`Rib::end_of_rib`] or [`Rib::flush_stale`].
+    pub fn enter_long_lived_stale(&mut self, peer: PeerId, family: Family) {
+        // Each attribute set once: the same set with LLGR_STALE added, held until the end.
+        let mut marked: FxHashMap<AttrId, AttrId> = FxHashMap::default();
+        let mut removed = 0;
+        for prefix in self.tables.prefixes() {
+            if prefix.unicast_family() != family {
+                continue;
+            }
+            let Some(mut dest) = self.tables.get_mut(&prefix) else {
+                continue;
+            };
+            let paths = &self.paths;
+            let kept_stale = |p: &PathRef| {
+                let key = paths.get(*p);
+                key.peer == peer && key.stale == Staleness::Stale
+            };
+            if !dest.paths().iter().any(kept_stale) {
+                continue;
+            }
+            self.dirty.note(prefix, &mut dest, &mut self.paths);
+            let mut kept = Vec::with_capacity(dest.paths().len());
+            for path in dest.paths().to_vec() {
+                let key = *self.paths.get(path);
+                if key.peer != peer || key.stale != Staleness::Stale {
+                    kept.push(path);
+                    continue;
+                }
+                let attrs = self.interner.get(key.attrs);
+                if attrs.has_community(Community::NO_LLGR) {
+                    self.paths.release(path, &mut self.interner);
+                    removed += 1;
+                    continue;
+                }
+                let interner = &mut self.interner;
+                let long_lived = *marked.entry(key.attrs).or_insert_with(|| {
+                    let mut route = interner.get(key.attrs).to_route_attrs();
+                    route.attrs.communities.push(Community::LLGR_STALE);
+                    interner.intern(route)
+                });
+                let key = PathKey {
+                    attrs: long_lived,
+                    hop: self.interner.hop(long_lived),
+                    stale: Staleness::LongLived,
+                    ..key
+                };
+                kept.push(self.paths.intern(key, &mut self.interner));
+                self.paths.release(path, &mut self.interner);
+            }
+            dest.set(kept);
+            dest.set_selected(0);
+        }
+        for id in marked.into_values() {
+            self.interner.release(id);
+        }
+        if removed > 0 {
+            self.count(peer, family, -removed);
+        }
     }
 
     /// Reports a next hop's reachability and IGP cost (`None`: unreachable), for eligibility and

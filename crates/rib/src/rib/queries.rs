@@ -45,7 +45,7 @@ impl Rib {
                         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.info.address),
                     path_id: key.path_id,
                     attrs: Arc::new(self.interner.get(key.attrs).to_route_attrs()),
-                    stale: key.stale,
+                    stale: key.stale.is_stale(),
                     status,
                 }
             })

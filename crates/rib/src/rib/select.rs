@@ -116,7 +116,7 @@ impl Rib {
             attrs,
             peer,
             path_id: key.path_id,
-            stale: key.stale,
+            stale: key.stale.is_stale(),
             igp_cost,
         })
     }
