@@ -175,8 +175,10 @@ fn a_route_received_with_llgr_stale_is_least_preferred_and_kept_from_neighbours_
     assert_eq!(sent(&mut rib, plain, "10.244.1.0/24"), Some(Some(vec![])));
     rib.take_updates(helper);
     // Once b withdraws, a's is best: to the helper with the community, not to the other.
-    let mut withdraw = Update::default();
-    withdraw.withdrawn = vec![Nlri::new(prefix("10.244.1.0/24"))];
+    let withdraw = Update {
+        withdrawn: vec![Nlri::new(prefix("10.244.1.0/24"))],
+        ..Update::default()
+    };
     rib.apply_update(b, &withdraw).unwrap();
     rib.run_decision();
     assert_eq!(rib.lookup(&prefix("10.244.1.0/24")).unwrap().best.peer, a);
