@@ -624,8 +624,9 @@ pub struct DecodedAttributes {
 enum MpReachForm {
     /// As in an UPDATE (RFC 4760 §3): AFI, SAFI, next hop, reserved octet, NLRI.
     Update,
-    /// As in a TABLE_DUMP_V2 RIB entry (RFC 6396 §4.3.4): only the next-hop length and next
-    /// hop; the family comes from the record subtype and the prefix from the record.
+    /// As in a TABLE_DUMP_V2 RIB entry (RFC 6396 §4.3.4), also accepted in TABLE_DUMP (§4.2):
+    /// only the next-hop length and next hop; the family comes from the record subtype and the
+    /// prefix from the record.
     TableDumpV2(Family),
 }
 
@@ -678,6 +679,22 @@ pub fn decode_table_dump_attributes(
 ) -> Result<DecodedAttributes, UpdateError> {
     let ctx = SessionContext {
         four_octet_as: true,
+        ..*ctx
+    };
+    decode_attributes_in(&bytes, &bytes, &ctx, MpReachForm::TableDumpV2(family))
+}
+
+/// Decodes the attributes of an MRT TABLE_DUMP record (RFC 6396 §4.2) whose prefix is of
+/// `family`. AS numbers are two octets wide there (4-octet ones travel in AS4_PATH and
+/// AS4_AGGREGATOR, RFC 6793 §4.2.2); MP_REACH_NLRI, in IPv6 records, is accepted in the short
+/// form of TABLE_DUMP_V2 (RFC 6396 §4.3.4) or the full form of RFC 4760 §3.
+pub fn decode_table_dump_v1_attributes(
+    bytes: Bytes,
+    family: Family,
+    ctx: &SessionContext,
+) -> Result<DecodedAttributes, UpdateError> {
+    let ctx = SessionContext {
+        four_octet_as: false,
         ..*ctx
     };
     decode_attributes_in(&bytes, &bytes, &ctx, MpReachForm::TableDumpV2(family))
@@ -1219,6 +1236,31 @@ impl PathAttributes {
         }
         flush_raw_below(out, 256);
     }
+}
+
+/// Appends the attribute block of an MRT RIB entry: TABLE_DUMP_V2 (RFC 6396 §4.3.4) with
+/// `four_octet_as`, TABLE_DUMP (§4.2) without, where AS numbers that do not fit travel in
+/// AS4_PATH and AS4_AGGREGATOR (RFC 6793 §4.2.2). `mp_next_hop`, for a prefix that is not IPv4
+/// unicast with an IPv4 next hop, becomes an MP_REACH_NLRI holding only the next-hop length and
+/// next hop, as §4.3.4 prescribes; an IPv4 next hop otherwise belongs in `attrs.next_hop`.
+pub fn encode_table_dump_attributes(
+    attrs: &PathAttributes,
+    mp_next_hop: Option<&NextHop>,
+    four_octet_as: bool,
+    out: &mut BytesMut,
+) {
+    let ctx = SessionContext {
+        four_octet_as,
+        ibgp: true,
+        ..SessionContext::modern_ebgp()
+    };
+    attrs.encode_with(&ctx, out, |o| {
+        if let Some(next_hop) = mp_next_hop {
+            put_attribute(o, flag::OPTIONAL, type_code::MP_REACH_NLRI, |o| {
+                next_hop.encode(o)
+            });
+        }
+    });
 }
 
 /// Appends MP_REACH_NLRI for `reach` (RFC 4760 §3).

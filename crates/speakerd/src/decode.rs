@@ -109,6 +109,18 @@ pub fn mrt(path: &str) -> Result<(), DecodeInputError> {
                             Err(err) => json!({"peer_index": e.peer_index, "error": err.to_string()}),
                         }).collect::<Vec<_>>(),
                     }),
+                    MrtBody::TableDump(t) => json!({
+                        "time": time, "prefix": t.prefix.to_string(), "peer": t.peer_ip, "peer_as": t.peer_as,
+                        "originated_time": t.originated_time,
+                        "path": match t.decode_attributes() {
+                            Ok(mut d) => {
+                                d.attributes.reconstruct_as4();
+                                json!({"attributes": attributes_json(&d.attributes),
+                                    "mp_next_hop": d.mp_reach.as_ref().map(|r| next_hop_json(&r.next_hop))})
+                            }
+                            Err(err) => json!({"error": err.to_string()}),
+                        },
+                    }),
                     MrtBody::Unknown(body) => {
                         json!({"time": time, "type": record.header.mrt_type, "subtype": record.header.subtype, "length": body.len()})
                     }

@@ -1,5 +1,6 @@
 //! Reads arbitrary bytes as an MRT file (RFC 6396): every record, through both the buffer
-//! reader and the streaming reader, and the path attributes of every TABLE_DUMP_V2 RIB entry.
+//! reader and the streaming reader, and the path attributes of every TABLE_DUMP_V2 RIB entry
+//! and TABLE_DUMP record.
 //! Nothing may panic, hang or allocate beyond the input; the two readers must agree.
 #![no_main]
 
@@ -14,10 +15,16 @@ fuzz_target!(|data: &[u8]| {
             from_buffer.push(None);
             continue;
         };
-        if let MrtBody::TableDumpV2(TableDumpV2::Rib(rib)) = &record.body {
-            for entry in &rib.entries {
-                let _ = entry.decode_attributes(rib.family);
+        match &record.body {
+            MrtBody::TableDumpV2(TableDumpV2::Rib(rib)) => {
+                for entry in &rib.entries {
+                    let _ = entry.decode_attributes(rib.family);
+                }
             }
+            MrtBody::TableDump(entry) => {
+                let _ = entry.decode_attributes();
+            }
+            _ => {}
         }
         from_buffer.push(Some(record.header));
     }

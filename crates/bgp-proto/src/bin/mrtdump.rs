@@ -6,12 +6,15 @@
 //! BGP4MP|<time>|W|<peer ip>|<peer as>|<prefix>
 //! BGP4MP|<time>|A|<peer ip>|<peer as>|<prefix>|<as path>|<origin>|<next hop>|<local pref>|<med>|<communities>|<AG or NAG>|<aggregator>|
 //! TABLE_DUMP2|<time>|B|<peer ip>|<peer as>|<prefix>|<as path>|<origin>|<next hop>|<local pref>|<med>|<communities>|<AG or NAG>|<aggregator>|
+//! TABLE_DUMP|<time>|B|<peer ip>|<peer as>|<prefix>|<as path>|<origin>|<next hop>|<local pref>|<med>|<communities>|<AG or NAG>|<aggregator>|
 //! ```
 //!
 //! The ADD-PATH subtypes print `BGP4MP_AP` / `TABLE_DUMP2_AP` and the path identifier after the
 //! prefix; BGP4MP_ET prints `BGP4MP_ET` and `<seconds>.<microseconds>`; the LOCAL subtypes
 //! print `BGP4MP_LOCAL`. Only UPDATE messages and state changes produce lines; withdrawals come
-//! before announcements, body NLRI before MP NLRI.
+//! before announcements, body NLRI before MP NLRI. TABLE_DUMP (RFC 6396 §4.2) records print the
+//! header's time and their 2-octet AS_PATH merged with AS4_PATH (RFC 6793 §4.2.3). A record
+//! that does not decode is reported on stderr with its offset in the file.
 
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, Write};
@@ -21,7 +24,7 @@ use std::process::ExitCode;
 use bgp_proto::attrs::{decode_path_attributes, DecodedAttributes};
 use bgp_proto::mrt::{
     bgp4mp_subtype, Bgp4mp, Bgp4mpMessage, MrtBody, MrtHeader, MrtReader, PeerEntry, RibRecord,
-    TableDumpV2,
+    TableDump, TableDumpV2,
 };
 use bgp_proto::{Community, Message, NextHop, Nlri, Origin, PathAttributes, Safi};
 use bytes::Bytes;
@@ -62,11 +65,15 @@ fn main() -> ExitCode {
 /// Prints every record of one file; decode errors go to stderr, write errors are returned.
 fn dump(data: Bytes, file: &str, out: &mut impl Write) -> io::Result<()> {
     let mut peers: Vec<PeerEntry> = Vec::new();
-    for record in MrtReader::new(data) {
+    let mut reader = MrtReader::new(data);
+    while let Some(record) = reader.next() {
         let record = match record {
             Ok(record) => record,
             Err(e) => {
-                eprintln!("mrtdump: {file}: {e}");
+                eprintln!(
+                    "mrtdump: {file}: record at offset {}: {e}",
+                    reader.record_offset()
+                );
                 continue;
             }
         };
@@ -99,6 +106,9 @@ fn dump(data: Bytes, file: &str, out: &mut impl Write) -> io::Result<()> {
                 if rib.family.safi == Safi::UNICAST {
                     format_rib(&record.header, rib, &peers, file, &mut lines);
                 }
+            }
+            MrtBody::TableDump(entry) => {
+                format_table_dump(&record.header, entry, file, &mut lines);
             }
             MrtBody::Unknown(_) => {}
         }
@@ -348,6 +358,36 @@ fn format_rib(
         );
         route_fields(lines, &route, rib.add_path, &decoded.attributes, next_hop);
     }
+}
+
+fn format_table_dump(header: &MrtHeader, entry: &TableDump, file: &str, lines: &mut String) {
+    let decoded = match entry.decode_attributes() {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            eprintln!(
+                "mrtdump: {file}: TABLE_DUMP entry for {}: {e}",
+                entry.prefix
+            );
+            return;
+        }
+    };
+    let next_hop = decoded
+        .mp_reach
+        .as_ref()
+        .map(|r| next_hop_ip(&r.next_hop))
+        .or(decoded.attributes.next_hop.map(IpAddr::V4));
+    let mut attrs = decoded.attributes;
+    attrs.reconstruct_as4();
+    let route = Route {
+        prefix: entry.prefix.to_string(),
+        path_id: None,
+    };
+    let _ = write!(
+        lines,
+        "TABLE_DUMP|{}|B|{}|{}|",
+        header.timestamp, entry.peer_ip, entry.peer_as
+    );
+    route_fields(lines, &route, false, &attrs, next_hop);
 }
 
 /// `<prefix>|[<path id>|]<as path>|<origin>|<next hop>|<local pref>|<med>|<communities>|<AG or

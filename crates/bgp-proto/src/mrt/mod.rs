@@ -1,6 +1,6 @@
-//! MRT routing information export format reader (RFC 6396), with the ADD-PATH extensions of
-//! RFC 8050: BGP4MP and BGP4MP_ET records (BGP messages and state changes as a speaker saw them)
-//! and TABLE_DUMP_V2 records (RIB snapshots).
+//! MRT routing information export format reader and writer (RFC 6396), with the ADD-PATH
+//! extensions of RFC 8050: BGP4MP and BGP4MP_ET records (BGP messages and state changes as a
+//! speaker saw them), TABLE_DUMP_V2 records (RIB snapshots) and the original TABLE_DUMP records.
 //!
 //! Every MRT record starts with a common header (RFC 6396 §2):
 //!
@@ -24,8 +24,10 @@
 //! more than the input holds.
 //!
 //! The module is split by concern: this file has the common header, the errors and the dispatch
-//! by type; BGP4MP records are read in `bgp4mp.rs`, TABLE_DUMP_V2 records in
-//! `table_dump_v2.rs`, and the iteration over a buffer or a stream in `stream.rs`.
+//! by type; BGP4MP records are read in `bgp4mp.rs`, TABLE_DUMP_V2 records in `table_dump_v2.rs`,
+//! TABLE_DUMP records in `table_dump.rs`, the iteration over a buffer or a stream in
+//! `stream.rs`, and the writers of all three ([`TableDumpV2Writer`] and the others) in
+//! `writer.rs`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -34,19 +36,25 @@ use thiserror::Error;
 
 use crate::context::SessionContext;
 use crate::family::{Afi, Family, FamilySet};
-use crate::prefix::NlriError;
+use crate::prefix::{NlriError, PrefixError};
 use crate::reader::Reader;
 
 mod bgp4mp;
 mod stream;
+mod table_dump;
 mod table_dump_v2;
 #[cfg(test)]
 mod test_support;
+mod writer;
 
 pub use bgp4mp::{bgp4mp_subtype, Bgp4mp, Bgp4mpMessage, Bgp4mpPeers};
 pub use stream::{MrtReader, MrtStream};
+pub use table_dump::{table_dump_subtype, TableDump};
 pub use table_dump_v2::{
     table_dump_v2_subtype, PeerEntry, PeerIndexTable, RibEntry, RibRecord, TableDumpV2,
+};
+pub use writer::{
+    encode_bgp4mp_message_as4, encode_bgp4mp_state_change_as4, MrtWriteError, TableDumpV2Writer,
 };
 
 /// Length of the common header (RFC 6396 §2).
@@ -54,6 +62,8 @@ pub const HEADER_LEN: usize = 12;
 
 /// MRT types this reader interprets (RFC 6396 §4, IANA "MRT Types").
 pub mod mrt_type {
+    /// TABLE_DUMP (RFC 6396 §4.2).
+    pub const TABLE_DUMP: u16 = 12;
     /// TABLE_DUMP_V2 (RFC 6396 §4.3).
     pub const TABLE_DUMP_V2: u16 = 13;
     /// BGP4MP (RFC 6396 §4.4).
@@ -96,6 +106,9 @@ pub enum MrtError {
     /// A RIB record's prefix does not decode (RFC 6396 §4.3.2).
     #[error("MRT RIB prefix: {0}")]
     Prefix(#[from] NlriError),
+    /// A TABLE_DUMP record's prefix length is longer than its address (RFC 6396 §4.2).
+    #[error("MRT TABLE_DUMP prefix: {0}")]
+    TableDumpPrefix(PrefixError),
     /// Octets are left after a structure that should fill its record.
     #[error("MRT {0}: trailing octets")]
     TrailingOctets(&'static str),
@@ -154,6 +167,8 @@ pub struct MrtRecord {
 pub enum MrtBody {
     /// BGP4MP or BGP4MP_ET (RFC 6396 §4.4).
     Bgp4mp(Bgp4mp),
+    /// TABLE_DUMP (RFC 6396 §4.2).
+    TableDump(TableDump),
     /// TABLE_DUMP_V2 (RFC 6396 §4.3).
     TableDumpV2(TableDumpV2),
     /// A type or subtype this reader does not interpret: the body after the common header
@@ -179,6 +194,10 @@ impl MrtRecord {
                     None => MrtBody::Unknown(rest(&mut r)),
                 }
             }
+            mrt_type::TABLE_DUMP => match TableDump::decode(header.subtype, &mut r)? {
+                Some(t) => MrtBody::TableDump(t),
+                None => MrtBody::Unknown(rest(&mut r)),
+            },
             mrt_type::TABLE_DUMP_V2 => match TableDumpV2::decode(header.subtype, &mut r)? {
                 Some(t) => MrtBody::TableDumpV2(t),
                 None => MrtBody::Unknown(rest(&mut r)),
@@ -259,20 +278,30 @@ mod tests {
     fn truncated_body_is_an_error_and_the_next_record_is_read() {
         let mut data = record(mrt_type::BGP4MP, bgp4mp_subtype::STATE_CHANGE, &[0, 1, 0]);
         data.extend(record(99, 1, b"xyz"));
-        let mut reader = MrtReader::new(Bytes::from(data));
+        let mut reader = MrtReader::new(Bytes::from(data.clone()));
         assert!(matches!(reader.next(), Some(Err(MrtError::Truncated(_)))));
+        assert_eq!(reader.record_offset(), 0);
         let rec = reader.next().expect("second record").expect("decodes");
         assert!(matches!(rec.body, MrtBody::Unknown(ref b) if b.as_ref() == b"xyz"));
+        assert_eq!(reader.record_offset(), 15);
         assert!(reader.next().is_none());
+
+        let mut stream = MrtStream::new(data.as_slice());
+        assert!(matches!(stream.next(), Some(Err(MrtError::Truncated(_)))));
+        assert_eq!(stream.record_offset(), 0);
+        assert!(matches!(stream.next(), Some(Ok(_))));
+        assert_eq!(stream.record_offset(), 15);
     }
 
     #[test]
     fn unknown_type_and_subtype_are_raw() {
-        let rec = only(record(12, 1, &[1, 2]));
+        let rec = only(record(11, 1, &[1, 2]));
         assert!(matches!(rec.body, MrtBody::Unknown(ref b) if b.as_ref() == [1, 2]));
         let rec = only(record(mrt_type::BGP4MP, 2, &[3]));
         assert!(matches!(rec.body, MrtBody::Unknown(ref b) if b.as_ref() == [3]));
         let rec = only(record(mrt_type::TABLE_DUMP_V2, 6, &[4]));
+        assert!(matches!(rec.body, MrtBody::Unknown(ref b) if b.as_ref() == [4]));
+        let rec = only(record(mrt_type::TABLE_DUMP, 3, &[4]));
         assert!(matches!(rec.body, MrtBody::Unknown(ref b) if b.as_ref() == [4]));
     }
 }

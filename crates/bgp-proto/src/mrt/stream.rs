@@ -31,16 +31,30 @@ fn cut_record(buf: &Bytes) -> Result<(MrtHeader, Bytes), MrtError> {
 /// A record whose body does not decode yields an `Err` and the iteration goes on with the next
 /// record; a header that is cut short or a length that overruns the buffer yields an `Err` and
 /// ends the iteration, since the records after it cannot be found.
+/// [`MrtReader::record_offset`] says where the record last yielded, or its error, begins.
 #[derive(Clone, Debug)]
 pub struct MrtReader {
     buf: Bytes,
     done: bool,
+    next_offset: u64,
+    record_offset: u64,
 }
 
 impl MrtReader {
     /// A reader over the records in `buf`.
     pub fn new(buf: Bytes) -> Self {
-        Self { buf, done: false }
+        Self {
+            buf,
+            done: false,
+            next_offset: 0,
+            record_offset: 0,
+        }
+    }
+
+    /// The offset in the input of the common header (RFC 6396 §2) of the record last yielded,
+    /// whether it decoded or not: where a corrupt record lies.
+    pub fn record_offset(&self) -> u64 {
+        self.record_offset
     }
 }
 
@@ -51,10 +65,12 @@ impl Iterator for MrtReader {
         if self.done || self.buf.is_empty() {
             return None;
         }
+        self.record_offset = self.next_offset;
         match cut_record(&self.buf) {
             Ok((header, body)) => {
                 let consumed = HEADER_LEN + body.len();
                 self.buf = self.buf.slice(consumed..);
+                self.next_offset += consumed as u64;
                 Some(MrtRecord::decode(header, body))
             }
             Err(e) => {
@@ -71,6 +87,8 @@ impl Iterator for MrtReader {
 pub struct MrtStream<R> {
     source: R,
     done: bool,
+    next_offset: u64,
+    record_offset: u64,
 }
 
 impl<R: Read> MrtStream<R> {
@@ -79,10 +97,19 @@ impl<R: Read> MrtStream<R> {
         Self {
             source,
             done: false,
+            next_offset: 0,
+            record_offset: 0,
         }
     }
 
+    /// The offset in the input of the common header (RFC 6396 §2) of the record last yielded,
+    /// whether it decoded or not.
+    pub fn record_offset(&self) -> u64 {
+        self.record_offset
+    }
+
     fn read_record(&mut self) -> Result<Option<MrtRecord>, MrtError> {
+        self.record_offset = self.next_offset;
         let mut header_bytes = [0u8; HEADER_LEN];
         let got = read_full(&mut self.source, &mut header_bytes)?;
         if got == 0 {
@@ -98,6 +125,7 @@ impl<R: Read> MrtStream<R> {
         (&mut self.source)
             .take(u64::from(header.length))
             .read_to_end(&mut body)?;
+        self.next_offset += (HEADER_LEN + body.len()) as u64;
         if body.len() as u64 != u64::from(header.length) {
             return Err(MrtError::LengthOverrun {
                 length: header.length,
@@ -142,6 +170,7 @@ impl<R: Read> Iterator for MrtStream<R> {
                         | MrtError::Truncated(_)
                         | MrtError::UnknownAfi { .. }
                         | MrtError::Prefix(_)
+                        | MrtError::TableDumpPrefix(_)
                         | MrtError::TrailingOctets(_)
                 ) {
                     self.done = true;
