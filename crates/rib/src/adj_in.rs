@@ -84,7 +84,7 @@ impl AdjRibIn {
     }
 
     /// Every route with its attribute set.
-    fn iter(&self) -> impl Iterator<Item = ((Prefix, u32), AttrId)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = ((Prefix, u32), AttrId)> + '_ {
         let v4 = self.v4.iter().map(|(key, attrs)| (v4_route(key), *attrs));
         let v6 = self
             .v6

@@ -22,6 +22,7 @@ pub use policy::{Match, Policy, PolicyResult, PrefixMatch, SetAction, Term, Verd
 pub use prefix_map::PrefixMap;
 pub use rib::{
     BestRoute, ForwardingNextHop, ImportOutcome, MaxPrefix, MaxPrefixExceeded, NextHops,
-    PathExplanation, PathStatus, PeerConfig, RejectReason, RejectedPath, Rib, RibConfig, RibStats,
-    RouteChange, SelectedPath, SelectedRoute, ADD_PATH_ALL,
+    PathExplanation, PathStatus, PeerConfig, RejectReason, RejectedPath, Rib, RibConfig,
+    RibSnapshot, RibStats, RouteChange, SelectedPath, SelectedRoute, SnapshotKind, SnapshotPath,
+    ADD_PATH_ALL,
 };

@@ -521,6 +521,22 @@ impl Tables {
             .sum()
     }
 
+    /// Every destination with its paths, IPv4 in address order then IPv6 in no order, for
+    /// snapshots that must not allocate per prefix.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Prefix, DestRef<'_>)> + '_ {
+        let v4 = self.v4.iter().map(|(p, d)| (Prefix::V4(p), d));
+        let v6 = self.v6.iter().map(|(p, d)| (Prefix::V6(*p), d));
+        v4.chain(v6).map(|(prefix, dest)| {
+            (
+                prefix,
+                DestRef {
+                    paths: paths_of(dest, &self.lists),
+                    selected: (dest.tag & SELECTED) as usize,
+                },
+            )
+        })
+    }
+
     /// Every prefix, for scans (peer down, End-of-RIB, next-hop changes).
     pub(crate) fn prefixes(&self) -> Vec<Prefix> {
         let v4 = self.v4.iter().map(|(p, _)| Prefix::V4(p));

@@ -474,6 +474,9 @@ mod outbound;
 mod peers;
 mod queries;
 mod select;
+mod snapshot;
+
+pub use snapshot::{RibSnapshot, SnapshotKind, SnapshotPath};
 
 impl Rib {
     /// An empty RIB.
