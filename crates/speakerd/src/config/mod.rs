@@ -61,6 +61,12 @@ pub enum ConfigErrorKind {
     /// A hold time of 1 or 2 seconds (RFC 4271 §4.2).
     #[error("hold time {0} must be 0 or at least 3 seconds")]
     HoldTime(u16),
+    /// A restart time above the 12 bits of the capability (RFC 4724 §3).
+    #[error("restart_time {0} must be at most 4095 seconds")]
+    RestartTime(u16),
+    /// A long-lived stale time of 0 or above the 24 bits of the capability (RFC 9494 §3.1).
+    #[error("long_lived_stale_time {0} must be between 1 and 16777215 seconds")]
+    LongLivedStaleTime(u32),
     /// A BFD interval outside 10 ms to 60 s.
     #[error("BFD interval {0} ms must be between 10 and 60000")]
     BfdInterval(u64),
@@ -123,11 +129,14 @@ pub struct KernelConfig {
     pub nexthop_objects: bool,
 }
 
-/// Graceful restart settings of a neighbour.
+/// Graceful restart settings of a neighbour (RFC 4724 §3, RFC 9494 §3.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GracefulRestartSettings {
-    /// Restart time advertised, seconds.
+    /// Restart time advertised, seconds (at most 4095).
     pub restart_time: u16,
+    /// Long-lived graceful restart: the long-lived stale time advertised for every family of
+    /// the neighbour, seconds (1 to 2^24 - 1); `None` offers no LLGR.
+    pub long_lived_stale_time: Option<u32>,
 }
 
 /// BFD for a neighbour (RFC 5880 asynchronous mode, RFC 5881 single hop): the session is

@@ -73,7 +73,10 @@ pub(super) struct RawKernel {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGracefulRestart {
     #[serde(default = "default_restart_time")]
-    pub(super) restart_time: u16,
+    pub(super) restart_time: Spanned<u16>,
+    /// RFC 9494: keep the neighbour's routes this long (seconds) past the restart time.
+    #[serde(default)]
+    pub(super) long_lived_stale_time: Option<Spanned<u32>>,
 }
 
 /// `bfd = { min_rx, min_tx, multiplier }` of a neighbour (RFC 5880), intervals in milliseconds.
@@ -98,8 +101,8 @@ fn default_bfd_multiplier() -> Spanned<u8> {
     Spanned::new(0..0, 3)
 }
 
-pub(super) fn default_restart_time() -> u16 {
-    120
+fn default_restart_time() -> Spanned<u16> {
+    Spanned::new(0..0, 120)
 }
 
 #[derive(Deserialize, Clone)]

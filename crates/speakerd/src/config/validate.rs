@@ -453,9 +453,7 @@ pub(super) fn build_neighbor(
         graceful_restart: s
             .graceful_restart
             .as_ref()
-            .map(|g| GracefulRestartSettings {
-                restart_time: g.restart_time,
-            }),
+            .and_then(|g| graceful_restart_settings(g, l, errors)),
         bfd: s
             .bfd
             .as_ref()
@@ -471,6 +469,29 @@ pub(super) fn build_neighbor(
 }
 
 /// A neighbour's `bfd` table: intervals of 10 ms to 60 s, a non-zero multiplier.
+fn graceful_restart_settings(
+    g: &RawGracefulRestart,
+    l: &Locator<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<GracefulRestartSettings> {
+    let restart_time = *g.restart_time.get_ref();
+    if restart_time > 0x0fff {
+        errors.push(l.error(&g.restart_time, ConfigErrorKind::RestartTime(restart_time)));
+        return None;
+    }
+    let long_lived_stale_time = match &g.long_lived_stale_time {
+        Some(t) if !(1..=0x00ff_ffff).contains(t.get_ref()) => {
+            errors.push(l.error(t, ConfigErrorKind::LongLivedStaleTime(*t.get_ref())));
+            return None;
+        }
+        t => t.as_ref().map(|t| *t.get_ref()),
+    };
+    Some(GracefulRestartSettings {
+        restart_time,
+        long_lived_stale_time,
+    })
+}
+
 fn bfd_settings(
     b: &RawBfd,
     local_address: Option<IpAddr>,

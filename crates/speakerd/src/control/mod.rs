@@ -12,6 +12,7 @@
 //! neighbours hear of a full table in steps, not at its end.
 
 mod neighbor;
+mod restart;
 mod validate;
 mod views;
 
@@ -185,6 +186,13 @@ impl Core {
                 }
                 self.rib.set_add_path(peer, negotiated.context.add_path_tx);
                 self.rib.peer_up(
+                let long_lived: Vec<Family> =
+                    negotiated.peer_long_lived.iter().map(|f| f.family).collect();
+                self.rib.set_long_lived(peer, FamilySet::of(&long_lived));
+                if let Some(n) = self.neighbors.get_mut(&peer) {
+                    n.stale
+                        .session_up(peer, n.config.address, &negotiated, &mut self.rib);
+                }
                     peer,
                     negotiated.peer_id,
                     negotiated.context.four_octet_as,
@@ -215,14 +223,10 @@ impl Core {
             // neighbour's Established session, if any, alone.
             Input::SessionDown { down, .. } if !down.was_established => {}
             Input::SessionDown { peer, down } => {
-                let retain: Vec<Family> = down
-                    .retain_stale
-                    .as_ref()
-                    .map(|r| r.families.clone())
-                    .unwrap_or_default();
-                self.rib.peer_down(peer, &retain);
                 if let Some(n) = self.neighbors.get_mut(&peer) {
-                    n.down(down.retain_stale.as_ref().map(|r| now + r.restart_time));
+                    let retain = down.retain_stale.as_ref();
+                    n.stale.session_down(peer, retain, &mut self.rib, now);
+                    n.down();
                     let event = NodeEvent::SessionDown {
                         neighbor: n.config.address,
                         asn: n.config.remote_asn,
@@ -230,6 +234,8 @@ impl Core {
                     };
                     self.node_event(event);
                 }
+                } else {
+                    self.rib.peer_down(peer, &[]);
             }
             Input::Update { peer, update } => self.apply_update(peer, &update),
             Input::EndOfRib { peer, family } => {
@@ -307,7 +313,7 @@ impl Core {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.neighbors
             .values()
-            .filter_map(|n| n.stale_until)
+            .filter_map(|n| n.stale.next_timeout())
             .chain(self.drain_deadline.as_ref().map(|(t, _)| *t))
             .chain(match self.startup {
                 Startup::Pending { deadline } => Some(deadline),
@@ -476,21 +482,9 @@ impl Core {
     }
 
     fn flush_expired_stale(&mut self, now: Instant) {
-        let expired: Vec<PeerId> = self
-            .neighbors
-            .iter_mut()
-            .filter(|(_, n)| n.stale_until.is_some_and(|t| t <= now))
-            .map(|(id, n)| {
-                n.stale_until = None;
-                *id
-            })
-            .collect();
-        for peer in expired {
-            warn!(
-                peer = peer.0,
-                "graceful restart timer expired: stale routes removed"
-            );
-            self.rib.flush_stale(peer);
+        for (id, n) in &mut self.neighbors {
+            n.stale
+                .handle_timeout(*id, n.config.address, &mut self.rib, now);
         }
     }
 

@@ -10,6 +10,7 @@ use bgp_proto::capability::AddPathFamily;
 use bgp_proto::{Family, FamilySet, RouteRefresh};
 use rib::{PeerConfig, PeerId};
 
+use super::restart::StaleRoutes;
 use crate::config::NeighborConfig;
 use crate::msg::{Output, PeerCommand};
 
@@ -24,8 +25,8 @@ pub(super) struct Neighbor {
     pub(super) ready_to_send: bool,
     pub(super) eor_sent: bool,
     pub(super) eor_received: HashSet<Family>,
-    /// Its routes are kept stale (RFC 4724 §4.2) until then.
-    pub(super) stale_until: Option<Instant>,
+    /// Its routes kept across its restarts, and their timers.
+    pub(super) stale: StaleRoutes,
     /// Created on first contact from a dynamic range; not waited for at start.
     pub(super) dynamic: bool,
     /// Families of a ROUTE-REFRESH answered with a BoRR whose EoRR is still to go (RFC 7313).
@@ -44,7 +45,7 @@ impl Neighbor {
             ready_to_send: false,
             eor_sent: false,
             eor_received: HashSet::new(),
-            stale_until: None,
+            stale: StaleRoutes::default(),
             dynamic,
             refresh_ends_due: Vec::new(),
             warned_no_next_hop: FamilySet::EMPTY,
@@ -61,18 +62,15 @@ impl Neighbor {
         self.warned_no_next_hop = FamilySet::EMPTY;
     }
 
-    pub(super) fn down(&mut self, stale_until: Option<Instant>) {
+    pub(super) fn down(&mut self) {
         self.negotiated = None;
         self.established_at = None;
         self.ready_to_send = false;
-        self.stale_until = stale_until;
     }
 
     pub(super) fn end_of_rib(&mut self, family: Family) {
         self.eor_received.insert(family);
-        if self.end_of_rib_received() {
-            self.stale_until = None;
-        }
+        self.stale.end_of_rib(family);
     }
 
     /// The session is up and the neighbour has sent End-of-RIB for every negotiated family.
@@ -152,6 +150,7 @@ pub fn session_config(
         restart_time: g.restart_time,
         restarting,
         forwarding_preserved: true,
+        long_lived_stale_time: g.long_lived_stale_time,
         ..GracefulRestartConfig::default()
     });
     if n.add_path_send > 1 {
