@@ -1,7 +1,7 @@
 //! The admin HTTP listener (localhost by default): `/metrics` in the Prometheus text format,
 //! `/healthz`, `/readyz` (the first full table exchange is done), and the JSON endpoints the
 //! `speakerd show` commands read: `/api/neighbors`, `/api/routes`, `/api/route?prefix=P`,
-//! `/api/bfd`.
+//! `/api/bfd`, `/api/config` (the configuration in force, for `speakerd check --diff-running`).
 
 use std::collections::HashMap;
 
@@ -12,18 +12,20 @@ use axum::routing::get;
 use axum::{Json, Router};
 use bgp_proto::Prefix;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::warn;
 
 use crate::bfd_task::BfdQuery;
 use crate::control_task::{Query, ToControl};
 use crate::metrics::Metrics;
+use crate::msg::RunningConfig;
 
 #[derive(Clone)]
 struct AdminState {
     to_control: mpsc::UnboundedSender<ToControl>,
     bfd: mpsc::UnboundedSender<BfdQuery>,
     metrics: Metrics,
+    running: watch::Receiver<RunningConfig>,
 }
 
 /// Serves the admin API until the task is aborted.
@@ -32,6 +34,7 @@ pub(crate) async fn serve(
     to_control: mpsc::UnboundedSender<ToControl>,
     bfd: mpsc::UnboundedSender<BfdQuery>,
     metrics: Metrics,
+    running: watch::Receiver<RunningConfig>,
 ) {
     let app = Router::new()
         .route("/metrics", get(metrics_text))
@@ -41,10 +44,12 @@ pub(crate) async fn serve(
         .route("/api/routes", get(routes))
         .route("/api/route", get(route))
         .route("/api/bfd", get(bfd_sessions))
+        .route("/api/config", get(running_config))
         .with_state(AdminState {
             to_control,
             bfd,
             metrics,
+            running,
         });
     if let Err(e) = axum::serve(listener, app).await {
         warn!(error = %e, "admin API stopped");
@@ -129,4 +134,9 @@ async fn bfd_sessions(State(state): State<AdminState>) -> Response {
         Ok(views) => Json(views).into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "BFD task not running\n").into_response(),
     }
+}
+
+async fn running_config(State(state): State<AdminState>) -> Response {
+    let running = state.running.borrow().clone();
+    Json(running).into_response()
 }

@@ -35,13 +35,13 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use crate::admin;
-use crate::config::{Config, NeighborConfig};
+use crate::config::{diff, Config, NeighborConfig};
 use crate::control::{Core, CoreSettings};
 use crate::control_task::{ControlTask, ToControl};
 use crate::fib::{Fib, FibControl, FibError};
 use crate::kubernetes;
 use crate::metrics::Metrics;
-use crate::msg::{Input, PrefixSource};
+use crate::msg::{Input, PrefixSource, RunningConfig};
 use crate::peer_task::{self, PeerContext, ToPeer};
 
 /// Why the daemon could not start.
@@ -62,8 +62,9 @@ pub enum DaemonError {
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// Runs the daemon until SIGTERM or SIGINT, then shuts down cleanly. SIGHUP reloads the
-/// configuration from `path`.
-pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
+/// configuration from `path`; `source` is the text `config` was parsed from (`${VAR}`
+/// replaced), served as the running configuration.
+pub async fn run(config: Config, source: String, path: PathBuf) -> Result<(), DaemonError> {
     let metrics = Metrics::new();
     let started = Instant::now();
 
@@ -136,11 +137,17 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
         .await
         .map_err(|e| DaemonError::Listen(config.admin_listen, e))?;
     info!(address = %config.admin_listen, "admin API listening");
+    let (running, running_rx) = watch::channel(RunningConfig {
+        path: path.clone(),
+        started: source,
+        reloaded: None,
+    });
     let admin_task = tokio::spawn(admin::serve(
         admin_listener,
         to_control.clone(),
         bfd_query_tx,
         metrics.clone(),
+        running_rx,
     ));
 
     let mut neighbors = Neighbors {
@@ -177,7 +184,9 @@ pub async fn run(config: Config, path: PathBuf) -> Result<(), DaemonError> {
         tokio::select! {
             signal = signals.next() => match signal {
                 Signal::Stop => break,
-                Signal::Reload => reload(&path, &mut current, &mut neighbors).await,
+                Signal::Reload => {
+                    reload(&path, &mut current, &mut neighbors, &running).await;
+                }
             },
             Some(list) = k8s_neighbors.recv() => {
                 neighbors.set(Source::Kubernetes, list).await;
@@ -302,15 +311,6 @@ struct Neighbors {
     discovered: Vec<NeighborConfig>,
 }
 
-/// Two configurations of a neighbour differ only in what a route refresh can apply.
-fn same_session(a: &NeighborConfig, b: &NeighborConfig) -> bool {
-    let mut probe = a.clone();
-    probe.import = b.import.clone();
-    probe.export = b.export.clone();
-    probe.description = b.description.clone();
-    probe == *b
-}
-
 impl Neighbors {
     fn active(&self) -> Vec<NeighborConfig> {
         let mut all = self.configured.clone();
@@ -329,32 +329,29 @@ impl Neighbors {
             Source::Kubernetes => self.discovered = desired,
         }
         let after = self.active();
-        for old in &before {
-            match after.iter().find(|n| n.address == old.address) {
-                Some(n) if same_session(old, n) => {
-                    if n != old {
-                        let input = Input::SetPolicies {
-                            address: n.address,
-                            import: n.import.clone(),
-                            export: n.export.clone(),
-                        };
-                        let _ = self.to_control.send(ToControl::Input(input));
-                    }
-                }
-                _ => {
-                    let input = Input::RemoveNeighbor {
-                        address: old.address,
+        // How a changed import chain is applied is decided by the core, which knows the session.
+        let plan = diff::plan_neighbors(&before, &after, &|_| diff::SessionFacts::Unknown);
+        for p in &plan {
+            if p.change.stops_session() {
+                let input = Input::RemoveNeighbor { address: p.address };
+                let _ = self.to_control.send(ToControl::Input(input));
+                let _ = self.acceptor.send(AcceptorCommand::Forget(p.address));
+            } else if let Some(n) = after.iter().find(|n| n.address == p.address) {
+                if matches!(p.change, diff::NeighborChange::Policies { .. }) {
+                    let input = Input::SetPolicies {
+                        address: n.address,
+                        import: n.import.clone(),
+                        export: n.export.clone(),
                     };
                     let _ = self.to_control.send(ToControl::Input(input));
-                    let _ = self.acceptor.send(AcceptorCommand::Forget(old.address));
                 }
             }
         }
         for n in &after {
-            if before
+            let starts = plan
                 .iter()
-                .any(|old| old.address == n.address && same_session(old, n))
-            {
+                .any(|p| p.address == n.address && p.change.starts_session());
+            if !starts {
                 continue;
             }
             let (tx, rx) = mpsc::unbounded_channel();
@@ -377,12 +374,18 @@ impl Neighbors {
     }
 }
 
-/// A configuration reload (SIGHUP): neighbours added or removed without touching the others,
-/// policy changes applied with route refresh and re-export (no session reset), originated
-/// prefixes changed. Changes to global settings need a restart and are reported, not applied.
-async fn reload(path: &Path, current: &mut Config, neighbors: &mut Neighbors) {
-    let new = match Config::load(path) {
-        Ok(c) => c,
+/// A configuration reload (SIGHUP), as [`diff::diff`] plans it: neighbours added or removed
+/// without touching the others, policy changes applied with route refresh and re-export (no
+/// session reset), originated prefixes changed. Changes to global settings need a restart and
+/// are reported, not applied.
+async fn reload(
+    path: &Path,
+    current: &mut Config,
+    neighbors: &mut Neighbors,
+    running: &watch::Sender<RunningConfig>,
+) {
+    let (new, text) = match Config::load_with_source(path) {
+        Ok(loaded) => loaded,
         Err(errors) => {
             for e in errors {
                 warn!(error = %e, "configuration reload refused");
@@ -390,27 +393,16 @@ async fn reload(path: &Path, current: &mut Config, neighbors: &mut Neighbors) {
             return;
         }
     };
-    let restart_needed = new.asn != current.asn
-        || new.router_id != current.router_id
-        || new.cluster_id != current.cluster_id
-        || new.listen != current.listen
-        || new.admin_listen != current.admin_listen
-        || new.kernel != current.kernel
-        || new.ecmp != current.ecmp
-        || new.protected_prefixes != current.protected_prefixes
-        || new.dynamic_neighbors != current.dynamic_neighbors
-        || new.kubernetes != current.kubernetes;
-    if restart_needed {
-        warn!("global, kernel, dynamic neighbour or Kubernetes settings changed: they apply after a restart");
+    let plan = diff::diff(current, &new, &|_| diff::SessionFacts::Unknown);
+    if !plan.restart_required.is_empty() {
+        let keys: Vec<&str> = plan.restart_required.iter().map(|k| k.key()).collect();
+        warn!(keys = %keys.join(", "), "these settings changed: they apply after a restart");
     }
     neighbors.set(Source::Config, new.neighbors.clone()).await;
     let input = Input::SetPrefixes(PrefixSource::Config, new.prefixes.clone());
     let _ = neighbors.to_control.send(ToControl::Input(input));
-    *current = Config {
-        neighbors: new.neighbors,
-        prefixes: new.prefixes,
-        ..current.clone()
-    };
+    *current = diff::after_reload(current, new);
+    running.send_modify(|r| r.reloaded = Some(text));
     info!("configuration reloaded");
 }
 

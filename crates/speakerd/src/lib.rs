@@ -6,6 +6,7 @@
 mod admin;
 mod backlog;
 mod bfd_task;
+pub mod check;
 pub mod client;
 pub mod config;
 pub mod control;
@@ -13,6 +14,7 @@ mod control_task;
 pub mod daemon;
 pub mod decode;
 mod fib;
+pub mod init;
 mod kubernetes;
 pub mod metrics;
 pub mod msg;

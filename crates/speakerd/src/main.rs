@@ -1,6 +1,6 @@
 //! `speakerd`: the BGP speaker daemon and its command-line tools.
 
-use speakerd::{client, config, daemon, decode};
+use speakerd::{check, client, config, daemon, decode, init};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,11 +28,37 @@ enum Command {
         #[arg(long)]
         log_json: bool,
     },
-    /// Validate a configuration file: every error with file, line and reason.
+    /// Validate a configuration file: every error with file, line and reason; with --diff or
+    /// --diff-running, also what a reload (SIGHUP) to it would do.
+    #[command(group = clap::ArgGroup::new("baseline").args(["diff", "diff_running"]))]
     Check {
         /// The configuration file.
         #[arg(long, short)]
         config: PathBuf,
+        /// Compare with this configuration file, as if the daemon ran it.
+        #[arg(long, value_name = "OLD")]
+        diff: Option<PathBuf>,
+        /// Compare with the running daemon's configuration (from its admin API).
+        #[arg(long)]
+        diff_running: bool,
+        /// The daemon's admin API, for --diff-running.
+        #[arg(long, env = "SPEAKERD_ADMIN", default_value = "127.0.0.1:9179")]
+        admin: SocketAddr,
+        /// Print the reload plan as JSON.
+        #[arg(long, requires = "baseline")]
+        json: bool,
+    },
+    /// Write a commented starter configuration for a role.
+    Init {
+        /// What speakerd is for: a Kubernetes node, an edge router or a route reflector.
+        #[arg(long, value_enum)]
+        role: init::Role,
+        /// The file to write (stdout without it).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Ask the running daemon.
     Show {
@@ -101,8 +127,8 @@ fn main() -> ExitCode {
                 tracing_subscriber::fmt().with_env_filter(filter).init();
             }
             let path = config;
-            let config = match config::Config::load(&path) {
-                Ok(c) => c,
+            let (config, source) = match config::Config::load_with_source(&path) {
+                Ok(loaded) => loaded,
                 Err(errors) => return report_config_errors(&errors),
             };
             // Sessions, the control core and the kernel writer are tasks of one runtime whose
@@ -120,7 +146,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(daemon::run(config, path)) {
+            match runtime.block_on(daemon::run(config, source, path)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("speakerd: {e}");
@@ -128,18 +154,30 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Check { config } => match config::Config::load(&config) {
-            Ok(c) => {
-                println!(
-                    "{}: ok ({} neighbors, {} dynamic ranges, {} prefixes)",
-                    config.display(),
-                    c.neighbors.len(),
-                    c.dynamic_neighbors.len(),
-                    c.prefixes.len()
-                );
-                ExitCode::SUCCESS
+        Command::Check {
+            config,
+            diff,
+            diff_running,
+            admin,
+            json,
+        } => {
+            let baseline = match (diff, diff_running) {
+                (Some(old), _) => Some(check::Baseline::File(old)),
+                (None, true) => Some(check::Baseline::Running(admin)),
+                (None, false) => None,
+            };
+            check::run(&config, baseline.as_ref(), json)
+        }
+        Command::Init {
+            role,
+            output,
+            force,
+        } => match init::write(role, output.as_deref(), force) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("speakerd: {e}");
+                ExitCode::FAILURE
             }
-            Err(errors) => report_config_errors(&errors),
         },
         Command::Show { what, admin, json } => {
             let (path, printer): (String, Printer) = match what {

@@ -473,3 +473,17 @@ pub struct PathView {
     /// Kept stale across a graceful restart.
     pub stale: bool,
 }
+
+/// The daemon's configuration in force, as `/api/config` serves it for `speakerd check
+/// --diff-running`: the text (with `${VAR}` replaced) it started from and that of its latest
+/// successful reload. The global settings are those of `started`, the neighbours and prefixes
+/// those of `reloaded` when there is one (`config::diff::after_reload`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningConfig {
+    /// The configuration file the daemon reads on SIGHUP.
+    pub path: std::path::PathBuf,
+    /// The text it started with.
+    pub started: String,
+    /// The text of its latest successful reload, if any.
+    pub reloaded: Option<String>,
+}

@@ -345,6 +345,7 @@ pub struct ShutdownDrain {
     pub prepend: u8,
 }
 
+pub mod diff;
 mod raw;
 mod validate;
 
@@ -357,6 +358,13 @@ pub use self::validate::{
 impl Config {
     /// Reads, interpolates, parses and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+        Self::load_with_source(path).map(|(config, _)| config)
+    }
+
+    /// [`Config::load`], and the text it was parsed from, with `${VAR}` already replaced: what
+    /// the daemon serves as its running configuration (`/api/config`), which
+    /// [`Config::parse_interpolated`] reads back.
+    pub fn load_with_source(path: &Path) -> Result<(Config, String), Vec<ConfigError>> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             vec![ConfigError {
                 file: path.to_path_buf(),
@@ -364,7 +372,10 @@ impl Config {
                 kind: ConfigErrorKind::Io(e.to_string()),
             }]
         })?;
-        Self::parse(&text, path, &|name| std::env::var(name).ok())
+        let text =
+            interpolate(&text, path, &|name| std::env::var(name).ok()).map_err(|e| vec![e])?;
+        let config = Self::parse_interpolated(&text, path)?;
+        Ok((config, text))
     }
 
     /// Parses and validates configuration text; `env` looks up `${VAR}` values.
@@ -374,11 +385,13 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, Vec<ConfigError>> {
         let text = interpolate(text, path, env).map_err(|e| vec![e])?;
-        let locator = Locator {
-            file: path,
-            text: &text,
-        };
-        let raw: RawConfig = toml::from_str(&text).map_err(|e| {
+        Self::parse_interpolated(&text, path)
+    }
+
+    /// Parses and validates configuration text whose `${VAR}`s were replaced already.
+    pub fn parse_interpolated(text: &str, path: &Path) -> Result<Config, Vec<ConfigError>> {
+        let locator = Locator { file: path, text };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
             vec![locator.at(offset, ConfigErrorKind::Syntax(e.message().to_string()))]
         })?;

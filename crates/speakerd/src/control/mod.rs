@@ -31,6 +31,7 @@ use self::neighbor::Neighbor;
 pub use self::neighbor::{
     neighbor_went_down, rib_peer_config, session_config, shutdown_without_notification,
 };
+use crate::config::diff::{import_reapply, prefix_changes, ImportReapply, SessionFacts};
 use crate::config::{Config, NeighborConfig, OriginateConfig};
 use crate::metrics::Metrics;
 use crate::msg::{
@@ -418,15 +419,11 @@ impl Core {
         let before: Vec<OriginateConfig> = self.originated.values().flatten().cloned().collect();
         self.originated.insert(source, prefixes);
         let after: Vec<OriginateConfig> = self.originated.values().flatten().cloned().collect();
-        for old in &before {
-            if !after.iter().any(|p| p.prefix == old.prefix) {
-                self.rib.withdraw_originated(old.prefix);
-            }
+        let (withdrawn, originated) = prefix_changes(&before, &after);
+        for prefix in withdrawn {
+            self.rib.withdraw_originated(prefix);
         }
-        for p in &after {
-            if before.contains(p) {
-                continue;
-            }
+        for p in originated {
             let attrs = bgp_proto::PathAttributes {
                 communities: p.communities.clone(),
                 large_communities: p.large_communities.clone(),
@@ -496,8 +493,14 @@ impl Core {
             return;
         };
         let address = n.config.address;
-        if n.config.soft_reconfiguration_inbound {
-            match self.rib.reimport(peer) {
+        let session = match &n.negotiated {
+            None => SessionFacts::NotEstablished,
+            Some(x) => SessionFacts::Established {
+                route_refresh: x.route_refresh,
+            },
+        };
+        match import_reapply(n.config.soft_reconfiguration_inbound, session) {
+            ImportReapply::KeptRoutes => match self.rib.reimport(peer) {
                 Ok(outcome) => info!(
                     %address,
                     accepted = outcome.accepted,
@@ -505,11 +508,13 @@ impl Core {
                     "import policy applied to the routes kept as received"
                 ),
                 Err(exceeded) => self.prefix_limit_exceeded(peer, exceeded),
+            },
+            ImportReapply::NewRoutesOnly => {
+                warn!(%address, "the neighbour does not support route refresh and soft_reconfiguration_inbound is off: the new import policy applies only to the routes it sends from now on");
             }
-        } else if n.negotiated.as_ref().is_some_and(|n| !n.route_refresh) {
-            warn!(%address, "the neighbour does not support route refresh and soft_reconfiguration_inbound is off: the new import policy applies only to the routes it sends from now on");
-        } else {
-            n.request_refresh(peer, &mut self.outputs);
+            ImportReapply::RouteRefresh => n.request_refresh(peer, &mut self.outputs),
+            // Without a session the whole table comes through the new chain when it is up.
+            ImportReapply::NextSession | ImportReapply::RouteRefreshIfSupported => {}
         }
     }
 
