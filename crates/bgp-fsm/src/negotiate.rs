@@ -42,8 +42,9 @@ pub struct Negotiated {
     /// Both sides set the N bit (RFC 8538): graceful restart applies to NOTIFICATIONs too.
     pub graceful_notification: bool,
     /// The families of the peer's Long-Lived Graceful Restart capability that this session
-    /// negotiated (RFC 9494 §3.1); empty without the capability, and when the peer sent no
-    /// Graceful Restart capability beside it (RFC 9494 §4.1: then it is ignored).
+    /// negotiated (RFC 9494 §3.1); empty without the capability, when the peer sent no
+    /// Graceful Restart capability beside it (§4.1: then it is ignored), and when we do not
+    /// offer long-lived graceful restart ourselves (§5: it is never on unless configured).
     pub peer_long_lived: Vec<LongLivedGracefulRestartFamily>,
     /// The peer's OPEN as received.
     pub peer_open: Open,
@@ -237,7 +238,13 @@ pub(crate) fn negotiate(
         Capability::GracefulRestart(gr) => Some(gr.clone()),
         _ => None,
     });
-    let peer_long_lived = if peer_graceful_restart.is_some() {
+    // RFC 9494 §5: the procedures need configuring (ours offers the capability); §4.1: the
+    // peer's capability counts only beside its Graceful Restart capability.
+    let we_offer_long_lived = config
+        .graceful_restart
+        .as_ref()
+        .is_some_and(|g| g.long_lived_stale_time.is_some());
+    let peer_long_lived = if we_offer_long_lived && peer_graceful_restart.is_some() {
         theirs
             .capabilities
             .iter()

@@ -392,7 +392,10 @@ fn graceful_restart_keeps_routes_on_transport_loss_and_reports_end_of_rib() {
 fn long_lived_graceful_restart_keeps_routes_after_the_restart_time_or_instead_of_it() {
     for restart_time in [90, 0] {
         let mut a = config(65001, [198, 18, 0, 1], 65002);
-        a.graceful_restart = Some(GracefulRestartConfig::default());
+        a.graceful_restart = Some(GracefulRestartConfig {
+            long_lived_stale_time: Some(60),
+            ..Default::default()
+        });
         let mut b = config(65002, [198, 18, 0, 2], 65001);
         b.graceful_restart = Some(GracefulRestartConfig {
             restart_time,
@@ -426,6 +429,30 @@ fn long_lived_graceful_restart_keeps_routes_after_the_restart_time_or_instead_of
         );
         assert_eq!(retain.kept_families(), both);
     }
+
+    // RFC 9494 §5: a speaker that does not offer LLGR itself does not act on the peer's.
+    let mut a = config(65001, [198, 18, 0, 1], 65002);
+    a.graceful_restart = Some(GracefulRestartConfig::default());
+    let mut b = config(65002, [198, 18, 0, 2], 65001);
+    b.graceful_restart = Some(GracefulRestartConfig {
+        restart_time: 0,
+        long_lived_stale_time: Some(3600),
+        ..Default::default()
+    });
+    let mut pair = Pair::new(a, b);
+    pair.start();
+    assert!(pair.run_until(MINUTE, Pair::both_established));
+    assert!(pair
+        .a
+        .session
+        .negotiated()
+        .unwrap()
+        .peer_long_lived
+        .is_empty());
+    let now = pair.now;
+    pair.a.session.handle(Event::TcpConnectionFails, now);
+    pair.settle();
+    assert_eq!(pair.a.downs().pop().unwrap().retain_stale, None);
 }
 
 #[test]
