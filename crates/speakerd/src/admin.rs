@@ -18,6 +18,7 @@ use tracing::warn;
 use crate::bfd_task::BfdQuery;
 use crate::control_task::{Query, ToControl};
 use crate::metrics::Metrics;
+use crate::mrt_dump;
 use crate::msg::RunningConfig;
 
 #[derive(Clone)]
@@ -44,6 +45,7 @@ pub(crate) async fn serve(
         .route("/api/routes", get(routes))
         .route("/api/route", get(route))
         .route("/api/bfd", get(bfd_sessions))
+        .route("/api/dump/rib", get(dump_rib))
         .route("/api/config", get(running_config))
         .with_state(AdminState {
             to_control,
@@ -139,4 +141,36 @@ async fn bfd_sessions(State(state): State<AdminState>) -> Response {
 async fn running_config(State(state): State<AdminState>) -> Response {
     let running = state.running.borrow().clone();
     Json(running).into_response()
+}
+
+/// `/api/dump/rib?table=adj-rib-in|loc-rib` (`speakerd dump rib`): an MRT TABLE_DUMP_V2 file
+/// (RFC 6396 §4.3) of the table at this moment, streamed as it is encoded ([`mrt_dump`]).
+async fn dump_rib(
+    State(state): State<AdminState>,
+    UrlQuery(params): UrlQuery<HashMap<String, String>>,
+) -> Response {
+    let kind = match params.get("table").map(String::as_str) {
+        None | Some("adj-rib-in") => rib::SnapshotKind::AdjRibIn,
+        Some("loc-rib") => rib::SnapshotKind::LocRib,
+        Some(other) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("unknown table {other:?}: give adj-rib-in or loc-rib\n"),
+            )
+                .into_response()
+        }
+    };
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+    match ask(&state, |reply| Query::DumpRib {
+        kind,
+        timestamp,
+        reply,
+    })
+    .await
+    {
+        Ok(dump) => mrt_dump::response(dump),
+        Err(r) => r,
+    }
 }

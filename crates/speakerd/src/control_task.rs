@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use bgp_proto::Prefix;
-use rib::PeerId;
+use rib::{PeerId, SnapshotKind};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::backlog::{Backlog, Ticket};
 use crate::config::NeighborConfig;
 use crate::control::Core;
+use crate::mrt_dump::RibDump;
 use crate::msg::{
     BfdCommand, FibCommand, Input, NeighborView, NodeEvent, Output, PathView, PeerCommand,
     RouteView,
@@ -54,6 +55,12 @@ pub(crate) enum Query {
     Ready(oneshot::Sender<bool>),
     /// Bring the RIB's gauges up to date (a `/metrics` scrape is about to render them).
     RefreshMetrics(oneshot::Sender<()>),
+    /// A snapshot of the RIB for an MRT dump taken at `timestamp` (Unix seconds).
+    DumpRib {
+        kind: SnapshotKind,
+        timestamp: u32,
+        reply: oneshot::Sender<RibDump>,
+    },
 }
 
 /// Where the core's outputs go.
@@ -150,6 +157,15 @@ impl ControlTask {
             Query::RefreshMetrics(reply) => {
                 self.core.refresh_metrics(now);
                 let _ = reply.send(());
+            }
+            Query::DumpRib {
+                kind,
+                timestamp,
+                reply,
+            } => {
+                // One pass over the table here; sorting, encoding and writing happen on a
+                // blocking thread of the admin API (crate::mrt_dump).
+                let _ = reply.send(self.core.rib_dump(kind, timestamp));
             }
         }
     }

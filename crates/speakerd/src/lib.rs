@@ -17,6 +17,7 @@ mod fib;
 pub mod init;
 mod kubernetes;
 pub mod metrics;
+pub mod mrt_dump;
 pub mod msg;
 mod peer_task;
 pub mod sockopt;

@@ -76,6 +76,19 @@ enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Write an MRT dump of the running daemon's RIB.
+    Dump {
+        #[command(subcommand)]
+        what: Dump,
+        /// The daemon's admin API (the DaemonSet sets SPEAKERD_ADMIN to the node's).
+        #[arg(
+            long,
+            global = true,
+            env = "SPEAKERD_ADMIN",
+            default_value = "127.0.0.1:9179"
+        )]
+        admin: SocketAddr,
+    },
     /// Decode MRT files or hex BGP messages to JSON lines.
     Decode {
         /// An MRT file.
@@ -107,6 +120,19 @@ enum Show {
     },
     /// BFD sessions (RFC 5880) of the neighbours that have `bfd` configured.
     Bfd,
+}
+
+#[derive(Subcommand)]
+enum Dump {
+    /// A TABLE_DUMP_V2 file (RFC 6396 §4.3) of the Adj-RIB-In of every neighbour: what each one
+    /// sent (as received with soft reconfiguration inbound, else after import policy).
+    Rib {
+        /// The file to write.
+        file: PathBuf,
+        /// The selected routes (the Loc-RIB) instead, our own prefixes included.
+        #[arg(long)]
+        loc_rib: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -208,6 +234,24 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Dump {
+            what: Dump::Rib { file, loc_rib },
+            admin,
+        } => match speakerd::mrt_dump::fetch(admin, loc_rib, &file) {
+            Ok(counts) => {
+                println!(
+                    "{}: {} RIB records, {} paths",
+                    file.display(),
+                    counts.records,
+                    counts.entries
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("speakerd: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Decode { mrt, hex } => {
             let result = match mrt {
                 Some(path) => decode::mrt(&path),

@@ -3,10 +3,14 @@
 
 use std::time::Instant;
 
-use bgp_proto::{Family, Prefix};
-use rib::{PathStatus, PeerId, RejectReason, RouteAttrs};
+use std::net::Ipv4Addr;
+
+use bgp_proto::mrt::PeerEntry;
+use bgp_proto::{Family, FamilySet, Prefix};
+use rib::{PathStatus, PeerId, RejectReason, RouteAttrs, SnapshotKind};
 
 use super::Core;
+use crate::mrt_dump::{DumpPeer, RibDump};
 use crate::msg::{NeighborView, PathView, RouteView, SessionCapability};
 
 impl Core {
@@ -91,6 +95,46 @@ impl Core {
             self.path_view(r.peer, &r.attrs, status.into(), false)
         });
         paths.chain(rejected).collect()
+    }
+
+    /// The RIB at this moment for `speakerd dump rib` (an MRT TABLE_DUMP_V2 file, RFC 6396
+    /// §4.3) taken at `timestamp` (Unix seconds): the paths of `kind`, every neighbour (and, for
+    /// the Loc-RIB, ourselves first) for the PEER_INDEX_TABLE, and the families each one's
+    /// session sends ADD-PATH identifiers in. One pass over the table, a few words per path.
+    pub fn rib_dump(&self, kind: SnapshotKind, timestamp: u32) -> RibDump {
+        let entry = |id: PeerId, address, asn| {
+            let info = self.rib.peer_info(id);
+            PeerEntry {
+                bgp_id: info.map_or(Ipv4Addr::UNSPECIFIED, |i| i.bgp_id),
+                ip: address,
+                asn: info.map_or(asn, |i| i.asn),
+            }
+        };
+        let config = self.rib.config();
+        let local = (kind == SnapshotKind::LocRib).then(|| DumpPeer {
+            id: PeerId::LOCAL,
+            entry: PeerEntry {
+                bgp_id: config.router_id,
+                ip: Ipv4Addr::UNSPECIFIED.into(),
+                asn: config.local_as,
+            },
+            add_path: FamilySet::EMPTY,
+        });
+        let neighbors = self.neighbors.iter().map(|(id, n)| DumpPeer {
+            id: *id,
+            entry: entry(*id, n.config.address, n.config.remote_asn),
+            add_path: n
+                .negotiated
+                .as_ref()
+                .map_or(FamilySet::EMPTY, |n| n.context.add_path_rx),
+        });
+        RibDump {
+            kind,
+            timestamp,
+            collector_id: config.router_id,
+            peers: local.into_iter().chain(neighbors).collect(),
+            snapshot: self.rib.snapshot(kind),
+        }
     }
 
     /// The first full table exchange is done (`/readyz`).
