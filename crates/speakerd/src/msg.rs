@@ -357,6 +357,9 @@ pub enum SessionCapability {
     GracefulRestart,
     /// Both sides set the N bit: graceful restart also after a NOTIFICATION (RFC 8538).
     GracefulNotification,
+    /// Both sides offer long-lived graceful restart (RFC 9494): past its restart time the
+    /// peer's routes are kept, least preferred, for its long-lived stale time.
+    LongLivedGracefulRestart,
 }
 
 impl SessionCapability {
@@ -382,6 +385,10 @@ impl SessionCapability {
             (
                 n.graceful_notification,
                 SessionCapability::GracefulNotification,
+            ),
+            (
+                !n.peer_long_lived.is_empty(),
+                SessionCapability::LongLivedGracefulRestart,
             ),
         ]
         .into_iter()
