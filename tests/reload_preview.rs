@@ -149,14 +149,14 @@ fn check_diff_running_predicts_what_sighup_does() {
         "ROUTE-REFRESH sent to neighbour 2"
     );
     // Neighbour 1: closed with Cease 6/3 (Peer De-configured) and Established again.
-    wait_for(
-        "neighbour 1 Established a second time",
-        UP,
-        || match times_established(&lab, &sd, "198.18.1.2") {
-            n if n == 2.0 => lab.speakerd_established(&sd, "198.18.1.2"),
-            n => Err(format!("{n} times")),
-        },
-    );
+    wait_for("neighbour 1 Established a second time", UP, || {
+        let n = times_established(&lab, &sd, "198.18.1.2");
+        if n == 2.0 {
+            lab.speakerd_established(&sd, "198.18.1.2")
+        } else {
+            Err(format!("{n} times"))
+        }
+    });
     let ceases = metric(
         &lab,
         &sd,
