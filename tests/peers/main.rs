@@ -13,6 +13,7 @@ mod lab;
 mod ecmp;
 mod failure;
 mod families;
+mod long_lived;
 mod policy;
 mod restart;
 mod security;
