@@ -191,9 +191,7 @@ fn dump_rib_agrees_with_show_routes_through_bgpdump() {
 
     let adj_file = lab.dir().join("adj-rib-in.mrt");
     let adj_file = adj_file.to_str().unwrap();
-    let said = lab
-        .exec(&sd, SPEAKERD, &["dump", "rib", adj_file])
-        .expect("speakerd dump rib");
+    let said = dump(&sd, &[adj_file]);
     assert!(said.contains("5 RIB records, 5 paths"), "{said}");
     let (text, entries) = bgpdump(adj_file);
     let neighbours: BTreeSet<Entry> = routes.iter().filter(|e| e.prefix != OWN).cloned().collect();
@@ -208,8 +206,7 @@ fn dump_rib_agrees_with_show_routes_through_bgpdump() {
 
     let loc_file = lab.dir().join("loc-rib.mrt");
     let loc_file = loc_file.to_str().unwrap();
-    lab.exec(&sd, SPEAKERD, &["dump", "rib", "--loc-rib", loc_file])
-        .expect("speakerd dump rib --loc-rib");
+    dump(&sd, &["--loc-rib", loc_file]);
     let (text, entries) = bgpdump(loc_file);
     // Our own prefix's next hop is what it was originated with; compare the rest.
     let without_hop = |s: &BTreeSet<Entry>| -> BTreeSet<Entry> {
@@ -229,4 +226,29 @@ fn dump_rib_agrees_with_show_routes_through_bgpdump() {
         without_hop(&routes),
         "Loc-RIB dump:\n{text}"
     );
+
+    // To a file that is no regular file: written, not read back, not removed.
+    let out = run(
+        "ip",
+        &["netns", "exec", &sd, SPEAKERD, "dump", "rib", "/dev/stdout"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        said.trim(),
+        format!("/dev/stdout: {} octets", out.stdout.len())
+    );
+    let piped = lab.dir().join("piped.mrt");
+    std::fs::write(&piped, &out.stdout).unwrap();
+    assert_eq!(bgpdump(piped.to_str().unwrap()).1, neighbours);
+}
+
+/// `speakerd dump rib ARGS` in `ns`; what it said on stderr.
+fn dump(ns: &str, args: &[&str]) -> String {
+    let mut all = vec!["netns", "exec", ns, SPEAKERD, "dump", "rib"];
+    all.extend_from_slice(args);
+    let out = run("ip", &all);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "speakerd dump rib {args:?}: {said}");
+    said
 }

@@ -238,13 +238,18 @@ fn main() -> ExitCode {
             what: Dump::Rib { file, loc_rib },
             admin,
         } => match speakerd::mrt_dump::fetch(admin, loc_rib, &file) {
-            Ok(counts) => {
-                println!(
-                    "{}: {} RIB records, {} paths",
-                    file.display(),
-                    counts.records,
-                    counts.entries
-                );
+            Ok(written) => {
+                // On stderr: the file may be stdout.
+                match written.counts {
+                    Some(c) => eprintln!(
+                        "{}: {} octets, {} RIB records, {} paths",
+                        file.display(),
+                        written.octets,
+                        c.records,
+                        c.entries
+                    ),
+                    None => eprintln!("{}: {} octets", file.display(), written.octets),
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

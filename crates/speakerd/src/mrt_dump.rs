@@ -259,18 +259,42 @@ pub enum DumpError {
     },
 }
 
+/// What `speakerd dump rib` wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// Octets written.
+    pub octets: u64,
+    /// What the file holds, read back; `None` for a file that is no regular file.
+    pub counts: Option<DumpCounts>,
+}
+
 /// Asks the daemon at `admin` for a dump of the Loc-RIB (`loc_rib`) or of the Adj-RIB-In of
-/// every neighbour, writes it to `file` and reads it back; on failure `file` is removed.
-pub fn fetch(admin: SocketAddr, loc_rib: bool, file: &Path) -> Result<DumpCounts, DumpError> {
+/// every neighbour, writes it to `file` and reads it back; on failure `file` is removed. A
+/// `file` that exists and is no regular file (a pipe, `/dev/stdout`) is only written to: not
+/// read back, never removed.
+pub fn fetch(admin: SocketAddr, loc_rib: bool, file: &Path) -> Result<Written, DumpError> {
     let name = file.display().to_string();
-    let result = fetch_into(admin, loc_rib, file, &name).and_then(|()| count(file, &name));
+    if std::fs::metadata(file).is_ok_and(|m| !m.is_file()) {
+        let octets = fetch_into(admin, loc_rib, file, &name)?;
+        return Ok(Written {
+            octets,
+            counts: None,
+        });
+    }
+    let result = fetch_into(admin, loc_rib, file, &name).and_then(|octets| {
+        Ok(Written {
+            octets,
+            counts: Some(count(file, &name)?),
+        })
+    });
     if result.is_err() {
         let _ = std::fs::remove_file(file);
     }
     result
 }
 
-fn fetch_into(admin: SocketAddr, loc_rib: bool, file: &Path, name: &str) -> Result<(), DumpError> {
+/// Writes the daemon's answer to `file`; returns the octets written.
+fn fetch_into(admin: SocketAddr, loc_rib: bool, file: &Path, name: &str) -> Result<u64, DumpError> {
     let connect = |e| DumpError::Connect(admin, e);
     let mut stream = TcpStream::connect_timeout(&admin, Duration::from_secs(5)).map_err(connect)?;
     // The daemon answers once the control task has taken the snapshot.
@@ -332,7 +356,7 @@ fn fetch_into(admin: SocketAddr, loc_rib: bool, file: &Path, name: &str) -> Resu
         )));
     }
     out.flush().map_err(|e| DumpError::File(name.into(), e))?;
-    Ok(())
+    Ok(written)
 }
 
 /// Copies an HTTP/1.1 chunked body (RFC 9112 §7.1) to `out`; a body that ends before its last
