@@ -98,6 +98,8 @@ pub fn parse_community(text: &str) -> Option<Community> {
         Community::NO_EXPORT_SUBCONFED,
         Community::GRACEFUL_SHUTDOWN,
         Community::BLACKHOLE,
+        Community::LLGR_STALE,
+        Community::NO_LLGR,
     ];
     if let Some(c) = named
         .into_iter()
