@@ -231,3 +231,138 @@ fn table_dump_matches_bgpdump() {
         panic!("{report}");
     }
 }
+
+/// What the TABLE_DUMP_V2 writer makes, read by bgpdump: a PEER_INDEX_TABLE with IPv4 and IPv6
+/// peers of 2- and 4-octet ASes, IPv4 and IPv6 RIB records, and the RFC 8050 ADDPATH records
+/// for paths with identifiers (one prefix with both kinds).
+#[test]
+fn written_table_dump_v2_matches_bgpdump() {
+    use bgp_proto::attrs::encode_table_dump_attributes;
+    use bgp_proto::mrt::{PeerEntry, PeerIndexTable, RibEntry, TableDumpV2Writer};
+    use bgp_proto::{AsPath, Community, NextHop, Origin, PathAttributes, Prefix};
+    use bytes::{Bytes, BytesMut};
+    use std::net::Ipv4Addr;
+
+    let block = |path: &[u32], next_hop: Option<Ipv4Addr>, mp: Option<NextHop>| {
+        let attrs = PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::from_sequence(path.to_vec())),
+            next_hop,
+            med: Some(10),
+            communities: vec![Community::new(65001, 1)],
+            ..PathAttributes::default()
+        };
+        let mut out = BytesMut::new();
+        encode_table_dump_attributes(&attrs, mp.as_ref(), true, &mut out);
+        out.freeze()
+    };
+    let entry = |peer_index, path_id, attributes: &Bytes| RibEntry {
+        peer_index,
+        originated_time: 1_700_000_000,
+        path_id,
+        attributes: attributes.clone(),
+    };
+    let v4 = block(
+        &[4_200_000_002, 65010],
+        Some(Ipv4Addr::new(198, 18, 0, 2)),
+        None,
+    );
+    let v4_other = block(&[65001], Some(Ipv4Addr::new(198, 18, 0, 3)), None);
+    let v6 = block(
+        &[4_200_000_002],
+        None,
+        Some(NextHop::V6 {
+            global: "2001:db8::2".parse().expect("address"),
+            link_local: Some("fe80::2".parse().expect("address")),
+        }),
+    );
+    let mut out = BytesMut::new();
+    let mut writer = TableDumpV2Writer::new(1_700_000_100);
+    writer
+        .peer_index_table(
+            &PeerIndexTable {
+                collector_id: Ipv4Addr::new(198, 18, 0, 1),
+                view_name: Bytes::from_static(b"test"),
+                peers: vec![
+                    PeerEntry {
+                        bgp_id: Ipv4Addr::new(198, 18, 0, 2),
+                        ip: "198.18.0.2".parse().expect("address"),
+                        asn: 4_200_000_002,
+                    },
+                    PeerEntry {
+                        bgp_id: Ipv4Addr::new(198, 18, 0, 3),
+                        ip: "198.18.0.3".parse().expect("address"),
+                        asn: 65001,
+                    },
+                    PeerEntry {
+                        bgp_id: Ipv4Addr::new(198, 18, 0, 2),
+                        ip: "2001:db8::2".parse().expect("address"),
+                        asn: 4_200_000_002,
+                    },
+                ],
+            },
+            &mut out,
+        )
+        .expect("peer index table");
+    fn rib(
+        writer: &mut TableDumpV2Writer,
+        prefix: &str,
+        entries: &[RibEntry],
+        out: &mut BytesMut,
+    ) -> usize {
+        let prefix: Prefix = prefix.parse().expect("prefix");
+        writer
+            .rib(prefix.unicast_family(), prefix, entries, out)
+            .expect("RIB record")
+    }
+    assert_eq!(
+        rib(
+            &mut writer,
+            "198.18.10.0/24",
+            &[
+                entry(0, Some(1), &v4),
+                entry(1, None, &v4_other),
+                entry(0, Some(2), &v4)
+            ],
+            &mut out
+        ),
+        2
+    );
+    rib(
+        &mut writer,
+        "198.18.11.0/25",
+        &[entry(1, None, &v4_other)],
+        &mut out,
+    );
+    rib(
+        &mut writer,
+        "2001:db8:10::/48",
+        &[entry(2, None, &v6)],
+        &mut out,
+    );
+    rib(
+        &mut writer,
+        "2001:db8:11::/64",
+        &[entry(2, Some(9), &v6)],
+        &mut out,
+    );
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("written-table-dump-v2.mrt");
+    std::fs::write(&file, &out).expect("write the MRT file");
+    let lines = run("bgpdump", &file);
+    assert_eq!(
+        lines.lines().count(),
+        6,
+        "bgpdump did not read every path:\n{lines}"
+    );
+    assert_eq!(
+        lines
+            .lines()
+            .filter(|l| l.starts_with("TABLE_DUMP2_AP|"))
+            .count(),
+        3,
+        "{lines}"
+    );
+    if let Some(report) = compare(&file) {
+        panic!("{report}");
+    }
+}
