@@ -1,5 +1,5 @@
 //! The BGP-4 wire codec: framing, every message, capability and path attribute this speaker
-//! needs, RFC 7606 error classes, an UPDATE packer and an MRT reader.
+//! needs, RFC 7606 error classes, an UPDATE packer, an MRT reader and writer, and BMP (RFC 7854).
 //!
 //! Decoding takes the session's negotiated [`SessionContext`] explicitly, works on shared
 //! [`bytes::Bytes`] frames without copying them, and never panics on any input: every
@@ -7,6 +7,7 @@
 //! or, for UPDATE attributes, an RFC 7606 action recorded on the [`Update`].
 
 pub mod attrs;
+pub mod bmp;
 pub mod builder;
 pub mod capability;
 pub mod context;
