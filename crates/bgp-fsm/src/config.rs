@@ -101,6 +101,9 @@ pub struct SessionConfig {
     pub send_hold_time: Option<Duration>,
     /// Seed of the timer jitter, so that runs replay exactly.
     pub jitter_seed: u64,
+    /// Hand every received UPDATE's octets out as [`crate::Action::Received`] too, for BMP
+    /// Route Monitoring (RFC 7854 §4.6). Off by default: it costs an action per UPDATE.
+    pub monitor: bool,
 }
 
 impl SessionConfig {
@@ -128,6 +131,7 @@ impl SessionConfig {
             graceful_restart: None,
             send_hold_time: None,
             jitter_seed: 0,
+            monitor: false,
         }
     }
 

@@ -241,6 +241,10 @@ pub enum Action {
     Update(Box<Update>),
     /// The peer finished sending its table for this family (RFC 4724 §2).
     EndOfRib(Family),
+    /// A received UPDATE as its octets, header included, exactly as it came (for BMP Route
+    /// Monitoring, RFC 7854 §4.6): only with [`SessionConfig::monitor`], just before the
+    /// [`Action::Update`] or [`Action::EndOfRib`] it decoded to.
+    Received(Bytes),
     /// The peer asked us to re-advertise a family, or marks the start or end of its own
     /// re-advertisement (RFC 7313 BoRR/EoRR, only when enhanced route refresh was negotiated).
     RouteRefresh(RouteRefresh),
@@ -271,6 +275,8 @@ pub struct Session {
     stopped_manually: bool,
     send_blocked: bool,
     counters: MessageCounters,
+    /// The peer's OPEN as received (the whole message), kept for BMP Peer Up (RFC 7854 §4.10).
+    received_open: Option<Bytes>,
 }
 
 /// Messages sent and received by type code (index 1 OPEN … 5 ROUTE-REFRESH; 0 counts unknown
@@ -310,7 +316,20 @@ impl Session {
             stopped_manually: true,
             send_blocked: false,
             counters: MessageCounters::default(),
+            received_open: None,
         }
+    }
+
+    /// The OPEN this session sends, as the whole message: the octets it wrote (an OPEN's
+    /// encoding depends on nothing negotiated), for BMP Peer Up (RFC 7854 §4.10).
+    pub fn sent_open(&self) -> Bytes {
+        Message::Open(self.local_open.clone()).to_bytes(&SessionContext::default())
+    }
+
+    /// The last OPEN received on this connection, as the whole message exactly as it came
+    /// (RFC 7854 §4.10), once one has arrived.
+    pub fn received_open(&self) -> Option<&Bytes> {
+        self.received_open.as_ref()
     }
 
     /// The current state.
@@ -645,8 +664,27 @@ impl Session {
             let frame = self.rx.split_to(len).freeze();
             let message_type = frame[18];
             self.counters.received[type_slot(message_type)] += 1;
+            // Shared, not copied: BMP gets the octets as received (RFC 7854 §4.6, §4.10).
+            let raw = match message_type {
+                bgp_proto::message::message_type::OPEN => Some(frame.clone()),
+                bgp_proto::message::message_type::UPDATE
+                    if self.config.monitor && self.state == State::Established =>
+                {
+                    Some(frame.clone())
+                }
+                _ => None,
+            };
             match Message::decode(frame, &ctx) {
-                Ok(message) => self.on_message(message, now),
+                Ok(message) => {
+                    match (&message, raw) {
+                        (Message::Open(_), raw) => self.received_open = raw,
+                        (Message::Update(_), Some(raw)) => {
+                            self.actions.push_back(Action::Received(raw))
+                        }
+                        _ => {}
+                    }
+                    self.on_message(message, now)
+                }
                 // RFC 4271 §8.2.2 and RFC 6608: a message this state does not expect is an FSM
                 // error whatever its body holds (e.g. a malformed UPDATE in OpenSent is 5/1, not
                 // 3/x); header errors are still reported as such.

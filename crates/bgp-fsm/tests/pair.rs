@@ -690,3 +690,57 @@ fn an_unexpected_message_is_named_in_the_fsm_error() {
     assert_eq!((n.code, n.subcode), (code::FSM, 3));
     assert_eq!(&n.data[..], &[1u8][..]);
 }
+
+#[test]
+fn monitor_hands_out_the_octets_of_each_update_and_both_opens() {
+    let mut a = config(65001, [198, 18, 0, 1], 65002);
+    a.monitor = true;
+    let b = config(65002, [198, 18, 0, 2], 65001);
+    let mut pair = Pair::new(a, b);
+    pair.start();
+    assert!(pair.run_until(MINUTE, Pair::both_established));
+    // The OPENs as written by one side are the OPENs as received by the other.
+    assert_eq!(
+        pair.a.session.received_open(),
+        Some(&pair.b.session.sent_open())
+    );
+    assert_eq!(
+        pair.b.session.received_open(),
+        Some(&pair.a.session.sent_open())
+    );
+    let mut update = bgp_proto::Update::default();
+    update.attributes.origin = Some(bgp_proto::Origin::Igp);
+    update.attributes.as_path = Some(bgp_proto::AsPath::from_sequence(vec![65002]));
+    update.attributes.next_hop = Some("198.18.0.2".parse().unwrap());
+    update.nlri = vec![bgp_proto::Nlri::new("10.244.1.0/24".parse().unwrap())];
+    let ctx = pair.b.session.negotiated().unwrap().context;
+    let wire = Message::Update(update).to_bytes(&ctx);
+    let eor = Message::Update(bgp_proto::Update::end_of_rib(Family::IPV4_UNICAST)).to_bytes(&ctx);
+    let now = pair.now;
+    let both = [&wire[..], &eor[..]].concat();
+    pair.b
+        .session
+        .send_updates(bytes::Bytes::from(both), now)
+        .unwrap();
+    pair.run_for(Duration::from_secs(1));
+    let kinds: Vec<&str> = pair
+        .a
+        .log
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Action::Received(raw) if raw == &wire => Some("received update"),
+            Action::Received(raw) if raw == &eor => Some("received eor"),
+            Action::Received(_) => Some("received other"),
+            Action::Update(_) => Some("update"),
+            Action::EndOfRib(_) => Some("eor"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["received update", "update", "received eor", "eor"]);
+    // Without monitor (side b), nothing of the kind.
+    assert!(!pair
+        .b
+        .log
+        .iter()
+        .any(|(_, a)| matches!(a, Action::Received(_))));
+}

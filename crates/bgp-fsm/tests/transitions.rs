@@ -796,6 +796,7 @@ fn run_row(t0: Instant, setup: Setup, e: E, x: &Expect) {
             Action::Update(_) => fx.push(Fx::Update),
             Action::RouteRefresh(_) => fx.push(Fx::RouteRefresh),
             Action::EndOfRib(_) => panic!("{what}: End-of-RIB"),
+            Action::Received(_) => panic!("{what}: UPDATE octets without monitor"),
         }
     }
     assert_eq!(state, next, "{what}: StateChanged chain");

@@ -478,6 +478,8 @@ impl PeerTask {
                     };
                     let _ = self.ctx.to_control.send(ToControl::Input(input));
                 }
+                // Only with `monitor` on, which is for BMP.
+                Action::Received(_) => {}
                 Action::RouteRefresh(refresh) => {
                     let input = Input::RouteRefresh {
                         peer: self.id,
