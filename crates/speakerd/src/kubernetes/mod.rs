@@ -25,7 +25,7 @@ use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-use crate::config::{KubernetesConfig, NeighborConfig, OriginateConfig, PeeringMode};
+use crate::config::{KubernetesConfig, NeighborConfig, OriginateConfig, PeeringMode, TorRule};
 use crate::control_task::ToControl;
 use crate::msg::{Input, NodeEvent, NodeRoutes, PrefixSource};
 
@@ -243,8 +243,8 @@ pub(crate) fn desired(
                 .iter()
                 .map(|p| OriginateConfig {
                     prefix: *p,
-                    communities: Vec::new(),
-                    large_communities: Vec::new(),
+                    communities: config.pod_cidr_communities.clone(),
+                    large_communities: config.pod_cidr_large_communities.clone(),
                 })
                 .collect()
         })
@@ -256,20 +256,29 @@ pub(crate) fn desired(
     };
     let others = nodes.iter().filter(|(name, _)| **name != config.node_name);
     let neighbors = match config.mode {
+        // Every ToR whose selector matches our Node (two ToRs of a rack: two sessions, ECMP).
         PeeringMode::Tor => own
-            .and_then(|n| {
-                config.tors.iter().find(|t| {
-                    n.labels
-                        .get(&t.label_key)
-                        .is_some_and(|v| *v == t.label_value)
-                })
-            })
-            .map(|t| {
-                let mut n = config.peer.clone();
-                n.address = t.address;
-                n.remote_asn = t.remote_asn;
-                n.description = Some("tor".into());
-                vec![n]
+            .map(|n| {
+                config
+                    .tors
+                    .iter()
+                    .filter(|t| t.selector.matches(&n.labels))
+                    .fold(Vec::<&TorRule>::new(), |mut tors, t| {
+                        // Two rules for one address: the first.
+                        if !tors.iter().any(|u| u.address == t.address) {
+                            tors.push(t);
+                        }
+                        tors
+                    })
+                    .into_iter()
+                    .map(|t| {
+                        let mut n = config.peer.clone();
+                        n.address = t.address;
+                        n.remote_asn = t.remote_asn;
+                        n.description = Some("tor".into());
+                        n
+                    })
+                    .collect()
             })
             .unwrap_or_default(),
         PeeringMode::Mesh => others
