@@ -95,23 +95,41 @@ def get(kind, name):
 NS = "speakerd-system"
 get("Namespace", NS)
 for (kind, name), (file, doc) in objects.items():
-    if kind not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+    if kind not in ("Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"):
         check(doc["metadata"].get("namespace") == NS, f"{file}: {kind} {name} not in {NS}")
 
-# RBAC: exactly nodes get/list/watch and events create/patch (core and events.k8s.io).
-role = get("ClusterRole", "speakerd")
-granted = set()
-for rule in role.get("rules", []):
-    check(not rule.get("nonResourceURLs") and not rule.get("resourceNames"),
-          "ClusterRole: unexpected nonResourceURLs/resourceNames")
-    for group in rule.get("apiGroups", []):
-        for res in rule.get("resources", []):
-            for verb in rule.get("verbs", []):
-                granted.add((group, res, verb))
+# RBAC: exactly nodes get/list/watch, events create/patch (core and events.k8s.io), the
+# bgp.speakerd.io configuration get/list/watch and the node status get/create/patch; and,
+# namespaced, the Secrets of speakerd-system get.
+def grants(kind, name):
+    role = get(kind, name)
+    granted = set()
+    for rule in role.get("rules", []):
+        check(not rule.get("nonResourceURLs") and not rule.get("resourceNames"),
+              f"{kind} {name}: unexpected nonResourceURLs/resourceNames")
+        for group in rule.get("apiGroups", []):
+            for res in rule.get("resources", []):
+                for verb in rule.get("verbs", []):
+                    granted.add((group, res, verb))
+    return granted
+
+
+granted = grants("ClusterRole", "speakerd")
+G = "bgp.speakerd.io"
 expected = {("", "nodes", v) for v in ("get", "list", "watch")}
 expected |= {(g, "events", v) for g in ("", "events.k8s.io") for v in ("create", "patch")}
+expected |= {(G, r, v) for r in ("bgpclusterconfigs", "bgpadvertisements") for v in ("get", "list", "watch")}
+expected |= {(G, "bgpnodestatuses", v) for v in ("get", "create", "patch")}
+expected |= {(G, "bgpnodestatuses/status", "patch")}
 check(granted == expected,
       f"ClusterRole grants {sorted(granted - expected)} too much, {sorted(expected - granted)} too little")
+secrets = grants("Role", "speakerd-secrets")
+check(secrets == {("", "secrets", "get")},
+      f"Role speakerd-secrets grants {sorted(secrets)}, not exactly Secrets get")
+secrets_binding = get("RoleBinding", "speakerd-secrets")
+check(secrets_binding.get("roleRef", {}).get("name") == "speakerd-secrets", "RoleBinding: roleRef")
+check(secrets_binding.get("subjects") == [{"kind": "ServiceAccount", "name": "speakerd", "namespace": NS}],
+      "RoleBinding: subjects must be exactly the speakerd ServiceAccount")
 binding = get("ClusterRoleBinding", "speakerd")
 check(binding.get("roleRef", {}).get("name") == "speakerd", "ClusterRoleBinding: roleRef")
 check(binding.get("subjects") == [{"kind": "ServiceAccount", "name": "speakerd", "namespace": NS}],

@@ -10,6 +10,7 @@ pub mod check;
 pub mod client;
 pub mod config;
 pub mod control;
+pub mod crd;
 mod control_task;
 pub mod daemon;
 pub mod decode;

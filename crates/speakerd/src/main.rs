@@ -97,6 +97,8 @@ enum Command {
         /// Whole BGP messages in hex (4-octet AS session context).
         hex: Vec<String>,
     },
+    /// Print the CustomResourceDefinitions of bgp.speakerd.io (config/kubernetes/crds.yaml).
+    Crds,
     /// Print the version.
     Version,
 }
@@ -269,6 +271,10 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Crds => {
+            print!("{}", speakerd::crd::manifests());
+            ExitCode::SUCCESS
         }
         Command::Version => {
             println!("speakerd {}", env!("CARGO_PKG_VERSION"));

@@ -3,7 +3,7 @@
 //! `${VAR}` is replaced by the environment variable VAR before parsing, for the per-node values
 //! of a DaemonSet (node name, node IP).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -86,6 +86,12 @@ pub enum ConfigErrorKind {
     #[error("missing key '{0}'")]
     Missing(&'static str),
     /// A policy name that is not defined.
+    /// A label selector operator other than In, NotIn, Exists and DoesNotExist.
+    #[error("unknown label selector operator '{0}' (In, NotIn, Exists or DoesNotExist)")]
+    SelectorOperator(String),
+    /// A ToR rule with both or neither of `node_label` and `node_selector`.
+    #[error("a ToR needs exactly one of node_label and node_selector")]
+    TorSelector,
     #[error("no policy named '{0}'")]
     UnknownPolicy(String),
     /// A term verdict that is not accept, reject or next.
@@ -246,13 +252,54 @@ pub enum PeeringMode {
     RouteReflector,
 }
 
-/// A ToR chosen for the nodes whose label matches.
+/// One requirement of a [`NodeSelector`], as in a Kubernetes label selector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SelectorRequirement {
+    /// The label has one of the values.
+    In(String, Vec<String>),
+    /// The label is absent or has none of the values.
+    NotIn(String, Vec<String>),
+    /// The label is present.
+    Exists(String),
+    /// The label is absent.
+    DoesNotExist(String),
+}
+
+/// Which Nodes a rule applies to, by their labels: Kubernetes label-selector semantics (every
+/// `match_labels` entry and every requirement must hold; empty matches every node).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeSelector {
+    /// Labels that must have exactly these values.
+    pub match_labels: BTreeMap<String, String>,
+    /// Further requirements.
+    pub requirements: Vec<SelectorRequirement>,
+}
+
+impl NodeSelector {
+    /// Whether a Node with `labels` is selected.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.match_labels
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
+            && self.requirements.iter().all(|r| match r {
+                SelectorRequirement::In(k, values) => {
+                    labels.get(k).is_some_and(|v| values.contains(v))
+                }
+                SelectorRequirement::NotIn(k, values) => {
+                    labels.get(k).is_none_or(|v| !values.contains(v))
+                }
+                SelectorRequirement::Exists(k) => labels.contains_key(k),
+                SelectorRequirement::DoesNotExist(k) => !labels.contains_key(k),
+            })
+    }
+}
+
+/// A ToR chosen for the nodes its selector matches; a node matched by several peers with each
+/// (ECMP across them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TorRule {
-    /// The label key.
-    pub label_key: String,
-    /// The label value.
-    pub label_value: String,
+    /// The nodes that peer with it.
+    pub selector: NodeSelector,
     /// The ToR's address.
     pub address: IpAddr,
     /// The ToR's AS.
@@ -282,7 +329,7 @@ pub struct KubernetesConfig {
     pub reflector_label: String,
     /// Settings of every session the integration creates (address and AS filled in per node).
     pub peer: NeighborConfig,
-    /// ToR selection by node label.
+    /// ToR selection by node labels.
     pub tors: Vec<TorRule>,
 }
 
@@ -291,6 +338,10 @@ pub struct KubernetesConfig {
 pub struct Config {
     /// Our AS.
     pub asn: u32,
+    /// Communities our PodCIDRs are announced with.
+    pub pod_cidr_communities: Vec<Community>,
+    /// Large communities our PodCIDRs are announced with.
+    pub pod_cidr_large_communities: Vec<LargeCommunity>,
     /// Our BGP Identifier.
     pub router_id: Ipv4Addr,
     /// Route-reflection cluster id.

@@ -2,6 +2,7 @@
 //! lines come from; [`super::validate`] turns it into the typed model.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use toml::Spanned;
@@ -213,16 +214,44 @@ pub(super) struct RawKubernetes {
     pub(super) tors: Vec<Spanned<RawTor>>,
 }
 
+    #[serde(default)]
+    pub(super) pod_cidr_communities: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) pod_cidr_large_communities: Vec<Spanned<String>>,
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTor {
-    pub(super) node_label: Spanned<String>,
+    #[serde(default)]
+    pub(super) node_label: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) node_selector: Option<Spanned<RawSelector>>,
     pub(super) address: Spanned<String>,
     pub(super) remote_asn: u32,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+/// A Kubernetes label selector: `{ match_labels = { K = "V" }, match_expressions = [...] }`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSelector {
+    #[serde(default)]
+    pub(super) match_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) match_expressions: Vec<RawRequirement>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRequirement {
+    pub(super) key: String,
+    // Plain, not Spanned: toml cannot give spans this deep in arrays of tables; an error
+    // points at the selector.
+    pub(super) operator: String,
+    #[serde(default)]
+    pub(super) values: Vec<String>,
+}
+
 pub(super) struct RawOriginate {
     pub(super) prefix: Spanned<String>,
     #[serde(default)]

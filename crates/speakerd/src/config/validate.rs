@@ -567,14 +567,27 @@ pub(super) fn build_kubernetes(
         }
     };
     let mut tors = Vec::new();
-    for t in &k.tors {
-        let t = t.get_ref();
-        let Some((key, value)) = t.node_label.get_ref().split_once('=') else {
-            errors.push(l.error(
-                &t.node_label,
-                ConfigErrorKind::Label(t.node_label.get_ref().clone()),
-            ));
-            continue;
+    for spanned in &k.tors {
+        let t = spanned.get_ref();
+        let selector = match (&t.node_label, &t.node_selector) {
+            (Some(label), None) => {
+                let Some((key, value)) = label.get_ref().split_once('=') else {
+                    errors.push(l.error(label, ConfigErrorKind::Label(label.get_ref().clone())));
+                    continue;
+                };
+                NodeSelector {
+                    match_labels: BTreeMap::from([(key.to_string(), value.to_string())]),
+                    requirements: Vec::new(),
+                }
+            }
+            (None, Some(selector)) => match node_selector(selector, l, errors) {
+                Some(s) => s,
+                None => continue,
+            },
+            _ => {
+                errors.push(l.error(spanned, ConfigErrorKind::TorSelector));
+                continue;
+            }
         };
         let Some(address) = collect(
             errors,
@@ -583,8 +596,7 @@ pub(super) fn build_kubernetes(
             continue;
         };
         tors.push(TorRule {
-            label_key: key.to_string(),
-            label_value: value.to_string(),
+            selector,
             address,
             remote_asn: t.remote_asn,
         });
@@ -597,6 +609,26 @@ pub(super) fn build_kubernetes(
         service_cidrs,
         drain_taint: k.drain_taint.clone(),
         drain_seconds: k.drain_seconds.unwrap_or(30),
+    let pod_cidr_communities = k
+        .pod_cidr_communities
+        .iter()
+        .filter_map(|c| {
+            collect(
+                errors,
+                l.parse_by(c, parse_community, ConfigErrorKind::Community),
+            )
+        })
+        .collect();
+    let pod_cidr_large_communities = k
+        .pod_cidr_large_communities
+        .iter()
+        .filter_map(|c| {
+            collect(
+                errors,
+                l.parse_by(c, parse_large_community, ConfigErrorKind::LargeCommunity),
+            )
+        })
+        .collect();
         drain_prepend: k.drain_prepend.unwrap_or(3),
         reflector_label: k
             .reflector_label
@@ -612,6 +644,36 @@ pub(super) fn build_term(
     l: &Locator<'_>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Term> {
+        pod_cidr_communities,
+        pod_cidr_large_communities,
+    })
+}
+
+/// A label selector of the TOML (the same semantics as the Kubernetes API's).
+fn node_selector(
+    spanned: &Spanned<RawSelector>,
+    l: &Locator<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<NodeSelector> {
+    let raw = spanned.get_ref();
+    let mut requirements = Vec::new();
+    for r in &raw.match_expressions {
+        let key = r.key.clone();
+        requirements.push(match r.operator.as_str() {
+            "In" => SelectorRequirement::In(key, r.values.clone()),
+            "NotIn" => SelectorRequirement::NotIn(key, r.values.clone()),
+            "Exists" => SelectorRequirement::Exists(key),
+            "DoesNotExist" => SelectorRequirement::DoesNotExist(key),
+            other => {
+                let kind = ConfigErrorKind::SelectorOperator(other.to_string());
+                errors.push(l.error(spanned, kind));
+                return None;
+            }
+        });
+    }
+    Some(NodeSelector {
+        match_labels: raw.match_labels.clone(),
+        requirements,
     let mut matches = Vec::new();
     if !t.prefixes.is_empty() {
         let list = t
