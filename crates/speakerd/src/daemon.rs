@@ -102,7 +102,10 @@ pub async fn run(config: Config, source: String, path: PathBuf) -> Result<(), Da
         core,
         fib_tx,
         bfd_tx,
-        config.kubernetes.is_some().then_some(node_events_tx),
+        config
+            .kubernetes
+            .is_some()
+            .then_some(node_events_tx.clone()),
     );
     let control_handle = tokio::spawn(control.run(control_inbox));
 
@@ -139,7 +142,7 @@ pub async fn run(config: Config, source: String, path: PathBuf) -> Result<(), Da
     info!(address = %config.admin_listen, "admin API listening");
     let (running, running_rx) = watch::channel(RunningConfig {
         path: path.clone(),
-        started: source,
+        started: source.clone(),
         reloaded: None,
     });
     let admin_task = tokio::spawn(admin::serve(
@@ -165,10 +168,12 @@ pub async fn run(config: Config, source: String, path: PathBuf) -> Result<(), Da
     let k8s_task = config.kubernetes.clone().map(|k| {
         tokio::spawn(kubernetes::run(
             k,
+            source.clone(),
             config.asn,
             to_control.clone(),
             k8s_tx,
             node_events,
+            node_events_tx.clone(),
         ))
     });
 

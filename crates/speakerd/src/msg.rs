@@ -236,6 +236,12 @@ pub enum NodeEvent {
     },
     /// The Node is schedulable again after a drain: normal announcements.
     DrainEnded,
+    /// The bgp.speakerd.io resources selecting the Node cannot be put in force (the
+    /// configuration in force stays); `message` says why.
+    ResourcesRefused {
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// Why an Established session went down, as a Node Event tells it.

@@ -82,16 +82,16 @@ pub enum ConfigErrorKind {
     /// A label selector that is not KEY=VALUE.
     #[error("'{0}' is not a label selector KEY=VALUE")]
     Label(String),
-    /// A required key is missing from a table.
-    #[error("missing key '{0}'")]
-    Missing(&'static str),
-    /// A policy name that is not defined.
     /// A label selector operator other than In, NotIn, Exists and DoesNotExist.
     #[error("unknown label selector operator '{0}' (In, NotIn, Exists or DoesNotExist)")]
     SelectorOperator(String),
     /// A ToR rule with both or neither of `node_label` and `node_selector`.
     #[error("a ToR needs exactly one of node_label and node_selector")]
     TorSelector,
+    /// A required key is missing from a table.
+    #[error("missing key '{0}'")]
+    Missing(&'static str),
+    /// A policy name that is not defined.
     #[error("no policy named '{0}'")]
     UnknownPolicy(String),
     /// A term verdict that is not accept, reject or next.
@@ -331,6 +331,13 @@ pub struct KubernetesConfig {
     pub peer: NeighborConfig,
     /// ToR selection by node labels.
     pub tors: Vec<TorRule>,
+    /// Take the peering from the bgp.speakerd.io custom resources (BGPClusterConfig,
+    /// BGPAdvertisement) and write this node's BGPNodeStatus.
+    pub custom_resources: bool,
+    /// Communities our PodCIDRs are announced with.
+    pub pod_cidr_communities: Vec<Community>,
+    /// Large communities our PodCIDRs are announced with.
+    pub pod_cidr_large_communities: Vec<LargeCommunity>,
 }
 
 /// A validated configuration.
@@ -338,10 +345,6 @@ pub struct KubernetesConfig {
 pub struct Config {
     /// Our AS.
     pub asn: u32,
-    /// Communities our PodCIDRs are announced with.
-    pub pod_cidr_communities: Vec<Community>,
-    /// Large communities our PodCIDRs are announced with.
-    pub pod_cidr_large_communities: Vec<LargeCommunity>,
     /// Our BGP Identifier.
     pub router_id: Ipv4Addr,
     /// Route-reflection cluster id.
@@ -398,6 +401,7 @@ pub struct ShutdownDrain {
 
 pub mod diff;
 mod raw;
+
 mod validate;
 
 use self::raw::RawConfig;

@@ -212,12 +212,14 @@ pub(super) struct RawKubernetes {
     pub(super) peer: Option<Spanned<RawNeighbor>>,
     #[serde(default, rename = "tor")]
     pub(super) tors: Vec<Spanned<RawTor>>,
-}
-
+    #[serde(default)]
+    pub(super) custom_resources: bool,
     #[serde(default)]
     pub(super) pod_cidr_communities: Vec<Spanned<String>>,
     #[serde(default)]
     pub(super) pod_cidr_large_communities: Vec<Spanned<String>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTor {
@@ -229,8 +231,6 @@ pub(super) struct RawTor {
     pub(super) remote_asn: u32,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 /// A Kubernetes label selector: `{ match_labels = { K = "V" }, match_expressions = [...] }`.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -252,6 +252,8 @@ pub(super) struct RawRequirement {
     pub(super) values: Vec<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawOriginate {
     pub(super) prefix: Spanned<String>,
     #[serde(default)]

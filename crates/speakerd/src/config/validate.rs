@@ -601,14 +601,6 @@ pub(super) fn build_kubernetes(
             remote_asn: t.remote_asn,
         });
     }
-    Some(KubernetesConfig {
-        node_name: k.node_name.get_ref().clone(),
-        kubeconfig: k.kubeconfig.clone(),
-        mode,
-        allowed_prefixes,
-        service_cidrs,
-        drain_taint: k.drain_taint.clone(),
-        drain_seconds: k.drain_seconds.unwrap_or(30),
     let pod_cidr_communities = k
         .pod_cidr_communities
         .iter()
@@ -629,6 +621,14 @@ pub(super) fn build_kubernetes(
             )
         })
         .collect();
+    Some(KubernetesConfig {
+        node_name: k.node_name.get_ref().clone(),
+        kubeconfig: k.kubeconfig.clone(),
+        mode,
+        allowed_prefixes,
+        service_cidrs,
+        drain_taint: k.drain_taint.clone(),
+        drain_seconds: k.drain_seconds.unwrap_or(30),
         drain_prepend: k.drain_prepend.unwrap_or(3),
         reflector_label: k
             .reflector_label
@@ -636,14 +636,7 @@ pub(super) fn build_kubernetes(
             .unwrap_or_else(|| "bgp.speakerd.io/route-reflector".into()),
         peer,
         tors,
-    })
-}
-
-pub(super) fn build_term(
-    t: &RawTerm,
-    l: &Locator<'_>,
-    errors: &mut Vec<ConfigError>,
-) -> Option<Term> {
+        custom_resources: k.custom_resources,
         pod_cidr_communities,
         pod_cidr_large_communities,
     })
@@ -674,6 +667,14 @@ fn node_selector(
     Some(NodeSelector {
         match_labels: raw.match_labels.clone(),
         requirements,
+    })
+}
+
+pub(super) fn build_term(
+    t: &RawTerm,
+    l: &Locator<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Term> {
     let mut matches = Vec::new();
     if !t.prefixes.is_empty() {
         let list = t

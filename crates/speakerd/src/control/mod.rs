@@ -186,7 +186,6 @@ impl Core {
                     self.rib.set_local_address(peer, address);
                 }
                 self.rib.set_add_path(peer, negotiated.context.add_path_tx);
-                self.rib.peer_up(
                 let long_lived: Vec<Family> =
                     negotiated.peer_long_lived.iter().map(|f| f.family).collect();
                 self.rib.set_long_lived(peer, FamilySet::of(&long_lived));
@@ -194,6 +193,7 @@ impl Core {
                     n.stale
                         .session_up(peer, n.config.address, &negotiated, &mut self.rib);
                 }
+                self.rib.peer_up(
                     peer,
                     negotiated.peer_id,
                     negotiated.context.four_octet_as,
@@ -234,9 +234,9 @@ impl Core {
                         cause: DownCause::Session(down.reason),
                     };
                     self.node_event(event);
-                }
                 } else {
                     self.rib.peer_down(peer, &[]);
+                }
             }
             Input::Update { peer, update } => self.apply_update(peer, &update),
             Input::EndOfRib { peer, family } => {

@@ -25,8 +25,12 @@ use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
+mod resources;
+
+use self::resources::{Resources, StatusInputs};
 use crate::config::{KubernetesConfig, NeighborConfig, OriginateConfig, PeeringMode, TorRule};
 use crate::control_task::ToControl;
+use crate::crd::{BgpAdvertisement, BgpClusterConfig};
 use crate::msg::{Input, NodeEvent, NodeRoutes, PrefixSource};
 
 /// Why the Kubernetes client could not be built.
@@ -80,6 +84,12 @@ fn describe(event: &NodeEvent) -> (&'static str, &'static str, &'static str, Str
                 "BGPDrainEnded",
                 "Draining",
                 "node schedulable again: normal announcements, sessions restart".to_string(),
+            ),
+            NodeEvent::ResourcesRefused { message } => (
+                "Warning",
+                "BGPConfigRefused",
+                "Configuring",
+                format!("bgp.speakerd.io configuration not applied: {message}"),
             ),
         }
 }
@@ -345,14 +355,18 @@ async fn client(config: &KubernetesConfig) -> Result<Client, KubernetesError> {
     Ok(Client::try_from(kube_config)?)
 }
 
-/// Watches Nodes until the daemon stops; sends the control core what to announce and validate, and the
-/// daemon which neighbours to have.
+/// Watches Nodes (and, with `custom_resources`, the bgp.speakerd.io resources and the Secrets
+/// they name) until the daemon stops; sends the control core what to announce and validate,
+/// and the daemon which neighbours to have. `base` is the configuration's text (`${VAR}`
+/// replaced), which the resources complete.
 pub(crate) async fn run(
     config: KubernetesConfig,
+    base: String,
     local_as: u32,
     to_control: mpsc::UnboundedSender<ToControl>,
     neighbors: mpsc::UnboundedSender<Vec<NeighborConfig>>,
     node_events: mpsc::UnboundedReceiver<NodeEvent>,
+    warnings: mpsc::UnboundedSender<NodeEvent>,
 ) {
     let client = loop {
         match client(&config).await {
@@ -370,55 +384,148 @@ pub(crate) async fn run(
         node_uid_rx,
         node_events,
     ));
-    let api: Api<Node> = Api::all(client);
+    let (status_tx, status_rx) = watch::channel(StatusInputs::default());
+    if config.custom_resources {
+        tokio::spawn(resources::write_status(
+            client.clone(),
+            config.node_name.clone(),
+            to_control.clone(),
+            status_rx,
+        ));
+    }
+    let api: Api<Node> = Api::all(client.clone());
     let mut events = watcher::watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
+    let mut config_events = resource_events::<BgpClusterConfig>(&client, config.custom_resources);
+    let mut advertisement_events =
+        resource_events::<BgpAdvertisement>(&client, config.custom_resources);
+    let mut secrets_tick = tokio::time::interval(resources::SECRET_REFRESH);
+    let mut resources = Resources::default();
+    let mut in_force = config.clone();
+    let mut refused: Option<String> = None;
     let mut nodes: BTreeMap<String, NodeInfo> = BTreeMap::new();
     let mut relisting: Option<BTreeMap<String, NodeInfo>> = None;
     let mut applied: Option<Desired> = None;
     let taint = config.drain_taint.as_deref();
-    while let Some(event) = events.next().await {
-        match event {
-            Ok(Event::Init) => relisting = Some(BTreeMap::new()),
-            Ok(Event::InitApply(node)) => {
-                if node.metadata.name.as_ref() == Some(&config.node_name) {
-                    node_uid.send_replace(node.metadata.uid.clone());
-                }
-                if let (Some(buffer), Some(name)) = (relisting.as_mut(), node.metadata.name.clone())
-                {
-                    buffer.insert(name, NodeInfo::from_node(&node, taint));
+    loop {
+        tokio::select! {
+            event = events.next() => {
+                let Some(event) = event else { break };
+                match event {
+                    Ok(Event::Init) => relisting = Some(BTreeMap::new()),
+                    Ok(Event::InitApply(node)) => {
+                        if node.metadata.name.as_ref() == Some(&config.node_name) {
+                            node_uid.send_replace(node.metadata.uid.clone());
+                        }
+                        if let (Some(buffer), Some(name)) =
+                            (relisting.as_mut(), node.metadata.name.clone())
+                        {
+                            buffer.insert(name, NodeInfo::from_node(&node, taint));
+                        }
+                    }
+                    Ok(Event::InitDone) => {
+                        if let Some(buffer) = relisting.take() {
+                            info!(nodes = buffer.len(), "node list synced");
+                            nodes = buffer;
+                        }
+                    }
+                    Ok(Event::Apply(node)) => {
+                        if node.metadata.name.as_ref() == Some(&config.node_name) {
+                            node_uid.send_replace(node.metadata.uid.clone());
+                        }
+                        if let Some(name) = node.metadata.name.clone() {
+                            nodes.insert(name, NodeInfo::from_node(&node, taint));
+                        }
+                    }
+                    Ok(Event::Delete(node)) => {
+                        if let Some(name) = &node.metadata.name {
+                            nodes.remove(name);
+                        }
+                    }
+                    Err(e) => {
+                        // The watcher retries with back-off; the last known state stays in force.
+                        warn!(error = %e, "node watch failed; keeping the last known state");
+                        continue;
+                    }
                 }
             }
-            Ok(Event::InitDone) => {
-                if let Some(buffer) = relisting.take() {
-                    info!(nodes = buffer.len(), "node list synced");
-                    nodes = buffer;
+            Some(event) = config_events.next() => match event {
+                Ok(e) => {
+                    if !resources.configs.apply(e) {
+                        continue;
+                    }
+                    resources.refresh_secrets(&client).await;
                 }
-            }
-            Ok(Event::Apply(node)) => {
-                if node.metadata.name.as_ref() == Some(&config.node_name) {
-                    node_uid.send_replace(node.metadata.uid.clone());
+                Err(e) => {
+                    warn!(error = %e, "BGPClusterConfig watch failed; keeping the last known state");
+                    continue;
                 }
-                if let Some(name) = node.metadata.name.clone() {
-                    nodes.insert(name, NodeInfo::from_node(&node, taint));
+            },
+            Some(event) = advertisement_events.next() => match event {
+                Ok(e) => {
+                    if !resources.advertisements.apply(e) {
+                        continue;
+                    }
                 }
-            }
-            Ok(Event::Delete(node)) => {
-                if let Some(name) = &node.metadata.name {
-                    nodes.remove(name);
+                Err(e) => {
+                    warn!(error = %e, "BGPAdvertisement watch failed; keeping the last known state");
+                    continue;
                 }
-            }
-            Err(e) => {
-                // The watcher retries with back-off; the last known state stays in force.
-                warn!(error = %e, "node watch failed; keeping the last known state");
-                continue;
+            },
+            _ = secrets_tick.tick(), if config.custom_resources => {
+                if !resources.refresh_secrets(&client).await {
+                    continue;
+                }
             }
         }
         if relisting.is_some() {
             continue;
         }
-        let want = desired(&config, local_as, &nodes);
+        // With the resources, nothing is decided before their first lists are in: the
+        // sessions start with the configuration they give, not with the ConfigMap's first.
+        let resources_synced = resources.configs.synced && resources.advertisements.synced;
+        if config.custom_resources && !resources_synced {
+            continue;
+        }
+        if config.custom_resources {
+            let labels = nodes
+                .get(&config.node_name)
+                .map(|n| n.labels.clone())
+                .unwrap_or_default();
+            let result = resources.render(&base, &labels);
+            let condition = StatusInputs::condition_of(&result);
+            let mut inputs = status_tx.borrow().clone();
+            match result {
+                Ok(a) => {
+                    in_force = a.kubernetes;
+                    inputs.cluster_config = a.cluster_config;
+                    inputs.advertisements = a.advertisements;
+                    refused = None;
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    if refused.as_ref() != Some(&message) {
+                        warn!(error = %message, "bgp.speakerd.io configuration refused; the configuration in force stays");
+                        let _ = warnings.send(NodeEvent::ResourcesRefused {
+                            message: message.clone(),
+                        });
+                        refused = Some(message);
+                    }
+                }
+            }
+            inputs.config_applied = Some(condition);
+            inputs.announced = nodes
+                .get(&config.node_name)
+                .map(|n| n.pod_cidrs.iter().map(|p| p.to_string()).collect())
+                .unwrap_or_default();
+            status_tx.send_if_modified(|current| {
+                let changed = *current != inputs;
+                *current = inputs;
+                changed
+            });
+        }
+        let want = desired(&in_force, local_as, &nodes);
         let previous = applied.as_ref();
         if previous.map(|p| &p.prefixes) != Some(&want.prefixes) {
             let input = Input::SetPrefixes(PrefixSource::Kubernetes, want.prefixes.clone());
@@ -440,4 +547,27 @@ pub(crate) async fn run(
         }
         applied = Some(want);
     }
+}
+
+/// The watch of one kind of bgp.speakerd.io resource, or a stream that never yields when the
+/// resources are not used.
+fn resource_events<K>(
+    client: &Client,
+    enabled: bool,
+) -> futures::stream::BoxStream<'static, Result<Event<K>, watcher::Error>>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + 'static,
+{
+    if !enabled {
+        return futures::stream::pending().boxed();
+    }
+    let api: Api<K> = Api::all(client.clone());
+    watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed()
 }

@@ -1,9 +1,13 @@
 //! The Kubernetes integration against a stand-in API server (`k8s/fake_apiserver.py`) that
-//! speaks the real list/watch protocol for Nodes with real Node JSON: no kube-apiserver can be
+//! speaks the real list/watch protocol for Nodes and the bgp.speakerd.io resources with real
+//! object JSON (the custom resources: `crds.rs`): no kube-apiserver can be
 //! installed on the build machines. Each node runs speakerd in its own namespace; all of them and
 //! the API server share one bridge (198.18.100.0/24) in a hub namespace.
 
+#[path = "../lab/mod.rs"]
 mod lab;
+
+mod crds;
 
 use std::time::{Duration, Instant};
 
@@ -166,6 +170,13 @@ impl Cluster {
         } else {
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
+    }
+
+    /// `GET path` at the API server (its /_control/ views), parsed.
+    fn get_json(&self, path: &str) -> Result<serde_json::Value, String> {
+        let script = format!("import urllib.request;print(urllib.request.urlopen('http://{API}:{API_PORT}{path}',timeout=5).read().decode())");
+        let out = self.lab.exec(&self.hub, "python3", &["-c", &script])?;
+        serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))
     }
 
     fn put_node(&self, i: usize, cidr: &str, labels: serde_json::Value) {
@@ -565,14 +576,23 @@ const TOR_ASN: u32 = 65000;
 /// BIRD as the ToR of every node, in the hub namespace at the API server's address, exporting
 /// what it learns to the hub's kernel (so `ip monitor route` there sees every withdrawal).
 fn tor_bird(c: &mut Cluster, graceful_restart: bool) -> lab::Bird {
+    let extra = if graceful_restart {
+        "graceful restart on;"
+    } else {
+        ""
+    };
+    tor_bird_with(c, extra)
+}
+
+/// [`tor_bird`] with `extra` in each BGP protocol.
+fn tor_bird_with(c: &mut Cluster, extra: &str) -> lab::Bird {
     let mut conf = format!(
         "router id {API};\nprotocol device {{}}\nprotocol kernel {{ ipv4 {{ export all; }}; }}\n"
     );
     for i in 1..=c.nodes.len() {
         conf += &format!(
-            "protocol bgp node{i} {{\n  local {API} as {TOR_ASN};\n  neighbor {} as {ASN};\n  {}\n  ipv4 {{ import all; export all; }};\n}}\n",
+            "protocol bgp node{i} {{\n  local {API} as {TOR_ASN};\n  neighbor {} as {ASN};\n  {extra}\n  ipv4 {{ import all; export all; }};\n}}\n",
             node_ip(i),
-            if graceful_restart { "graceful restart on;" } else { "" },
         );
     }
     let hub = c.hub.clone();
