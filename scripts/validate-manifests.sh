@@ -222,4 +222,56 @@ if errors:
     sys.exit(1)
 print(f"  ok: {len(objects)} objects; the DaemonSet mounts {chosen}")
 PY
+echo "custom resource examples against the generated CRDs:"
+"$venv/bin/python" - "$dir" <<'PY'
+# Every example in config/kubernetes/examples/ must validate against the openAPIV3Schema of
+# its CRD in crds.yaml, strictly (a field the schema does not name is an error, as the API
+# server's pruning would silently drop it).
+import sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+directory = Path(sys.argv[1])
+crds = {}
+for doc in yaml.safe_load_all((directory / "crds.yaml").read_text()):
+    if doc:
+        version = doc["spec"]["versions"][0]
+        crds[(doc["spec"]["group"] + "/" + version["name"], doc["spec"]["names"]["kind"])] = \
+            version["schema"]["openAPIV3Schema"]
+
+
+def strict(schema):
+    """The schema with additionalProperties false wherever properties are listed."""
+    if isinstance(schema, dict):
+        out = {k: strict(v) for k, v in schema.items() if k != "nullable"}
+        if "properties" in out and "additionalProperties" not in out:
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [strict(v) for v in schema]
+    return schema
+
+
+errors = []
+count = 0
+for path in sorted((directory / "examples").glob("*.yaml")):
+    for doc in yaml.safe_load_all(path.read_text()):
+        if not doc:
+            continue
+        count += 1
+        schema = crds.get((doc.get("apiVersion"), doc.get("kind")))
+        if schema is None:
+            errors.append(f"{path.name}: no CRD for {doc.get('apiVersion')} {doc.get('kind')}")
+            continue
+        body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata")}
+        for e in jsonschema.Draft7Validator(strict(schema)).iter_errors(body):
+            errors.append(f"{path.name}: {doc['metadata']['name']}: {'/'.join(map(str, e.path))}: {e.message}")
+for e in errors:
+    print(f"  FAIL {e}")
+if errors or count == 0:
+    sys.exit(1)
+print(f"  ok: {count} custom resources")
+PY
 echo "manifests ok"
