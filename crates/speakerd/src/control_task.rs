@@ -61,6 +61,8 @@ pub(crate) enum Query {
         timestamp: u32,
         reply: oneshot::Sender<RibDump>,
     },
+    /// The BMP statistics of every Established neighbour (RFC 7854 §4.8).
+    BmpStatistics(oneshot::Sender<Vec<crate::control::PeerStatistics>>),
 }
 
 /// Where the core's outputs go.
@@ -166,6 +168,9 @@ impl ControlTask {
                 // One pass over the table here; sorting, encoding and writing happen on a
                 // blocking thread of the admin API (crate::mrt_dump).
                 let _ = reply.send(self.core.rib_dump(kind, timestamp));
+            }
+            Query::BmpStatistics(reply) => {
+                let _ = reply.send(self.core.bmp_statistics());
             }
         }
     }

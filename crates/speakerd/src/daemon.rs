@@ -76,6 +76,8 @@ pub async fn run(config: Config, source: String, path: PathBuf) -> Result<(), Da
 
     let (to_control, control_inbox) = mpsc::unbounded_channel();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let bmp = crate::bmp::BmpHub::new(&config.bmp);
+    let (bmp_stop, bmp_stop_rx) = watch::channel(false);
     let ctx = PeerContext {
         local_as: config.asn,
         router_id: config.router_id,
@@ -84,7 +86,28 @@ pub async fn run(config: Config, source: String, path: PathBuf) -> Result<(), Da
         started,
         restarting,
         shutdown: shutdown_rx.clone(),
+        bmp: bmp.clone(),
     };
+    let bmp_tasks: Vec<_> = bmp
+        .iter()
+        .flat_map(|hub| {
+            config.bmp.iter().enumerate().map(|(index, c)| {
+                tokio::spawn(
+                    crate::bmp::Collector {
+                        index,
+                        config: c.clone(),
+                        hub: hub.clone(),
+                        to_control: to_control.clone(),
+                        metrics: metrics.clone(),
+                        stop: bmp_stop_rx.clone(),
+                        sys_name: crate::bmp::sys_name(),
+                        sys_descr: crate::bmp::sys_descr(config.router_id, config.asn),
+                    }
+                    .run(),
+                )
+            })
+        })
+        .collect();
 
     let core = Core::new(
         CoreSettings::from_config(&config, restarting),
@@ -233,6 +256,11 @@ pub async fn run(config: Config, source: String, path: PathBuf) -> Result<(), Da
         let _ = accept_task.await;
     })
     .await;
+    // The sessions' Peer Downs are queued: the collectors send them, then Termination.
+    let _ = bmp_stop.send(true);
+    for task in bmp_tasks {
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, task).await;
+    }
     let keep_routes = current.graceful_restart_configured();
     let (done, done_rx) = oneshot::channel();
     let _ = fib_control.send(FibControl::Shutdown { keep_routes, done });

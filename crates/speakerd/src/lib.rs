@@ -6,6 +6,7 @@
 mod admin;
 mod backlog;
 mod bfd_task;
+mod bmp;
 pub mod check;
 pub mod client;
 pub mod config;

@@ -64,6 +64,16 @@ pub struct Metrics {
     pub bfd_transitions: IntCounterVec,
     /// `bgp_bfd_detection_time_seconds{peer}`: the negotiated Detection Time (RFC 5880 §6.8.4).
     pub bfd_detection_time_seconds: GaugeVec,
+    /// `bgp_bmp_messages_sent_total{collector}`: BMP messages written to a collector.
+    pub bmp_messages_sent: IntCounterVec,
+    /// `bgp_bmp_messages_dropped_total{collector,reason}`: BMP messages a collector never got
+    /// (`disconnected`: none was connected; `queue_full`: it fell a whole queue behind and was
+    /// disconnected). It gets the state again when it reconnects.
+    pub bmp_messages_dropped: IntCounterVec,
+    /// `bgp_bmp_collector_up{collector}`: 1 while connected.
+    pub bmp_collector_up: IntGaugeVec,
+    /// `bgp_bmp_connections_total{collector}`: connections established to a collector.
+    pub bmp_connections: IntCounterVec,
 }
 
 const PEER: &[&str] = &["peer", "peer_asn"];
@@ -125,6 +135,10 @@ impl Metrics {
             bfd_state: igv("bgp_bfd_state", "BFD session state (0 AdminDown, 1 Down, 2 Init, 3 Up)", &["peer"]),
             bfd_transitions: icv("bgp_bfd_transitions_total", "BFD session state changes, by the state entered", &["peer", "state"]),
             bfd_detection_time_seconds: gv("bgp_bfd_detection_time_seconds", "Negotiated BFD Detection Time", &["peer"]),
+            bmp_messages_sent: icv("bgp_bmp_messages_sent_total", "BMP messages written to the collector", &["collector"]),
+            bmp_messages_dropped: icv("bgp_bmp_messages_dropped_total", "BMP messages the collector never got, by reason (disconnected, queue_full)", &["collector", "reason"]),
+            bmp_collector_up: igv("bgp_bmp_collector_up", "1 while connected to the BMP collector", &["collector"]),
+            bmp_connections: icv("bgp_bmp_connections_total", "Connections established to the BMP collector", &["collector"]),
             registry,
         }
     }

@@ -44,6 +44,8 @@ pub(crate) struct PeerContext {
     pub(crate) restarting: bool,
     /// Turns true when the daemon shuts down.
     pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Where BMP messages go (RFC 7854), when collectors are configured.
+    pub(crate) bmp: Option<crate::bmp::BmpHub>,
 }
 
 fn state_number(state: State) -> i64 {
@@ -87,6 +89,8 @@ struct PeerTask {
     counted: [bgp_fsm::MessageCounters; 2],
     labels: [String; 2],
     shutting_down: bool,
+    /// This neighbour's side of BMP export.
+    bmp: Option<crate::bmp::PeerMonitor>,
 }
 
 /// Runs a neighbour until it is shut down.
@@ -108,7 +112,10 @@ async fn run_inner(
 ) {
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let seed = u64::from(u32::from(ctx.router_id)) ^ (u64::from(id.0) << 32);
-    let session = session_config(&config, ctx.local_as, ctx.router_id, seed, ctx.restarting);
+    let mut session = session_config(&config, ctx.local_as, ctx.router_id, seed, ctx.restarting);
+    // BMP Route Monitoring needs each UPDATE's octets as received (RFC 7854 §4.6).
+    session.monitor = ctx.bmp.is_some();
+    let bmp = ctx.bmp.clone().map(|hub| crate::bmp::PeerMonitor::new(hub, id));
     let labels = [config.address.to_string(), config.remote_asn.to_string()];
     let mut task = PeerTask {
         id,
@@ -125,6 +132,7 @@ async fn run_inner(
         counted: Default::default(),
         labels,
         shutting_down: false,
+        bmp,
     };
     // Strict BFD: held until the control core says BFD is Up (PeerCommand::Resume).
     if !task.config.bfd.is_some_and(|b| b.strict) {
@@ -437,6 +445,20 @@ impl PeerTask {
                         session: local_address,
                         other_family: local_address.and_then(crate::sockopt::other_family_address),
                     };
+                    if let Some(bmp) = &mut self.bmp {
+                        let conn = match connection {
+                            ConnectionId::Outgoing => self.outgoing.as_ref(),
+                            ConnectionId::Incoming => self.incoming.as_ref(),
+                        }
+                        .filter(|c| c.generation == generation);
+                        bmp.established(
+                            &self.config,
+                            &negotiated,
+                            self.peer.session(connection),
+                            conn.and_then(|c| c.local),
+                            conn.and_then(|c| c.remote),
+                        );
+                    }
                     let input = Input::SessionUp {
                         peer: self.id,
                         negotiated,
@@ -479,7 +501,11 @@ impl PeerTask {
                     let _ = self.ctx.to_control.send(ToControl::Input(input));
                 }
                 // Only with `monitor` on, which is for BMP.
-                Action::Received(_) => {}
+                Action::Received(update) => {
+                    if let Some(bmp) = &mut self.bmp {
+                        bmp.received(&update);
+                    }
+                }
                 Action::RouteRefresh(refresh) => {
                     let input = Input::RouteRefresh {
                         peer: self.id,
@@ -498,6 +524,9 @@ impl PeerTask {
                         continue;
                     }
                     if down.was_established {
+                        if let Some(bmp) = &mut self.bmp {
+                            bmp.down(&down.reason);
+                        }
                         warn!(reason = %down.reason, retain_stale = down.retain_stale.is_some(), "session down");
                     } else {
                         debug!(reason = %down.reason, "session attempt failed");

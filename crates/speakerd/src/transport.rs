@@ -138,6 +138,10 @@ pub(crate) struct Connection {
     pub(crate) generation: u64,
     /// Our address on this connection.
     pub(crate) local_address: Option<std::net::IpAddr>,
+    /// Our address and port (for BMP Peer Up, RFC 7854 §4.10).
+    pub(crate) local: Option<SocketAddr>,
+    /// The neighbour's address and port.
+    pub(crate) remote: Option<SocketAddr>,
     urgent: mpsc::UnboundedSender<Outgoing>,
     bulk: mpsc::UnboundedSender<Outgoing>,
     reader: JoinHandle<()>,
@@ -162,7 +166,9 @@ impl Connection {
         backlog: Arc<Backlog>,
     ) -> Self {
         let _ = stream.set_nodelay(true);
-        let local_address = stream.local_addr().ok().map(|a| a.ip());
+        let local = stream.local_addr().ok();
+        let remote = stream.peer_addr().ok();
+        let local_address = local.map(|a| a.ip());
         let (read, write) = stream.into_split();
         let (urgent, urgent_rx) = mpsc::unbounded_channel();
         let (bulk, bulk_rx) = mpsc::unbounded_channel();
@@ -179,6 +185,8 @@ impl Connection {
         Self {
             generation,
             local_address,
+            local,
+            remote,
             urgent,
             bulk,
             reader,

@@ -355,6 +355,8 @@ pub enum RestartKey {
     DynamicNeighbors,
     /// The `[kubernetes]` section.
     Kubernetes,
+    /// A `[[bmp]]` collector.
+    Bmp,
 }
 
 impl RestartKey {
@@ -375,6 +377,7 @@ impl RestartKey {
             Self::ProtectedPrefixes => "kernel.protected_prefixes",
             Self::DynamicNeighbors => "dynamic_neighbor",
             Self::Kubernetes => "kubernetes",
+            Self::Bmp => "bmp",
         }
     }
 }
@@ -396,6 +399,7 @@ fn restart_keys(old: &Config, new: &Config) -> Vec<RestartKey> {
         dynamic_neighbors,
         kubernetes,
         shutdown_drain,
+        bmp,
     } = old;
     let KernelConfig {
         install,
@@ -430,6 +434,7 @@ fn restart_keys(old: &Config, new: &Config) -> Vec<RestartKey> {
             RestartKey::DynamicNeighbors,
         ),
         (*kubernetes != new.kubernetes, RestartKey::Kubernetes),
+        (*bmp != new.bmp, RestartKey::Bmp),
     ];
     checks
         .into_iter()

@@ -369,6 +369,8 @@ pub struct Config {
     pub kubernetes: Option<KubernetesConfig>,
     /// How to drain on SIGTERM before the sessions close.
     pub shutdown_drain: ShutdownDrain,
+    /// The BMP collectors (RFC 7854), `[[bmp]]`.
+    pub bmp: Vec<BmpConfig>,
 }
 
 impl Config {
@@ -399,8 +401,10 @@ pub struct ShutdownDrain {
     pub prepend: u8,
 }
 
+mod bmp;
 pub mod diff;
 mod raw;
+pub use bmp::BmpConfig;
 
 mod validate;
 

@@ -11,6 +11,7 @@
 //! polled after them, so a burst of UPDATEs costs one decision run and the kernel and the
 //! neighbours hear of a full table in steps, not at its end.
 
+mod monitor;
 mod neighbor;
 mod restart;
 mod validate;
@@ -27,6 +28,7 @@ use bytes::BytesMut;
 use rib::{encode_updates, PeerId, Rib, RibConfig};
 use tracing::{info, warn};
 
+pub use self::monitor::{MonitorCounts, PeerStatistics};
 use self::neighbor::Neighbor;
 pub use self::neighbor::{
     neighbor_went_down, rib_peer_config, session_config, shutdown_without_notification,
@@ -588,6 +590,9 @@ impl Core {
         let update = validated.as_ref().map_or(update, |(kept, _)| kept);
         match self.rib.apply_update(peer, update) {
             Ok(outcome) => {
+                if let Some(n) = self.neighbors.get_mut(&peer) {
+                    n.monitor.record(update, &outcome);
+                }
                 for family in outcome.warnings {
                     warn!(peer = %labels[0], %family, "prefix count reached the warning threshold");
                 }

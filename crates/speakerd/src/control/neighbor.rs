@@ -33,6 +33,8 @@ pub(super) struct Neighbor {
     pub(super) refresh_ends_due: Vec<Family>,
     /// Families whose routes wait for a next hop, already logged this session.
     pub(super) warned_no_next_hop: FamilySet,
+    /// What BMP Statistics Reports count (RFC 7854 §4.8).
+    pub(super) monitor: super::MonitorCounts,
 }
 
 impl Neighbor {
@@ -49,6 +51,7 @@ impl Neighbor {
             dynamic,
             refresh_ends_due: Vec::new(),
             warned_no_next_hop: FamilySet::EMPTY,
+            monitor: super::MonitorCounts::default(),
         }
     }
 
