@@ -115,7 +115,10 @@ async fn run_inner(
     let mut session = session_config(&config, ctx.local_as, ctx.router_id, seed, ctx.restarting);
     // BMP Route Monitoring needs each UPDATE's octets as received (RFC 7854 §4.6).
     session.monitor = ctx.bmp.is_some();
-    let bmp = ctx.bmp.clone().map(|hub| crate::bmp::PeerMonitor::new(hub, id));
+    let bmp = ctx
+        .bmp
+        .clone()
+        .map(|hub| crate::bmp::PeerMonitor::new(hub, id));
     let labels = [config.address.to_string(), config.remote_asn.to_string()];
     let mut task = PeerTask {
         id,
