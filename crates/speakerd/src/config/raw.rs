@@ -25,8 +25,6 @@ pub(super) struct RawConfig {
     pub(super) prefixes: Vec<RawOriginate>,
     #[serde(default, rename = "policy")]
     pub(super) policies: Vec<RawPolicy>,
-    #[serde(default, rename = "bmp")]
-    pub(super) bmp: Vec<super::bmp::RawBmp>,
 }
 
 #[derive(Deserialize)]
@@ -227,8 +225,10 @@ pub(super) struct RawKubernetes {
 pub(super) struct RawTor {
     #[serde(default)]
     pub(super) node_label: Option<Spanned<String>>,
+    // Not Spanned: toml gives no span for a table that later headers extend (its
+    // match_expressions); errors point at the ToR.
     #[serde(default)]
-    pub(super) node_selector: Option<Spanned<RawSelector>>,
+    pub(super) node_selector: Option<RawSelector>,
     pub(super) address: Spanned<String>,
     pub(super) remote_asn: u32,
 }
@@ -247,8 +247,6 @@ pub(super) struct RawSelector {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRequirement {
     pub(super) key: String,
-    // Plain, not Spanned: toml cannot give spans this deep in arrays of tables; an error
-    // points at the selector.
     pub(super) operator: String,
     #[serde(default)]
     pub(super) values: Vec<String>,

@@ -326,7 +326,6 @@ pub(super) fn validate(
             seconds: raw.global.shutdown_drain_seconds,
             prepend: raw.global.shutdown_drain_prepend.unwrap_or(3),
         },
-        bmp: super::bmp::build_bmp(&raw.bmp, l, errors),
     })
 }
 
@@ -581,7 +580,7 @@ pub(super) fn build_kubernetes(
                     requirements: Vec::new(),
                 }
             }
-            (None, Some(selector)) => match node_selector(selector, l, errors) {
+            (None, Some(selector)) => match node_selector(selector, spanned, l, errors) {
                 Some(s) => s,
                 None => continue,
             },
@@ -644,12 +643,12 @@ pub(super) fn build_kubernetes(
 }
 
 /// A label selector of the TOML (the same semantics as the Kubernetes API's).
-fn node_selector(
-    spanned: &Spanned<RawSelector>,
+fn node_selector<T>(
+    raw: &RawSelector,
+    at: &Spanned<T>,
     l: &Locator<'_>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<NodeSelector> {
-    let raw = spanned.get_ref();
     let mut requirements = Vec::new();
     for r in &raw.match_expressions {
         let key = r.key.clone();
@@ -660,7 +659,7 @@ fn node_selector(
             "DoesNotExist" => SelectorRequirement::DoesNotExist(key),
             other => {
                 let kind = ConfigErrorKind::SelectorOperator(other.to_string());
-                errors.push(l.error(spanned, kind));
+                errors.push(l.error(at, kind));
                 return None;
             }
         });
