@@ -25,6 +25,8 @@ pub(super) struct RawConfig {
     pub(super) prefixes: Vec<RawOriginate>,
     #[serde(default, rename = "policy")]
     pub(super) policies: Vec<RawPolicy>,
+    #[serde(default, rename = "bmp")]
+    pub(super) bmp: Vec<super::bmp::RawBmp>,
 }
 
 #[derive(Deserialize)]

@@ -326,6 +326,7 @@ pub(super) fn validate(
             seconds: raw.global.shutdown_drain_seconds,
             prepend: raw.global.shutdown_drain_prepend.unwrap_or(3),
         },
+        bmp: super::bmp::build_bmp(&raw.bmp, l, errors),
     })
 }
 
