@@ -1,6 +1,6 @@
 //! The bgp.speakerd.io custom resources against the stand-in API server and a BIRD ToR: a
 //! BGPClusterConfig gives a node its ToR and session settings (the TCP MD5 password from a
-//! Secret), a BGPAdvertisement its PodCIDR's communities, and the node's BGPNodeStatus reports
+//! Secret, BFD), a BGPAdvertisement its PodCIDR's communities, and the node's BGPNodeStatus reports
 //! the session, what is in force and what cannot work (a missing Secret, two configs for one
 //! node), written only on change.
 
@@ -35,7 +35,11 @@ fn condition(c: &Cluster, node: &str, reason: &str) -> Result<Value, String> {
 }
 
 fn racks_config(password: bool) -> Value {
-    let mut session = json!({"holdTimeSeconds": 9, "connectRetrySeconds": 2});
+    let mut session = json!({
+        "holdTimeSeconds": 9,
+        "connectRetrySeconds": 2,
+        "bfd": {"minRxMillis": 300, "minTxMillis": 300, "multiplier": 3}
+    });
     if password {
         session["passwordSecretRef"] = json!({"name": "bgp-md5"});
     }
@@ -56,7 +60,8 @@ fn racks_config(password: bool) -> Value {
 fn custom_resources_configure_the_peering_and_the_status_reports_it() {
     let mut c = Cluster::new("k8s-crd", 1);
     c.put_node(1, &pod_cidr(1), json!({"rack": "r1"}));
-    let bird = tor_bird_with(&mut c, "password \"s3cret\";");
+    let bfd = "protocol bfd {\n  interface \"br0\" { min rx interval 300 ms; min tx interval 300 ms; multiplier 3; };\n}\n";
+    let bird = tor_bird_with(&mut c, bfd, "password \"s3cret\";\n  bfd on;");
     // The ConfigMap has no ToR: the peering comes from the resources.
     c.start_speakerd_with(
         1,
@@ -119,6 +124,16 @@ fn custom_resources_configure_the_peering_and_the_status_reports_it() {
     assert_eq!(session["peerASN"], TOR_ASN, "{s}");
     assert!(session["establishedSince"].is_string(), "{s}");
     assert_eq!(s["announced"], json!([pod_cidr(1)]), "{s}");
+    // BFD from the config's session settings (issue 14: BFD in the Kubernetes peer config).
+    wait_for("BFD Up with the ToR", CONVERGE, || {
+        match c
+            .lab
+            .metric(&c.nodes[0], "bgp_bfd_state", &[&format!("peer=\"{API}\"")])?
+        {
+            3.0 => Ok(()),
+            other => Err(format!("bgp_bfd_state {other}")),
+        }
+    });
 
     // A BGPAdvertisement: the PodCIDR goes out with its community.
     let ad = json!({"spec": {"communities": ["64512:77"]}});

@@ -542,9 +542,14 @@ fn mesh_of_50_nodes_converges() {
             json!({}),
         );
     }
+    // The peering comes from a BGPClusterConfig, and every node writes its BGPNodeStatus: the
+    // write rate at this scale is measured below.
+    let mesh = json!({"spec": {"mode": "mesh", "session": {"holdTimeSeconds": 9, "connectRetrySeconds": 2}}});
+    c.control("PUT", "/_control/bgpclusterconfigs/mesh", Some(&mesh))
+        .unwrap();
     let started = Instant::now();
     for i in 1..=count {
-        c.start_speakerd(i, "mesh", "");
+        c.start_speakerd_with(i, "mesh", "", "custom_resources = true\n", "");
     }
     let cidrs: Vec<(usize, String)> = (1..=count)
         .map(|i| (i, format!("10.{}.{}.0/24", 244 + i / 256, i % 256)))
@@ -569,6 +574,45 @@ fn mesh_of_50_nodes_converges() {
     let elapsed = started.elapsed();
     c.mesh_complete(&cidrs).unwrap();
     eprintln!("MESH CONVERGENCE: {count} nodes, {:.1} s from all speakers started to every kernel complete", elapsed.as_secs_f64());
+
+    // Every node's status shows every session; then, with nothing changing, no more writes.
+    let all_up = format!("{}/{} Established", count - 1, count - 1);
+    wait_for("every BGPNodeStatus shows the full mesh", CONVERGE, || {
+        for i in 1..=count {
+            let object = c.get_json(&format!("/_control/bgpnodestatuses/node-{i}"))?;
+            if object["status"]["summary"] != all_up.as_str() {
+                return Err(format!("node-{i}: {}", object["status"]["summary"]));
+            }
+        }
+        Ok(())
+    });
+    let total = |c: &Cluster| -> i64 {
+        let writes = c.get_json("/_control/writes").unwrap();
+        writes
+            .as_object()
+            .unwrap()
+            .values()
+            .filter_map(|v| v.as_i64())
+            .sum()
+    };
+    let until_complete = total(&c);
+    let since_start = started.elapsed().as_secs_f64();
+    let quiet = Duration::from_secs(20);
+    std::thread::sleep(quiet);
+    let in_quiet = total(&c) - until_complete;
+    eprintln!(
+        "STATUS WRITES: {count} nodes, {until_complete} writes in {since_start:.0} s from start to a complete status \
+         ({:.3} per node per second), {in_quiet} in the next {} s of no change",
+        until_complete as f64 / count as f64 / since_start,
+        quiet.as_secs()
+    );
+    // At most one write per node per 5 s (plus the first), and none while nothing changes.
+    let bound = count as i64 * ((since_start / 5.0).ceil() as i64 + 1);
+    assert!(
+        until_complete <= bound,
+        "{until_complete} writes, at most {bound}"
+    );
+    assert_eq!(in_quiet, 0, "status writes while nothing changed");
 }
 
 const TOR_ASN: u32 = 65000;
@@ -581,13 +625,13 @@ fn tor_bird(c: &mut Cluster, graceful_restart: bool) -> lab::Bird {
     } else {
         ""
     };
-    tor_bird_with(c, extra)
+    tor_bird_with(c, "", extra)
 }
 
-/// [`tor_bird`] with `extra` in each BGP protocol.
-fn tor_bird_with(c: &mut Cluster, extra: &str) -> lab::Bird {
+/// [`tor_bird`] with `extra` in each BGP protocol and `global` at the top level.
+fn tor_bird_with(c: &mut Cluster, global: &str, extra: &str) -> lab::Bird {
     let mut conf = format!(
-        "router id {API};\nprotocol device {{}}\nprotocol kernel {{ ipv4 {{ export all; }}; }}\n"
+        "router id {API};\nprotocol device {{}}\nprotocol kernel {{ ipv4 {{ export all; }}; }}\n{global}"
     );
     for i in 1..=c.nodes.len() {
         conf += &format!(

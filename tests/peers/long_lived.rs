@@ -108,11 +108,11 @@ fn long_lived_graceful_restart_of_bird() {
         gone >= Duration::from_secs(15),
         "removed after {gone:?}, before the restart time and the stale time (3 + 12 s)"
     );
-    let monitor = lab.log("monitor");
     assert_eq!(
-        monitor.matches(&format!("Deleted {pod}")).count(),
+        deletions(&lab, "monitor", pod),
         1,
-        "one deletion, at the end: {monitor}"
+        "one deletion, at the end: {}",
+        lab.log("monitor")
     );
 }
 
@@ -181,11 +181,7 @@ fn long_lived_graceful_restart_of_speakerd_at_bird() {
             Err(out) => Err(out),
         }
     });
-    let monitor = lab.log("monitor");
-    assert!(
-        !monitor.contains(&format!("Deleted {pod}")),
-        "BIRD's route left our kernel across the restart: {monitor}"
-    );
+    assert_never_deleted(&lab, "monitor", pod);
 }
 
 /// Both roles with FRR (`bgp long-lived-graceful-restart stale-time`): FRR keeps our prefix

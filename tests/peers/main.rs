@@ -199,3 +199,21 @@ fn paths(lab: &Lab, ns: &str, prefix: &str) -> Result<Vec<Value>, String> {
     let v = lab.show(ns, &["route", prefix])?;
     Ok(v.as_array().cloned().unwrap_or_default())
 }
+
+/// How many times the `ip monitor route` log `monitor` (a [`Lab::route_monitor`]) saw `prefix`
+/// deleted.
+fn deletions(lab: &Lab, monitor: &str, prefix: &str) -> usize {
+    lab.log(monitor)
+        .matches(&format!("Deleted {prefix}"))
+        .count()
+}
+
+/// Asserts the route monitor `monitor` never saw `prefix` leave the kernel.
+fn assert_never_deleted(lab: &Lab, monitor: &str, prefix: &str) {
+    assert_eq!(
+        deletions(lab, monitor, prefix),
+        0,
+        "{prefix} left the kernel: {}",
+        lab.log(monitor)
+    );
+}

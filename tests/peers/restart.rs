@@ -85,15 +85,13 @@ fn graceful_restart_of_bird() {
             Err(format!("{p:?}"))
         }
     });
-    let monitor = lab.log("monitor");
-    assert!(
-        monitor.contains(&format!("Deleted {}", routes[1])),
-        "{monitor}"
+    assert_eq!(
+        deletions(&lab, "monitor", routes[1]),
+        1,
+        "{}",
+        lab.log("monitor")
     );
-    assert!(
-        !monitor.contains(&format!("Deleted {}", routes[0])),
-        "the route kept across the restart left the kernel: {monitor}"
-    );
+    assert_never_deleted(&lab, "monitor", routes[0]);
 }
 
 /// Scenario 9: SIGTERM. speakerd (no graceful restart) sends Cease 6/2 with "speakerd
@@ -242,11 +240,7 @@ fn speakerd_restart(test: &str, bird_graceful_restart: &str) {
         }
     });
     bird.route("198.19.1.0/24").unwrap();
-    let monitor = lab.log("monitor");
-    assert!(
-        !monitor.contains(&format!("Deleted {}", routes[0])),
-        "the kernel route left the kernel across the restart: {monitor}"
-    );
+    assert_never_deleted(&lab, "monitor", routes[0]);
     let route = lab.kernel_route(&sd, routes[0]).unwrap();
     assert_eq!(
         lab.nexthop_objects(&sd),
@@ -341,11 +335,7 @@ fn restarted_speakerd_defers_route_selection_until_every_neighbour_sent_its_tabl
     );
     wait_for("our prefix at BIRD 2", SOON, || b2.route("198.19.1.0/24"));
     b1.route("198.19.1.0/24").unwrap();
-    let monitor = lab.log("monitor");
-    assert!(
-        !monitor.contains(&format!("Deleted {first}")),
-        "{first} left the kernel across the restart: {monitor}"
-    );
+    assert_never_deleted(&lab, "monitor", first);
 }
 
 /// SIGTERM with `shutdown_drain_seconds`: speakerd first re-announces its prefix with the
