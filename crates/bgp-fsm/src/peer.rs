@@ -63,6 +63,10 @@ pub struct Peer {
     started: bool,
     /// The outgoing session gave way to the incoming one and waits for it to end.
     outgoing_yielded: bool,
+    /// Until when a [`Peer::cease`] with a restart time holds the neighbour down: its
+    /// connections are refused (RFC 4271 §8.2.2: Idle refuses incoming connections, and the
+    /// IdleHoldTimer of §8.1.1 keeps the session Idle) and none is opened.
+    held_until: Option<Instant>,
     /// The generation of the latest outgoing transport (one per Connect).
     outgoing_generation: u64,
     /// The generation of the latest incoming transport (one per accepted connection).
@@ -79,6 +83,7 @@ impl Peer {
             actions: VecDeque::new(),
             started: false,
             outgoing_yielded: false,
+            held_until: None,
             outgoing_generation: 0,
             incoming_generation: 0,
         }
@@ -122,6 +127,7 @@ impl Peer {
     /// ManualStart: opens the outgoing connection, unless the neighbour is passive.
     pub fn start(&mut self, now: Instant) {
         self.started = true;
+        self.held_until = None;
         if !self.config.passive {
             let session = self
                 .outgoing
@@ -135,6 +141,7 @@ impl Peer {
     pub fn stop(&mut self, message: Option<String>, now: Instant) {
         self.started = false;
         self.outgoing_yielded = false;
+        self.held_until = None;
         for connection in [ConnectionId::Outgoing, ConnectionId::Incoming] {
             if let Some(s) = self.session_mut(connection) {
                 s.handle(Event::ManualStop(message.clone()), now);
@@ -161,8 +168,14 @@ impl Peer {
     }
 
     /// AutomaticStop of the Established (or most advanced) session with this Cease; the
-    /// neighbour starts again by itself after `restart_after`.
+    /// neighbour starts again by itself after `restart_after`, and is held down until then
+    /// whichever connection was the Established one: its connections are refused (RFC 4271
+    /// §8.2.2, Idle) and the outgoing session waits for its IdleHoldTimer (§8.1.1), also when
+    /// it had given way to the incoming one. RFC 4486 §4 leaves the wait to the operator; a
+    /// neighbour taken back at once would send the same flood again at once.
     pub fn cease(&mut self, reason: StopReason, restart_after: std::time::Duration, now: Instant) {
+        self.held_until = Some(now + restart_after);
+        self.outgoing_yielded = false;
         for connection in [ConnectionId::Outgoing, ConnectionId::Incoming] {
             if let Some(s) = self.session_mut(connection) {
                 let restart = (connection == ConnectionId::Outgoing).then_some(restart_after);
@@ -181,14 +194,14 @@ impl Peer {
     /// The neighbour connected to us: the generation of the new incoming transport when the
     /// connection is taken (its session is in OpenSent already), `None` when it must be closed.
     ///
-    /// Refused while stopped, and while a session is Established unless the neighbour
+    /// Refused while stopped or held down by a [`Peer::cease`], and while a session is Established unless the neighbour
     /// negotiated graceful restart (RFC 4724 §4.2: it has restarted). Otherwise the connection
     /// takes the incoming slot from the session there, if any: an Established one (graceful
     /// restart) ends as if its transport failed, so its routes are kept as stale; one not yet
     /// Established is closed with Cease 6/7, as a collision loser (RFC 4271 §6.8). The old
     /// session's last actions name its own generation.
     pub fn accept(&mut self, now: Instant) -> Option<u64> {
-        if !self.started {
+        if !self.started || self.held_until.is_some_and(|until| now < until) {
             return None;
         }
         // An Established session refuses, unless the neighbour can restart gracefully.

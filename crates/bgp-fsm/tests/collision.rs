@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use bgp_fsm::{
     Action, ConnectionId, DownReason, Event, GracefulRestartConfig, Peer, SessionConfig, State,
+    StopReason,
 };
 use bgp_proto::notification::{cease_subcode, code};
 use bgp_proto::Family;
@@ -433,4 +434,46 @@ fn actions_of_a_replaced_incoming_transport_name_its_generation() {
             (inc, new, "state"),
         ]
     );
+}
+
+/// A neighbour stopped with a restart time (Cease 6/1 for a prefix limit, RFC 4486 §4, which
+/// speakerd restarts after 5 minutes) stays down for that time, whichever of its connections
+/// was the Established one: Idle refuses the neighbour's connections (RFC 4271 §8.2.2) and
+/// opens none until its IdleHoldTimer (§8.1.1) expires; then the session comes back. The
+/// neighbour, reconnecting every few seconds, was accepted at once, and our own connection
+/// that had given way in the collision restarted at once too (found by the lab test
+/// `prefix_flood_past_max_prefix_is_ceased_and_backed_off`: a Cease 6/1 a second).
+#[test]
+fn a_cease_with_a_restart_time_holds_the_neighbour_down_for_that_time() {
+    for (a_id, b_id) in [(LOW, HIGH), (HIGH, LOW)] {
+        let (a, b) = configs(a_id, b_id);
+        let mut net = Net::new(a, b, Instant::now());
+        net.start_both();
+        assert!(net.run_until(MINUTE, Net::both_established));
+        let ceased = net.now;
+        let limit = StopReason::MaxPrefixes {
+            family: Family::IPV4_UNICAST,
+            limit: 10,
+        };
+        net.peers[0].cease(limit, 5 * MINUTE, ceased);
+        net.process();
+        assert!(!net.both_established());
+        // 4 minutes of the 5 (`run_until` stops at the last event before its limit).
+        assert!(
+            !net.run_until(4 * MINUTE, Net::both_established),
+            "{a_id:?}: up again {:?} after the cease\n{}",
+            net.now - ceased,
+            net.dump()
+        );
+        assert_eq!(net.connects_since(0, ceased), 0, "{a_id:?}: a connected");
+        assert!(
+            net.connects_since(1, ceased) >= 3,
+            "{a_id:?}: b kept trying"
+        );
+        assert!(
+            net.run_until(10 * MINUTE, Net::both_established),
+            "{a_id:?}: not back after the restart time\n{}",
+            net.dump()
+        );
+    }
 }
