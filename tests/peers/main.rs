@@ -13,6 +13,7 @@ mod lab;
 mod ecmp;
 mod failure;
 mod families;
+mod kernel;
 mod long_lived;
 mod policy;
 mod restart;

@@ -20,8 +20,8 @@ use bgp_proto::Prefix;
 use futures::StreamExt;
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_CREATE, NLM_F_REPLACE};
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteNextHop, RouteProtocol,
-    RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteMetric, RouteNextHop,
+    RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use rib::{ForwardingNextHop, NextHops, RouteChange};
@@ -216,6 +216,18 @@ fn route_message(config: &KernelConfig, prefix: &Prefix) -> RouteMessage {
     message
 }
 
+/// The route metrics our routes are installed with (RTA_METRICS: RTAX_MTU, RTAX_ADVMSS), if
+/// any is configured.
+fn route_metrics(config: &KernelConfig) -> Option<RouteAttribute> {
+    let metrics: Vec<RouteMetric> = config
+        .mtu
+        .map(RouteMetric::Mtu)
+        .into_iter()
+        .chain(config.advmss.map(RouteMetric::Advmss))
+        .collect();
+    (!metrics.is_empty()).then_some(RouteAttribute::Metrics(metrics))
+}
+
 /// A dump request for the routes of one family.
 fn route_dump(family: AddressFamily) -> KernelMessage {
     let mut message = RouteMessage::default();
@@ -344,6 +356,7 @@ impl Fib {
     /// The route request that installs `prefix` via `set`.
     fn install_request(&self, prefix: &Prefix, set: &GatewaySet) -> Result<Request, FibError> {
         let mut message = route_message(&self.config, prefix);
+        message.attributes.extend(route_metrics(&self.config));
         if self.use_objects {
             let id = self
                 .nexthops

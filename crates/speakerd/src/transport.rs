@@ -285,22 +285,36 @@ async fn write_loop(
     generation: u64,
     events: mpsc::UnboundedSender<ConnEvent>,
 ) {
+    // Urgent messages that arrived while a write was stuck, in order.
+    let mut held = std::collections::VecDeque::new();
     loop {
-        let next = tokio::select! {
-            biased;
-            Some(m) = urgent.recv() => m,
-            Some(m) = bulk.recv() => m,
-            else => return,
+        let next = match held.pop_front() {
+            Some(d) => Outgoing::Data(d),
+            None => tokio::select! {
+                biased;
+                Some(m) = urgent.recv() => m,
+                Some(m) = bulk.recv() => m,
+                else => return,
+            },
         };
         let data = match next {
             Outgoing::Data(d) => d,
             // Dropping the write half shuts the connection down for writing.
             Outgoing::Close => return,
         };
-        if write_all(&write, &data, connection, generation, &events)
-            .await
-            .is_err()
-        {
+        let stuck = Stuck {
+            urgent: &mut urgent,
+            held: &mut held,
+        };
+        let written = write_all(&write, &data, stuck, connection, generation, &events).await;
+        if matches!(&written, Err(e) if e.kind() == io::ErrorKind::ConnectionAborted) {
+            // Closed while the neighbour was not taking our bytes (RFC 9687 §3): what is
+            // still unsent will never be, so the connection is reset rather than left to
+            // linger with it (a zero linger time resets at close, it never blocks).
+            let _ = socket2::SockRef::from(write.as_ref()).set_linger(Some(Duration::ZERO));
+            return;
+        }
+        if written.is_err() {
             let _ = events.send(ConnEvent::Closed {
                 connection,
                 generation,
@@ -316,10 +330,21 @@ async fn write_loop(
     }
 }
 
-/// Writes everything, reporting once when the socket stops taking bytes.
+/// What a write that is stuck watches: the urgent queue, whose Close ends the connection at
+/// once and whose messages wait in `held` for the write to finish.
+struct Stuck<'a> {
+    urgent: &'a mut mpsc::UnboundedReceiver<Outgoing>,
+    held: &'a mut std::collections::VecDeque<Bytes>,
+}
+
+/// Writes everything, reporting once when the socket stops taking bytes. While the socket takes
+/// nothing, a Close on the urgent queue ends the write with `ConnectionAborted` (the session is
+/// over, e.g. its send hold timer expired, RFC 9687 §3); urgent messages queued meanwhile are
+/// kept for after the write (a message is never interrupted by another).
 async fn write_all(
     write: &OwnedWriteHalf,
     mut data: &[u8],
+    stuck: Stuck<'_>,
     connection: ConnectionId,
     generation: u64,
     events: &mpsc::UnboundedSender<ConnEvent>,
@@ -336,7 +361,15 @@ async fn write_all(
                         generation,
                     });
                 }
-                write.writable().await?;
+                tokio::select! {
+                    ready = write.writable() => ready?,
+                    Some(m) = stuck.urgent.recv() => match m {
+                        Outgoing::Data(d) => stuck.held.push_back(d),
+                        Outgoing::Close => {
+                            return Err(io::Error::from(io::ErrorKind::ConnectionAborted))
+                        }
+                    },
+                }
             }
             Err(e) => return Err(e),
         }
@@ -407,5 +440,56 @@ mod tests {
                 message_type::UPDATE
             ]
         );
+    }
+
+    /// RFC 9687 §3: when the send hold timer expires the connection is closed, also while the
+    /// writer is stuck on a message the neighbour never reads (the NOTIFICATION cannot be
+    /// written then). The close used to wait behind that message, so the connection and what
+    /// was queued on it stayed alive as long as the neighbour kept its window shut (found by
+    /// the lab test `slow_reader_is_closed_by_the_send_hold_timer_with_memory_bounded`).
+    #[tokio::test]
+    async fn close_ends_a_connection_whose_writes_are_stuck() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let (events, mut events_rx) = mpsc::unbounded_channel();
+        let mut conn = Connection::start(
+            client,
+            ConnectionId::Outgoing,
+            1,
+            events,
+            Arc::new(Backlog::default()),
+        );
+        // Far more than both socket buffers hold; the server never reads.
+        conn.send(Bytes::from(vec![0u8; 64 << 20]));
+        loop {
+            match events_rx.recv().await.unwrap() {
+                ConnEvent::WriteBlocked { .. } => break,
+                ConnEvent::Written { .. } => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        conn.send(message(message_type::NOTIFICATION));
+        conn.close();
+        tokio::time::timeout(Duration::from_secs(5), &mut conn.writer)
+            .await
+            .expect("the writer still holds the connection after the close")
+            .unwrap();
+        drop(conn);
+        // The socket is gone: the neighbour is reset, not left writing into a closed window.
+        let mut reset = false;
+        for _ in 0..50 {
+            if tokio::io::AsyncWriteExt::write_all(&mut server, &message(message_type::KEEPALIVE))
+                .await
+                .is_err()
+            {
+                reset = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(reset, "the neighbour's connection was not reset");
     }
 }

@@ -347,6 +347,8 @@ pub enum RestartKey {
     KernelProtocol,
     /// `[kernel] nexthop_objects`.
     KernelNexthopObjects,
+    /// `[kernel] mtu` or `advmss`.
+    KernelMetrics,
     /// `[kernel] ecmp_max_paths`, `ecmp_as_path_relax` or `ecmp_ibgp`.
     Ecmp,
     /// `[kernel] protected_prefixes`.
@@ -373,6 +375,7 @@ impl RestartKey {
             Self::KernelTable => "kernel.table",
             Self::KernelProtocol => "kernel.protocol",
             Self::KernelNexthopObjects => "kernel.nexthop_objects",
+            Self::KernelMetrics => "kernel.mtu/advmss",
             Self::Ecmp => "kernel.ecmp_max_paths/ecmp_as_path_relax/ecmp_ibgp",
             Self::ProtectedPrefixes => "kernel.protected_prefixes",
             Self::DynamicNeighbors => "dynamic_neighbor",
@@ -406,6 +409,8 @@ fn restart_keys(old: &Config, new: &Config) -> Vec<RestartKey> {
         table,
         protocol,
         nexthop_objects,
+        mtu,
+        advmss,
     } = kernel;
     let checks = [
         (*asn != new.asn, RestartKey::Asn),
@@ -423,6 +428,10 @@ fn restart_keys(old: &Config, new: &Config) -> Vec<RestartKey> {
         (
             *nexthop_objects != new.kernel.nexthop_objects,
             RestartKey::KernelNexthopObjects,
+        ),
+        (
+            (*mtu, *advmss) != (new.kernel.mtu, new.kernel.advmss),
+            RestartKey::KernelMetrics,
         ),
         (*ecmp != new.ecmp, RestartKey::Ecmp),
         (

@@ -61,6 +61,12 @@ pub enum ConfigErrorKind {
     /// A hold time of 1 or 2 seconds (RFC 4271 §4.2).
     #[error("hold time {0} must be 0 or at least 3 seconds")]
     HoldTime(u16),
+    /// A route MTU outside 1,280 (the IPv6 minimum, RFC 8200 §5) to 65,535.
+    #[error("mtu {0} must be between 1280 and 65535")]
+    RouteMtu(u32),
+    /// An advertised MSS outside 536 (RFC 9293 §3.7.1) to 65,495.
+    #[error("advmss {0} must be between 536 and 65495")]
+    Advmss(u32),
     /// A restart time above the 12 bits of the capability (RFC 4724 §3).
     #[error("restart_time {0} must be at most 4095 seconds")]
     RestartTime(u16),
@@ -133,6 +139,11 @@ pub struct KernelConfig {
     pub protocol: u8,
     /// Point routes at kernel nexthop objects when the kernel has them (else multipath routes).
     pub nexthop_objects: bool,
+    /// The path MTU our routes are installed with (`ip route ... mtu N`), for jumbo-frame
+    /// fabrics; `None` leaves the interface's.
+    pub mtu: Option<u32>,
+    /// The TCP MSS advertised over our routes (`advmss N`); `None` leaves the kernel's.
+    pub advmss: Option<u32>,
 }
 
 /// Graceful restart settings of a neighbour (RFC 4724 §3, RFC 9494 §3.1).
@@ -405,7 +416,6 @@ mod bmp;
 pub mod diff;
 mod raw;
 pub use bmp::BmpConfig;
-
 mod validate;
 
 use self::raw::RawConfig;
@@ -462,3 +472,6 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

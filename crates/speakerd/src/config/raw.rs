@@ -63,6 +63,10 @@ pub(super) struct RawKernel {
     #[serde(default)]
     pub(super) nexthop_objects: Option<bool>,
     #[serde(default)]
+    pub(super) mtu: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub(super) advmss: Option<Spanned<u32>>,
+    #[serde(default)]
     pub(super) ecmp_max_paths: Option<usize>,
     #[serde(default)]
     pub(super) ecmp_as_path_relax: bool,

@@ -303,6 +303,20 @@ pub(super) fn validate(
         table: raw.kernel.table.unwrap_or(254),
         protocol: raw.kernel.protocol.unwrap_or(DEFAULT_ROUTE_PROTOCOL),
         nexthop_objects: raw.kernel.nexthop_objects.unwrap_or(true),
+        mtu: bounded(
+            &raw.kernel.mtu,
+            1280..=65535,
+            ConfigErrorKind::RouteMtu,
+            l,
+            errors,
+        ),
+        advmss: bounded(
+            &raw.kernel.advmss,
+            536..=65495,
+            ConfigErrorKind::Advmss,
+            l,
+            errors,
+        ),
     };
     let ecmp = EcmpConfig {
         max_paths: raw.kernel.ecmp_max_paths.unwrap_or(8),
@@ -472,6 +486,23 @@ pub(super) fn build_neighbor(
 }
 
 /// A neighbour's `bfd` table: intervals of 10 ms to 60 s, a non-zero multiplier.
+/// The value of an optional key when it is in `range`; else an error `kind(value)` at the key.
+fn bounded(
+    value: &Option<Spanned<u32>>,
+    range: std::ops::RangeInclusive<u32>,
+    kind: fn(u32) -> ConfigErrorKind,
+    l: &Locator<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<u32> {
+    let v = value.as_ref()?;
+    if range.contains(v.get_ref()) {
+        Some(*v.get_ref())
+    } else {
+        errors.push(l.error(v, kind(*v.get_ref())));
+        None
+    }
+}
+
 fn graceful_restart_settings(
     g: &RawGracefulRestart,
     l: &Locator<'_>,

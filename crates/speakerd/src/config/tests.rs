@@ -1,0 +1,47 @@
+//! Values a configuration refuses with the key's line and the reason.
+
+use std::path::Path;
+
+use super::*;
+
+fn errors_of(extra: &str) -> Vec<String> {
+    let text = format!("[global]\nasn = 65001\nrouter_id = \"198.18.0.1\"\n\n{extra}");
+    match Config::parse(&text, Path::new("t.toml"), &|_| None) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+#[test]
+fn out_of_range_values_are_refused_at_their_line() {
+    let neighbor = "[[neighbor]]\naddress = \"198.18.0.2\"\nremote_asn = 65002\n";
+    let cases = [
+        ("[kernel]\nmtu = 1000\n", "t.toml:6: mtu 1000 must be between 1280 and 65535"),
+        ("[kernel]\nmtu = 9000\nadvmss = 100\n", "t.toml:7: advmss 100 must be between 536 and 65495"),
+        (
+            &format!("{neighbor}[neighbor.graceful_restart]\nrestart_time = 5000\n"),
+            "t.toml:9: restart_time 5000 must be at most 4095 seconds",
+        ),
+        (
+            &format!("{neighbor}[neighbor.graceful_restart]\nlong_lived_stale_time = 0\n"),
+            "t.toml:9: long_lived_stale_time 0 must be between 1 and 16777215 seconds",
+        ),
+        (
+            "[kubernetes]\nnode_name = \"n\"\n[[kubernetes.tor]]\naddress = \"198.18.0.9\"\nremote_asn = 65009\n\
+             node_selector = { match_expressions = [{ key = \"rack\", operator = \"Near\" }] }\n",
+            "unknown label selector operator 'Near'",
+        ),
+        (
+            "[kubernetes]\nnode_name = \"n\"\n[[kubernetes.tor]]\naddress = \"198.18.0.9\"\nremote_asn = 65009\n",
+            "a ToR needs exactly one of node_label and node_selector",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let errors = errors_of(extra);
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{extra}: {errors:?}"
+        );
+    }
+    assert!(errors_of("[kernel]\nmtu = 9000\nadvmss = 8960\n").is_empty());
+}
