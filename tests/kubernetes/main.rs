@@ -8,6 +8,7 @@
 mod lab;
 
 mod crds;
+mod dual_stack;
 
 use std::time::{Duration, Instant};
 
