@@ -121,6 +121,8 @@ expected |= {(g, "events", v) for g in ("", "events.k8s.io") for v in ("create",
 expected |= {(G, r, v) for r in ("bgpclusterconfigs", "bgpadvertisements") for v in ("get", "list", "watch")}
 expected |= {(G, "bgpnodestatuses", v) for v in ("get", "create", "patch")}
 expected |= {(G, "bgpnodestatuses/status", "patch")}
+expected |= {("", "services", v) for v in ("list", "watch")}
+expected |= {("discovery.k8s.io", "endpointslices", v) for v in ("list", "watch")}
 check(granted == expected,
       f"ClusterRole grants {sorted(granted - expected)} too much, {sorted(expected - granted)} too little")
 secrets = grants("Role", "speakerd-secrets")

@@ -11,7 +11,9 @@ Usage: fake_apiserver.py ADDRESS PORT
 Control:
   PUT    /_control/nodes/NAME   body: a Node object (JSON)      -> ADDED or MODIFIED
   DELETE /_control/nodes/NAME                                  -> DELETED
-  PUT    /_control/PLURAL/NAME  body: a custom resource (bgpclusterconfigs, bgpadvertisements)
+  PUT    /_control/PLURAL/NAME  body: a custom resource (bgpclusterconfigs, bgpadvertisements),
+                                a Service (services) or an EndpointSlice (endpointslices), whose
+                                metadata.namespace the body gives (listed in every namespace)
   DELETE /_control/PLURAL/NAME
   PUT    /_control/secrets/NS/NAME   body: a Secret
   DELETE /_control/secrets/NS/NAME
@@ -40,6 +42,8 @@ KINDS = {
     "bgpclusterconfigs": ("BGPClusterConfig", GROUP),
     "bgpadvertisements": ("BGPAdvertisement", GROUP),
     "bgpnodestatuses": ("BGPNodeStatus", GROUP),
+    "services": ("Service", "v1"),
+    "endpointslices": ("EndpointSlice", "discovery.k8s.io/v1"),
 }
 stores = {plural: {} for plural in KINDS}
 nodes = stores["nodes"]
@@ -74,8 +78,10 @@ def merge_patch(target, patch):
 def resource_path(path):
     """(plural, name, subresource) of a list/watch/object path, or None."""
     parts = path.strip("/").split("/")
-    if parts[:3] == ["api", "v1", "nodes"] and len(parts) <= 4:
-        return "nodes", (parts[3] if len(parts) == 4 else None), None
+    if parts[:2] == ["api", "v1"] and len(parts) in (3, 4) and parts[2] in ("nodes", "services"):
+        return parts[2], (parts[3] if len(parts) == 4 else None), None
+    if parts == ["apis", "discovery.k8s.io", "v1", "endpointslices"]:
+        return "endpointslices", None, None
     if parts[:3] == ["apis", "bgp.speakerd.io", "v1alpha1"] and 4 <= len(parts) <= 6 \
             and parts[3] in KINDS:
         return parts[3], (parts[4] if len(parts) >= 5 else None), (parts[5] if len(parts) == 6 else None)

@@ -9,6 +9,7 @@ mod lab;
 
 mod crds;
 mod dual_stack;
+mod services;
 
 use std::time::{Duration, Instant};
 

@@ -305,6 +305,19 @@ impl NodeSelector {
     }
 }
 
+/// Which Service IPs a node announces, as /32 and /128 routes: those of the Services the
+/// selector matches (by their labels), from every node for `externalTrafficPolicy: Cluster`,
+/// and only from nodes with a ready endpoint of the Service for `Local`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceAdvertisement {
+    /// The Services, by label.
+    pub selector: NodeSelector,
+    /// Announce `status.loadBalancer.ingress[].ip`.
+    pub load_balancer_ips: bool,
+    /// Announce `spec.externalIPs`.
+    pub external_ips: bool,
+}
+
 /// A ToR chosen for the nodes its selector matches; a node matched by several peers with each
 /// (ECMP across them).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -342,6 +355,8 @@ pub struct KubernetesConfig {
     pub peer: NeighborConfig,
     /// ToR selection by node labels.
     pub tors: Vec<TorRule>,
+    /// Service IPs the node announces, when configured.
+    pub services: Option<ServiceAdvertisement>,
     /// Take the peering from the bgp.speakerd.io custom resources (BGPClusterConfig,
     /// BGPAdvertisement) and write this node's BGPNodeStatus.
     pub custom_resources: bool,

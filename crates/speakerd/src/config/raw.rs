@@ -218,6 +218,10 @@ pub(super) struct RawKubernetes {
     pub(super) peer: Option<Spanned<RawNeighbor>>,
     #[serde(default, rename = "tor")]
     pub(super) tors: Vec<Spanned<RawTor>>,
+    // Not Spanned (toml has no span for a table later headers extend): errors point at
+    // [kubernetes].
+    #[serde(default)]
+    pub(super) services: Option<RawServices>,
     #[serde(default)]
     pub(super) custom_resources: bool,
     #[serde(default)]
@@ -237,6 +241,22 @@ pub(super) struct RawTor {
     pub(super) node_selector: Option<RawSelector>,
     pub(super) address: Spanned<String>,
     pub(super) remote_asn: u32,
+}
+
+/// `[kubernetes.services]`: which Service IPs to announce.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServices {
+    #[serde(default)]
+    pub(super) selector: Option<RawSelector>,
+    #[serde(default = "yes")]
+    pub(super) load_balancer_ips: bool,
+    #[serde(default)]
+    pub(super) external_ips: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A Kubernetes label selector: `{ match_labels = { K = "V" }, match_expressions = [...] }`.

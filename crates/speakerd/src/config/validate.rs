@@ -668,6 +668,16 @@ pub(super) fn build_kubernetes(
             .unwrap_or_else(|| "bgp.speakerd.io/route-reflector".into()),
         peer,
         tors,
+        services: k.services.as_ref().and_then(|raw| {
+            let empty = RawSelector::default();
+            let selector =
+                node_selector(raw.selector.as_ref().unwrap_or(&empty), table, l, errors)?;
+            Some(ServiceAdvertisement {
+                selector,
+                load_balancer_ips: raw.load_balancer_ips,
+                external_ips: raw.external_ips,
+            })
+        }),
         custom_resources: k.custom_resources,
         pod_cidr_communities,
         pod_cidr_large_communities,

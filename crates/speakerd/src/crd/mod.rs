@@ -6,7 +6,7 @@
 //!   mode, the ToRs (each for the nodes its own selector matches) and the settings of every
 //!   session, the password from a Secret;
 //! - [`BgpAdvertisement`] (`BGPAdvertisement`): the communities our PodCIDRs are announced with,
-//!   per node selector;
+//!   and which Service IPs are announced too, per node selector;
 //! - [`BgpNodeStatus`] (`BGPNodeStatus`): one per node, written by speakerd: every session's
 //!   state and prefix counts, the configuration in force, and conditions for what cannot work.
 //!
@@ -206,6 +206,24 @@ pub struct BgpAdvertisementSpec {
     /// Large communities (RFC 8092): `GLOBAL:LOCAL1:LOCAL2`.
     #[serde(default)]
     pub large_communities: Vec<String>,
+    /// Service IPs to announce too (with the same communities). Of several matching
+    /// advertisements, the first by name that has this decides.
+    pub services: Option<ServicesSpec>,
+}
+
+/// Which Service IPs the selected nodes announce, as /32 and /128 routes: from every node for
+/// `externalTrafficPolicy: Cluster`, only from nodes with a ready endpoint for `Local`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicesSpec {
+    /// The Services, by their labels; all when absent.
+    pub selector: Option<LabelSelector>,
+    /// Announce `status.loadBalancer.ingress[].ip` (default true).
+    #[serde(rename = "loadBalancerIPs")]
+    pub load_balancer_ips: Option<bool>,
+    /// Announce `spec.externalIPs` (default false).
+    #[serde(rename = "externalIPs")]
+    pub external_ips: Option<bool>,
 }
 
 /// One node's BGP state, written by its speakerd.

@@ -310,6 +310,22 @@ pub fn render(
         k.insert("pod_cidr_communities".into(), strings(&communities));
         k.insert("pod_cidr_large_communities".into(), strings(&large));
     }
+    if let Some(services) = ads.iter().find_map(|a| a.spec.services.as_ref()) {
+        let mut t = Table::new();
+        t.insert(
+            "selector".into(),
+            selector_table(services.selector.as_ref()),
+        );
+        t.insert(
+            "load_balancer_ips".into(),
+            Value::Boolean(services.load_balancer_ips.unwrap_or(true)),
+        );
+        t.insert(
+            "external_ips".into(),
+            Value::Boolean(services.external_ips.unwrap_or(false)),
+        );
+        k.insert("services".into(), Value::Table(t));
+    }
 
     let text = toml::to_string(&doc).map_err(|e| RenderError::Invalid {
         config: at.clone(),

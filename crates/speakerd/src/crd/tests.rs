@@ -267,3 +267,21 @@ fn status_is_written_on_change_and_at_most_once_per_interval() {
     );
     assert!(w.poll_write(t1 + STATUS_MIN_INTERVAL * 2).is_some());
 }
+
+#[test]
+fn an_advertisement_of_services_gives_the_services_table() {
+    let node = labels(&[("rack", "r1")]);
+    let ad: BgpAdvertisement = BgpAdvertisement::new(
+        "lb",
+        serde_json::from_value(serde_json::json!({
+            "services": {"selector": {"matchLabels": {"bgp": "yes"}}, "externalIPs": true}
+        }))
+        .unwrap(),
+    );
+    let applied = render(BASE, &node, &[], &[ad], &BTreeMap::new()).unwrap();
+    let services = applied.kubernetes.services.expect("services in force");
+    assert!(services.load_balancer_ips && services.external_ips);
+    let yes = labels(&[("bgp", "yes")]);
+    assert!(services.selector.matches(&yes));
+    assert!(!services.selector.matches(&labels(&[])));
+}

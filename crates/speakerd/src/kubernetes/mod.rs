@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use bgp_proto::Prefix;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, ObjectReference};
+use k8s_openapi::api::core::v1::{Node, ObjectReference, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1::{Event as K8sEvent, EventSeries};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
@@ -26,8 +27,9 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 mod resources;
+mod services;
 
-use self::resources::{Resources, StatusInputs};
+use self::resources::{Resources, StatusInputs, Watched};
 use crate::config::{KubernetesConfig, NeighborConfig, OriginateConfig, PeeringMode, TorRule};
 use crate::control_task::ToControl;
 use crate::crd::{BgpAdvertisement, BgpClusterConfig};
@@ -400,6 +402,13 @@ pub(crate) async fn run(
     let mut config_events = resource_events::<BgpClusterConfig>(&client, config.custom_resources);
     let mut advertisement_events =
         resource_events::<BgpAdvertisement>(&client, config.custom_resources);
+    // Services and EndpointSlices, when Service IPs may be announced (the ConfigMap says so, or
+    // a BGPAdvertisement may).
+    let watch_services = config.services.is_some() || config.custom_resources;
+    let mut service_events = resource_events::<Service>(&client, watch_services);
+    let mut slice_events = resource_events::<EndpointSlice>(&client, watch_services);
+    let mut services: Watched<Service> = Watched::default();
+    let mut slices: Watched<EndpointSlice> = Watched::default();
     let mut secrets_tick = tokio::time::interval(resources::SECRET_REFRESH);
     let mut resources = Resources::default();
     let mut in_force = config.clone();
@@ -473,6 +482,28 @@ pub(crate) async fn run(
                     continue;
                 }
             },
+            Some(event) = service_events.next() => match event {
+                Ok(e) => {
+                    if !services.apply(e) {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %e, "Service watch failed; keeping the last known state");
+                    continue;
+                }
+            },
+            Some(event) = slice_events.next() => match event {
+                Ok(e) => {
+                    if !slices.apply(e) {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %e, "EndpointSlice watch failed; keeping the last known state");
+                    continue;
+                }
+            },
             _ = secrets_tick.tick(), if config.custom_resources => {
                 if !resources.refresh_secrets(&client).await {
                     continue;
@@ -486,6 +517,9 @@ pub(crate) async fn run(
         // sessions start with the configuration they give, not with the ConfigMap's first.
         let resources_synced = resources.configs.synced && resources.advertisements.synced;
         if config.custom_resources && !resources_synced {
+            continue;
+        }
+        if watch_services && !(services.synced && slices.synced) {
             continue;
         }
         if config.custom_resources {
@@ -515,17 +549,36 @@ pub(crate) async fn run(
                 }
             }
             inputs.config_applied = Some(condition);
-            inputs.announced = nodes
-                .get(&config.node_name)
-                .map(|n| n.pod_cidrs.iter().map(|p| p.to_string()).collect())
-                .unwrap_or_default();
             status_tx.send_if_modified(|current| {
                 let changed = *current != inputs;
                 *current = inputs;
                 changed
             });
         }
-        let want = desired(&in_force, local_as, &nodes);
+        let mut want = desired(&in_force, local_as, &nodes);
+        if let Some(advertisement) = &in_force.services {
+            let announced = services::service_prefixes(
+                advertisement,
+                &config.node_name,
+                &services.list(),
+                &slices.list(),
+            );
+            want.prefixes
+                .extend(announced.into_iter().map(|prefix| OriginateConfig {
+                    prefix,
+                    communities: in_force.pod_cidr_communities.clone(),
+                    large_communities: in_force.pod_cidr_large_communities.clone(),
+                }));
+        }
+        if config.custom_resources {
+            let announced: Vec<String> =
+                want.prefixes.iter().map(|p| p.prefix.to_string()).collect();
+            status_tx.send_if_modified(|current| {
+                let changed = current.announced != announced;
+                current.announced = announced;
+                changed
+            });
+        }
         let previous = applied.as_ref();
         if previous.map(|p| &p.prefixes) != Some(&want.prefixes) {
             let input = Input::SetPrefixes(PrefixSource::Kubernetes, want.prefixes.clone());

@@ -50,6 +50,14 @@ impl<K> Default for Watched<K> {
     }
 }
 
+/// An object's key: `namespace/name` (`name` for cluster-scoped ones).
+fn key<K: Resource>(object: &K) -> String {
+    match object.namespace() {
+        Some(ns) => format!("{ns}/{}", object.name_any()),
+        None => object.name_any(),
+    }
+}
+
 impl<K: Resource + Clone> Watched<K> {
     /// Takes a watch event; true when the objects in force changed (a relist counts once,
     /// at its end).
@@ -61,7 +69,7 @@ impl<K: Resource + Clone> Watched<K> {
             }
             Event::InitApply(object) => {
                 if let Some(buffer) = self.relisting.as_mut() {
-                    buffer.insert(object.name_any(), object);
+                    buffer.insert(key(&object), object);
                 }
                 false
             }
@@ -74,11 +82,11 @@ impl<K: Resource + Clone> Watched<K> {
                 None => false,
             },
             Event::Apply(object) => {
-                self.objects.insert(object.name_any(), object);
+                self.objects.insert(key(&object), object);
                 self.relisting.is_none()
             }
             Event::Delete(object) => {
-                self.objects.remove(&object.name_any());
+                self.objects.remove(&key(&object));
                 self.relisting.is_none()
             }
         }
