@@ -85,6 +85,26 @@ fn bad_config_is_refused_with_file_and_line() {
         }
     }
 
+    // The send hold time (RFC 9687) is at least a second.
+    for (value, accepted) in [("20", true), ("0", false)] {
+        let conf = lab.write(
+            "send_hold.toml",
+            &format!("{neighbor}send_hold_time = {value}\n"),
+        );
+        let conf = conf.to_str().unwrap();
+        let check = lab::run(SPEAKERD, &["check", "--config", conf]);
+        let stderr = String::from_utf8_lossy(&check.stderr);
+        assert_eq!(check.status.success(), accepted, "{value}: {stderr}");
+        if !accepted {
+            assert!(
+                stderr.contains(&format!(
+                    "{conf}:9: send_hold_time must be at least 1 second"
+                )),
+                "{stderr}"
+            );
+        }
+    }
+
     // BFD: intervals of 10 ms to 60 s, a multiplier of at least 1 (RFC 5880 §4.1).
     for (table, accepted, error) in [
         ("min_rx = 300\nmin_tx = 100\nmultiplier = 3", true, ""),

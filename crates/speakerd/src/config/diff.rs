@@ -35,6 +35,8 @@ pub enum SessionKey {
     HoldTime,
     /// `keepalive_time`.
     KeepaliveTime,
+    /// `send_hold_time`.
+    SendHoldTime,
     /// `connect_retry_time`.
     ConnectRetryTime,
     /// `families`.
@@ -75,6 +77,7 @@ impl SessionKey {
             Self::NextHopIpv6 => "next_hop_ipv6",
             Self::HoldTime => "hold_time",
             Self::KeepaliveTime => "keepalive_time",
+            Self::SendHoldTime => "send_hold_time",
             Self::ConnectRetryTime => "connect_retry_time",
             Self::Families => "families",
             Self::RrClient => "rr_client",
@@ -105,6 +108,7 @@ pub fn session_keys_changed(old: &NeighborConfig, new: &NeighborConfig) -> Vec<S
         next_hop_ipv6,
         hold_time,
         keepalive_time,
+        send_hold_time,
         connect_retry_time,
         families,
         // Applied to the running session (see `policy_change`).
@@ -137,6 +141,10 @@ pub fn session_keys_changed(old: &NeighborConfig, new: &NeighborConfig) -> Vec<S
         (
             *keepalive_time != new.keepalive_time,
             SessionKey::KeepaliveTime,
+        ),
+        (
+            *send_hold_time != new.send_hold_time,
+            SessionKey::SendHoldTime,
         ),
         (
             *connect_retry_time != new.connect_retry_time,

@@ -61,6 +61,10 @@ pub enum ConfigErrorKind {
     /// A hold time of 1 or 2 seconds (RFC 4271 §4.2).
     #[error("hold time {0} must be 0 or at least 3 seconds")]
     HoldTime(u16),
+    /// A send hold time of 0 (RFC 9687 §3: the session would be closed at the first write
+    /// that has to wait).
+    #[error("send_hold_time must be at least 1 second")]
+    SendHoldTime,
     /// A route MTU outside 1,280 (the IPv6 minimum, RFC 8200 §5) to 65,535.
     #[error("mtu {0} must be between 1280 and 65535")]
     RouteMtu(u32),
@@ -194,6 +198,9 @@ pub struct NeighborConfig {
     pub hold_time: u16,
     /// Keepalive interval.
     pub keepalive_time: Option<u16>,
+    /// SendHoldTime (RFC 9687 §3): how long our sends may make no progress before the session
+    /// is closed with NOTIFICATION 8; `None` for the default, max(8 minutes, 2 x hold time).
+    pub send_hold_time: Option<Duration>,
     /// Connect retry time.
     pub connect_retry_time: Duration,
     /// Families.

@@ -151,6 +151,8 @@ pub(super) struct RawNeighbor {
     #[serde(default)]
     pub(super) keepalive_time: Option<u16>,
     #[serde(default)]
+    pub(super) send_hold_time: Option<Spanned<u64>>,
+    #[serde(default)]
     pub(super) connect_retry_time: Option<u64>,
     #[serde(default)]
     pub(super) families: Option<Vec<Spanned<String>>>,

@@ -394,6 +394,13 @@ pub(super) fn build_neighbor(
         Some(h) => *h.get_ref(),
         None => 90,
     };
+    let send_hold_time = match &s.send_hold_time {
+        Some(t) if *t.get_ref() == 0 => {
+            errors.push(l.error(t, ConfigErrorKind::SendHoldTime));
+            return None;
+        }
+        t => t.as_ref().map(|t| Duration::from_secs(*t.get_ref())),
+    };
     let families = match &s.families {
         Some(list) => list
             .iter()
@@ -460,6 +467,7 @@ pub(super) fn build_neighbor(
         next_hop_ipv6,
         hold_time,
         keepalive_time: s.keepalive_time,
+        send_hold_time,
         connect_retry_time: Duration::from_secs(s.connect_retry_time.unwrap_or(30)),
         families,
         import: policy_chain(&s.import, policies, l, errors),

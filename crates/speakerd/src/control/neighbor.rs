@@ -146,6 +146,7 @@ pub fn session_config(
     let mut c = SessionConfig::new(local_as, router_id, Some(n.remote_asn));
     c.hold_time = n.hold_time;
     c.keepalive_time = n.keepalive_time;
+    c.send_hold_time = n.send_hold_time;
     c.connect_retry_time = n.connect_retry_time;
     c.passive = n.passive;
     c.families = n.families.clone();

@@ -151,6 +151,7 @@ fn each_session_key_of_the_table_resets() {
             SessionKey::NextHopIpv6,
         ),
         ("", "keepalive_time = 5", SessionKey::KeepaliveTime),
+        ("", "send_hold_time = 30", SessionKey::SendHoldTime),
         ("", "connect_retry_time = 2", SessionKey::ConnectRetryTime),
         ("", "rr_client = true", SessionKey::RrClient),
         ("", "next_hop_self = true", SessionKey::NextHopSelf),
