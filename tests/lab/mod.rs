@@ -40,6 +40,8 @@ enum FrrHelpers {
     Zebra,
     /// zebra and bfdd.
     ZebraAndBfdd,
+    /// zebra, with bgpd installing its best routes into the namespace's kernel through it.
+    ZebraFib,
 }
 pub const VTYSH: &str = "/usr/bin/vtysh";
 
@@ -201,6 +203,33 @@ fn stdout_or_err(out: Output) -> Result<String, String> {
             String::from_utf8_lossy(&out.stderr)
         ))
     }
+}
+
+/// The `fields` of every packet of capture `file` that matches the Wireshark display filter
+/// `filter`, one row per packet (`tshark -T fields`; a field with several values in one packet,
+/// such as two BGP messages in one segment, has them separated by commas).
+pub fn tshark(file: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    require("/usr/bin/tshark");
+    let mut args = vec![
+        "-n",
+        "-r",
+        file.to_str().unwrap(),
+        "-d",
+        "tcp.port==179,bgp",
+        "-Y",
+        filter,
+        "-T",
+        "fields",
+        "-E",
+        "separator=/t",
+    ];
+    for f in fields {
+        args.extend(["-e", f]);
+    }
+    run_ok("/usr/bin/tshark", &args)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
 }
 
 /// Polls `probe` until it returns `Ok`, at most `timeout`; panics with `what` and the last
@@ -568,6 +597,61 @@ impl Lab {
         run_ok("kill", &[&format!("-{signal}"), &pid]);
     }
 
+    /// The process id of running process `name`.
+    pub fn pid(&mut self, name: &str) -> u32 {
+        self.proc_mut(name)
+            .child
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name} is not running"))
+            .id()
+    }
+
+    /// The resident set size of running process `name` in KiB (`VmRSS` of `/proc/PID/status`).
+    pub fn rss_kib(&mut self, name: &str) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid(name)))
+            .unwrap_or_else(|e| panic!("/proc status of {name}: {e}"));
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no VmRSS for {name}: {status}"))
+    }
+
+    /// One ping from `ns` to `address` (answered within a second), or the failure.
+    pub fn ping(&self, ns: &str, address: &str) -> Result<(), String> {
+        self.exec(ns, "/usr/bin/ping", &["-c", "1", "-W", "1", address])
+            .map(|_| ())
+    }
+
+    /// Starts tcpdump in `ns` as process `name`, writing the packets `filter` matches (on every
+    /// interface) to `<dir>/<name>.pcap` as they arrive, and waits until it captures; returns
+    /// the file. Stop it with [`Lab::stop`] (`INT`) before reading the file with [`tshark`].
+    pub fn capture(&mut self, name: &str, ns: &str, filter: &str) -> PathBuf {
+        require("/usr/bin/tcpdump");
+        let file = self.dir.join(format!("{name}.pcap"));
+        let path = file.to_str().unwrap().to_string();
+        self.spawn(
+            name,
+            ns,
+            "/usr/bin/tcpdump",
+            &["-i", "any", "-U", "-s", "0", "-w", &path, filter],
+            &[],
+        );
+        wait_for(
+            &format!("{name} is capturing"),
+            Duration::from_secs(10),
+            || {
+                if self.log(name).contains("listening on") {
+                    Ok(())
+                } else {
+                    Err(self.log(name))
+                }
+            },
+        );
+        file
+    }
+
     /// Whether process `name` has exited (and how).
     pub fn exited(&mut self, name: &str) -> Option<std::process::ExitStatus> {
         let proc = self.proc_mut(name);
@@ -887,6 +971,13 @@ impl Lab {
         self.frr_under(root, name, ns, conf, FrrHelpers::Zebra)
     }
 
+    /// Like [`Lab::frr_zebra_bgpd_under`] with this machine's FRR, and bgpd installing its best
+    /// routes into the kernel of `ns` (through zebra, route protocol `bgp`), so that traffic
+    /// crosses FRR's namespace only while FRR has the route.
+    pub fn frr_zebra_fib_bgpd(&mut self, name: &str, ns: &str, conf: &str) -> Frr {
+        self.frr_under(&Root::host(), name, ns, conf, FrrHelpers::ZebraFib)
+    }
+
     /// Like [`Lab::frr_zebra_bgpd_under`] with this machine's FRR, and FRR's BFD daemon too
     /// (process `NAME-bfdd`; bgpd asks it for BFD sessions through zebra, `neighbor X bfd`).
     pub fn frr_bfd_bgpd(&mut self, name: &str, ns: &str, conf: &str) -> Frr {
@@ -989,6 +1080,10 @@ impl Lab {
         };
         let mut args = vec!["-f", conf_path.as_str()];
         args.extend(zebra_args);
+        if helpers != FrrHelpers::ZebraFib {
+            // No routes into the kernel.
+            args.push("-n");
+        }
         self.spawn_under(
             root,
             name,
@@ -996,18 +1091,7 @@ impl Lab {
             FRR_BGPD,
             &[
                 &args[..],
-                &[
-                    "-n",
-                    "-S",
-                    "-P",
-                    "0",
-                    "-N",
-                    ns,
-                    "--vty_socket",
-                    &d,
-                    "-i",
-                    &pid,
-                ],
+                &["-S", "-P", "0", "-N", ns, "--vty_socket", &d, "-i", &pid],
             ]
             .concat(),
             &[],

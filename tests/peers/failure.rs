@@ -4,8 +4,9 @@
 use super::*;
 
 /// Hold timer: BIRD freezes (SIGSTOP) and sends nothing more; speakerd's hold timer (9 s)
-/// expires, the session goes down and BIRD's routes leave the kernel. After SIGCONT the
-/// session comes back with the routes.
+/// expires, the session goes down with NOTIFICATION 4/0 (RFC 4271 §6.5) and BIRD's routes leave
+/// the kernel. After SIGCONT the session comes back with the routes. (The fault tests of
+/// `faults.rs` are the other faults.)
 #[test]
 fn hold_timer_expiry() {
     let mut lab = Lab::new("hold_timer");
@@ -42,6 +43,14 @@ fn hold_timer_expiry() {
         log.to_lowercase().contains("hold"),
         "no hold timer expiry logged:\n{log}"
     );
+    let expired = lab
+        .metric(
+            &sd,
+            "bgp_peer_notifications_sent_total",
+            &["peer=\"198.18.0.2\"", "code=\"4\"", "subcode=\"0\""],
+        )
+        .unwrap();
+    assert_eq!(expired, 1.0, "NOTIFICATION 4/0 (Hold Timer Expired) sent");
 
     lab.signal("bird", "CONT");
     wait_established(&lab, &sd, &bird, "198.18.0.2");

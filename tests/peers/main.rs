@@ -12,6 +12,7 @@ mod lab;
 
 mod ecmp;
 mod failure;
+mod faults;
 mod families;
 mod kernel;
 mod long_lived;
