@@ -105,6 +105,52 @@ fn bad_config_is_refused_with_file_and_line() {
         }
     }
 
+    // TCP-AO (RFC 5925) fails closed: this machine's kernel has no TCP_AO socket options (and
+    // speakerd programs none where a kernel has them), so a neighbour with tcp_ao is refused by
+    // check and by run, which starts nothing, and never run without authentication.
+    let key = lab.write("ao.key", "0123456789abcdef");
+    let key = key.to_str().unwrap();
+    let ao = format!("tcp_ao = {{ key_file = \"{key}\", send_id = 1, recv_id = 2 }}\n");
+    for (extra, error) in [
+        (ao.clone(), "not run without authentication"),
+        (
+            ao.replace(key, "/nonexistent/ao.key"),
+            "/nonexistent/ao.key: No such file",
+        ),
+        (
+            format!("{ao}password_env = \"HOME\"\n"),
+            "not together with password_file/password_env",
+        ),
+    ] {
+        let conf = lab.write("ao.toml", &format!("{neighbor}{extra}"));
+        let conf = conf.to_str().unwrap();
+        let check = lab::run(SPEAKERD, &["check", "--config", conf]);
+        let stderr = String::from_utf8_lossy(&check.stderr);
+        assert!(!check.status.success(), "check accepted {extra}: {stderr}");
+        let want = format!("{conf}:9: tcp_ao: ");
+        assert!(
+            stderr.contains(&want) && stderr.contains(error),
+            "{extra}: {stderr}"
+        );
+    }
+    let conf = lab.write("ao-run.toml", &format!("{neighbor}{ao}"));
+    let conf = conf.to_str().unwrap().to_string();
+    lab.spawn("run-ao", &ns, SPEAKERD, &["run", "--config", &conf], &[]);
+    let status = wait_for(
+        "speakerd run with tcp_ao exits",
+        Duration::from_secs(10),
+        || {
+            lab.exited("run-ao")
+                .ok_or_else(|| "still running".to_string())
+        },
+    );
+    assert!(!status.success(), "run with tcp_ao exited with {status}");
+    let log = lab.log("run-ao");
+    assert!(
+        log.contains(&format!("{conf}:9: tcp_ao: ")) && log.contains("no TCP-AO"),
+        "{log}"
+    );
+
     // BFD: intervals of 10 ms to 60 s, a multiplier of at least 1 (RFC 5880 §4.1).
     for (table, accepted, error) in [
         ("min_rx = 300\nmin_tx = 100\nmultiplier = 3", true, ""),

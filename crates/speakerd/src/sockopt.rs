@@ -1,5 +1,5 @@
 //! The socket options the standard crates do not wrap: TCP MD5 signatures (RFC 2385,
-//! `TCP_MD5SIG`), the minimum received TTL of GTSM (RFC 5082, `IP_MINTTL` /
+//! `TCP_MD5SIG`), the probe for TCP-AO (RFC 5925, `TCP_AO_ADD_KEY`), the minimum received TTL of GTSM (RFC 5082, `IP_MINTTL` /
 //! `IPV6_MINHOPCOUNT`) and a netlink receive buffer beyond `rmem_max` (`SO_RCVBUFFORCE`); and
 //! the interface addresses of `getifaddrs(3)`, for the next hop of the other family on a
 //! session; SIGPIPE's default action for the command-line tools; `recvmsg` with the received
@@ -84,6 +84,31 @@ pub fn set_md5_key(socket: &impl AsRawFd, peer: IpAddr, key: &[u8]) -> io::Resul
     };
     sig.key[..key.len()].copy_from_slice(key);
     setsockopt(socket, libc::IPPROTO_TCP, libc::TCP_MD5SIG, &sig)
+}
+
+/// `TCP_AO_ADD_KEY` of linux/tcp.h (Linux 6.7): adds a TCP-AO key (RFC 5925) to a socket.
+const TCP_AO_ADD_KEY: libc::c_int = 38;
+
+/// The size of `struct tcp_ao_add` of linux/tcp.h, the value `TCP_AO_ADD_KEY` takes.
+const TCP_AO_ADD_LEN: usize = 288;
+
+/// The longest TCP-AO key the kernel takes (`TCP_AO_MAXKEYLEN`).
+pub const MAX_TCP_AO_KEY_LEN: usize = 80;
+
+/// Whether the kernel has TCP-AO (RFC 5925): `TCP_AO_ADD_KEY` with an all-zero (invalid) key
+/// on a fresh TCP socket fails with ENOPROTOOPT where the option does not exist (a kernel
+/// before 6.7 or without CONFIG_TCP_AO) and with another error (EINVAL) where it does.
+pub fn tcp_ao_supported() -> io::Result<bool> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    match setsockopt(
+        &socket,
+        libc::IPPROTO_TCP,
+        TCP_AO_ADD_KEY,
+        &[0u8; TCP_AO_ADD_LEN],
+    ) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOPROTOOPT) => Ok(false),
+        _ => Ok(true),
+    }
 }
 
 /// Drops received packets whose TTL (hop limit) is below `min` (GTSM, RFC 5082 §3).

@@ -113,6 +113,10 @@ pub enum ConfigErrorKind {
     /// An MD5 password source that cannot be read.
     #[error("password: {0}")]
     Password(String),
+    /// A `tcp_ao` that cannot be used (RFC 5925): a bad key file, an MD5 password beside it,
+    /// or a kernel without TCP-AO. The neighbour is refused, never run unauthenticated.
+    #[error("tcp_ao: {0}")]
+    TcpAo(String),
 }
 
 /// A configuration error at a place in a file.
@@ -438,6 +442,7 @@ mod bmp;
 pub mod diff;
 mod raw;
 pub use bmp::BmpConfig;
+mod tcp_ao;
 mod validate;
 
 use self::raw::RawConfig;

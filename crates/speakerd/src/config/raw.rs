@@ -86,6 +86,16 @@ pub(super) struct RawGracefulRestart {
     pub(super) long_lived_stale_time: Option<Spanned<u32>>,
 }
 
+/// `tcp_ao = { key_file, send_id, recv_id }` of a neighbour (RFC 5925 §3.1: the Master Key
+/// Tuple's key, SendID and RecvID).
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTcpAo {
+    pub(super) key_file: Spanned<String>,
+    pub(super) send_id: u8,
+    pub(super) recv_id: u8,
+}
+
 /// `bfd = { min_rx, min_tx, multiplier }` of a neighbour (RFC 5880), intervals in milliseconds.
 #[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
@@ -178,6 +188,8 @@ pub(super) struct RawNeighbor {
     pub(super) password_file: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) password_env: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) tcp_ao: Option<Spanned<RawTcpAo>>,
     #[serde(default)]
     pub(super) allow_own_as: u8,
     #[serde(default)]

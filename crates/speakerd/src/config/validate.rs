@@ -438,6 +438,14 @@ pub(super) fn build_neighbor(
             }
         },
     };
+    if let Some(ao) = &s.tcp_ao {
+        errors.push(super::tcp_ao::refusal(
+            ao,
+            s.password_file.is_some() || s.password_env.is_some(),
+            l,
+        ));
+        return None;
+    }
     let password = match (&s.password_file, &s.password_env) {
         (Some(file), _) => Some(collect(
             errors,
