@@ -1,8 +1,13 @@
-//! `speakerd decode`: MRT files or hex BGP messages to JSON lines, for scripts and for looking
-//! at what a peer sent.
+//! `speakerd decode`: MRT files, BMP recordings or hex BGP messages to JSON lines, for scripts
+//! and for looking at what a peer sent.
 
+use std::collections::BTreeMap;
+
+use bgp_proto::bmp::{
+    frame_len, BmpMessage, BmpReader, InfoTlv, PeerDownReason, PeerHeader, StatValue,
+};
 use bgp_proto::mrt::{Bgp4mp, MrtBody, MrtReader, TableDumpV2};
-use bgp_proto::{Message, NextHop, PathAttributes, SessionContext};
+use bgp_proto::{Capability, Message, NextHop, Open, PathAttributes, SessionContext};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use thiserror::Error;
@@ -153,4 +158,171 @@ pub fn hex(messages: &[String], ctx: &SessionContext) -> Result<(), DecodeInputE
         println!("{line}");
     }
     Ok(())
+}
+
+/// Prints every message of a BMP recording (the octets of a BMP session, RFC 7854 §3.2, one
+/// message after the other) as one JSON line. The BGP messages inside are decoded too, an
+/// UPDATE with the context its peer's Peer Up (RFC 7854 §4.10) gives: 4-octet AS, extended
+/// messages and ADD-PATH as both OPENs negotiated; before any Peer Up, the A flag of the
+/// per-peer header (§4.2) says whether AS numbers have 2 octets. A message that does not decode
+/// is printed as an error line with its offset, and the rest of the file, which cannot be framed
+/// after it, is not read.
+pub fn bmp(path: &str) -> Result<(), DecodeInputError> {
+    let data = std::fs::read(path).map_err(|e| DecodeInputError::Io(path.to_string(), e))?;
+    let data = Bytes::from(data);
+    let mut contexts = BTreeMap::new();
+    let mut offset = 0;
+    for message in BmpReader::new(data.clone()) {
+        let line = match message {
+            Ok(m) => {
+                let line = bmp_json(&m, &mut contexts);
+                offset += frame_len(&data[offset..]).ok().flatten().unwrap_or(0);
+                line
+            }
+            Err(e) => json!({"error": e.to_string(), "offset": offset}),
+        };
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// Where a peer's session context is kept: its distinguisher and address (RFC 7854 §4.2).
+type PeerKey = (u64, std::net::IpAddr);
+
+/// The context of the UPDATEs a monitored peer sends, from the OPENs of its Peer Up: what it
+/// sent (`received`) and what the monitored router sent it (`sent`).
+fn negotiated_context(sent: &Open, received: &Open) -> SessionContext {
+    let add_path = |o: &Open| -> Vec<bgp_proto::capability::AddPathFamily> {
+        o.capabilities
+            .iter()
+            .filter_map(|c| match c {
+                Capability::AddPath(f) => Some(f.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    };
+    let extended = |o: &Open| {
+        o.capabilities
+            .iter()
+            .any(|c| matches!(c, Capability::ExtendedMessage))
+    };
+    let mut ctx = SessionContext {
+        four_octet_as: sent.four_octet_as() && received.four_octet_as(),
+        extended_message: extended(sent) && extended(received),
+        ibgp: sent.asn() == received.asn(),
+        ..SessionContext::modern_ebgp()
+    };
+    // RFC 7911 §4: the peer's UPDATEs carry path ids for the families it can send and the
+    // monitored router can receive.
+    let theirs = add_path(received);
+    for ours in add_path(sent).iter().filter(|f| f.receive) {
+        if theirs.iter().any(|t| t.family == ours.family && t.send) {
+            ctx.add_path_rx.insert(ours.family);
+        }
+    }
+    ctx
+}
+
+fn embedded_json(bytes: &Bytes, ctx: &SessionContext) -> Value {
+    match Message::decode(bytes.clone(), ctx) {
+        Ok(m) => message_json(&m),
+        Err(e) => json!({"error": e.to_string(), "length": bytes.len()}),
+    }
+}
+
+fn peer_json(p: &PeerHeader) -> Value {
+    json!({
+        "type": p.peer_type, "flags": p.flags, "distinguisher": p.distinguisher,
+        "address": p.address, "asn": p.asn, "bgp_id": p.bgp_id,
+        "time": format!("{}.{:06}", p.seconds, p.micros),
+        "ipv6": p.ipv6(), "post_policy": p.post_policy(), "two_octet_as": p.two_octet_as(),
+    })
+}
+
+fn tlvs_json(tlvs: &[InfoTlv]) -> Value {
+    tlvs.iter()
+        .map(|t| match t.as_text() {
+            Some(text) => json!({"type": t.kind, "text": text}),
+            None => json!({"type": t.kind, "hex": hex_of(&t.value)}),
+        })
+        .collect()
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The JSON form of a BMP message (RFC 7854 §4); a Peer Up records its peer's context in
+/// `contexts` for the UPDATEs that follow.
+fn bmp_json(m: &BmpMessage, contexts: &mut BTreeMap<PeerKey, SessionContext>) -> Value {
+    let open_ctx = SessionContext::modern_ebgp();
+    let context_of = |p: &PeerHeader, contexts: &BTreeMap<PeerKey, SessionContext>| {
+        contexts
+            .get(&(p.distinguisher, p.address))
+            .copied()
+            .unwrap_or(SessionContext {
+                four_octet_as: !p.two_octet_as(),
+                extended_message: true,
+                ..SessionContext::modern_ebgp()
+            })
+    };
+    match m {
+        BmpMessage::RouteMonitoring { peer, update } => json!({
+            "type": "route_monitoring", "peer": peer_json(peer),
+            "update": embedded_json(update, &context_of(peer, contexts)),
+        }),
+        BmpMessage::StatisticsReport { peer, stats } => json!({
+            "type": "statistics_report", "peer": peer_json(peer),
+            "stats": stats.iter().map(|s| match &s.value {
+                StatValue::Counter(v) => json!({"type": s.kind, "counter": v}),
+                StatValue::Gauge(v) => json!({"type": s.kind, "gauge": v}),
+                StatValue::FamilyGauge { afi, safi, value } => {
+                    json!({"type": s.kind, "afi": afi, "safi": safi, "gauge": value})
+                }
+                StatValue::Other(raw) => json!({"type": s.kind, "hex": hex_of(raw)}),
+            }).collect::<Vec<_>>(),
+        }),
+        BmpMessage::PeerDown { peer, reason } => {
+            let detail = match reason {
+                PeerDownReason::LocalNotification(n) | PeerDownReason::RemoteNotification(n) => {
+                    json!({"notification": embedded_json(n, &open_ctx)})
+                }
+                PeerDownReason::LocalNoNotification { fsm_event } => {
+                    json!({"fsm_event": fsm_event})
+                }
+                PeerDownReason::Other { data, .. } => json!({"hex": hex_of(data)}),
+                PeerDownReason::RemoteNoNotification | PeerDownReason::Deconfigured => json!({}),
+            };
+            contexts.remove(&(peer.distinguisher, peer.address));
+            json!({"type": "peer_down", "peer": peer_json(peer), "reason": reason.code(), "detail": detail})
+        }
+        BmpMessage::PeerUp { peer, up } => {
+            let sent = Message::decode(up.sent_open.clone(), &open_ctx);
+            let received = Message::decode(up.received_open.clone(), &open_ctx);
+            if let (Ok(Message::Open(s)), Ok(Message::Open(r))) = (&sent, &received) {
+                let mut ctx = negotiated_context(s, r);
+                ctx.four_octet_as &= !peer.two_octet_as();
+                contexts.insert((peer.distinguisher, peer.address), ctx);
+            }
+            json!({
+                "type": "peer_up", "peer": peer_json(peer),
+                "local_address": up.local_address, "local_port": up.local_port,
+                "remote_port": up.remote_port,
+                "sent_open": embedded_json(&up.sent_open, &open_ctx),
+                "received_open": embedded_json(&up.received_open, &open_ctx),
+                "information": tlvs_json(&up.information),
+            })
+        }
+        BmpMessage::Initiation(tlvs) => {
+            json!({"type": "initiation", "information": tlvs_json(tlvs)})
+        }
+        BmpMessage::Termination(tlvs) => {
+            json!({"type": "termination", "information": tlvs_json(tlvs)})
+        }
+        BmpMessage::RouteMirroring { peer, tlvs } => json!({
+            "type": "route_mirroring", "peer": peer_json(peer), "tlvs": tlvs_json(tlvs),
+        }),
+        BmpMessage::Unknown { kind, body } => json!({"type": kind, "length": body.len()}),
+    }
 }

@@ -89,11 +89,14 @@ enum Command {
         )]
         admin: SocketAddr,
     },
-    /// Decode MRT files or hex BGP messages to JSON lines.
+    /// Decode MRT files, BMP recordings or hex BGP messages to JSON lines.
     Decode {
         /// An MRT file.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "bmp")]
         mrt: Option<String>,
+        /// A BMP recording: the octets a collector received (RFC 7854).
+        #[arg(long)]
+        bmp: Option<String>,
         /// Whole BGP messages in hex (4-octet AS session context).
         hex: Vec<String>,
     },
@@ -259,10 +262,11 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Decode { mrt, hex } => {
-            let result = match mrt {
-                Some(path) => decode::mrt(&path),
-                None => decode::hex(&hex, &bgp_proto::SessionContext::modern_ebgp()),
+        Command::Decode { mrt, bmp, hex } => {
+            let result = match (mrt, bmp) {
+                (Some(path), _) => decode::mrt(&path),
+                (None, Some(path)) => decode::bmp(&path),
+                (None, None) => decode::hex(&hex, &bgp_proto::SessionContext::modern_ebgp()),
             };
             match result {
                 Ok(()) => ExitCode::SUCCESS,
