@@ -15,7 +15,7 @@ need_root() {
 need_root
 
 # Debian packages the tests use: real BGP peers, the MRT reference decoder, capture tools.
-packages=(bird2 gobgpd frr exabgp bgpdump tcpdump tshark iproute2 iputils-ping nftables podman runc file python3)
+packages=(bird2 gobgpd frr exabgp bgpdump tcpdump tshark iproute2 iputils-ping nftables podman runc file python3 tmux)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,7 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-for bin in bird birdc gobgpd gobgp exabgp bgpdump tshark nft ping podman runc file; do
+for bin in bird birdc gobgpd gobgp exabgp bgpdump tshark nft ping podman runc file tmux; do
     command -v "$bin" >/dev/null || { echo "scripts/test.sh: $bin is missing after install" >&2; exit 1; }
 done
 [ -x /usr/lib/frr/bgpd ] || { echo "scripts/test.sh: /usr/lib/frr/bgpd is missing" >&2; exit 1; }

@@ -12,10 +12,11 @@ mod lab;
 
 mod ecmp;
 mod failure;
-mod faults;
 mod families;
+mod faults;
 mod kernel;
 mod long_lived;
+mod operator;
 mod policy;
 mod restart;
 mod security;

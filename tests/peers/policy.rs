@@ -228,4 +228,25 @@ fn add_path_send_to_bird() {
         },
     );
     b3.established("speakerd").unwrap();
+
+    // The convergence histograms saw this: BIRD's UPDATEs reached the kernel and were relayed
+    // to bird3, each batch in well under the largest bucket.
+    for name in [
+        "bgp_update_to_kernel_seconds",
+        "bgp_update_to_advertisement_seconds",
+    ] {
+        let count = lab.metric(&sd, &format!("{name}_count"), &[]).unwrap();
+        let within = lab
+            .metric(&sd, &format!("{name}_bucket"), &["le=\"10\""])
+            .unwrap();
+        assert!(
+            count >= 1.0 && within == count,
+            "{name}: {count} batches, {within} within 10 s"
+        );
+    }
+    let eor = "bgp_end_of_rib_convergence_seconds_count";
+    let eors = lab
+        .metric(&sd, eor, &["afi_safi=\"ipv4-unicast\""])
+        .unwrap();
+    assert!(eors >= 1.0, "{eor}: {eors}");
 }

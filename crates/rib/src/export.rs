@@ -165,6 +165,11 @@ impl AdjRibOut {
         !self.pending.is_empty() || self.multi.as_ref().is_some_and(|m| !m.pending.is_empty())
     }
 
+    /// Number of prefixes whose change waits to be sent (for metrics).
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.len() + self.multi.as_ref().map_or(0, |m| m.pending.len())
+    }
+
     /// Number of prefixes advertised (for metrics).
     pub(crate) fn advertised(&self) -> usize {
         self.sent.len() + self.multi.as_ref().map_or(0, |m| m.sent.len())

@@ -109,6 +109,33 @@ fn ebgp_export_prepends_sets_next_hop_self_and_drops_local_pref_and_foreign_med(
     assert!(lab.sent_to(from).is_none());
 }
 
+/// What waits in the Adj-RIB-Out is counted per prefix until the session takes it, the
+/// announcement and then the withdrawal alike (`bgp_peer_routes_pending_out`).
+#[test]
+fn pending_changes_are_counted_until_taken() {
+    let mut lab = Lab::new();
+    let from = lab.peer("198.18.1.1", 65001, false, true);
+    let to = lab.peer("198.18.2.1", 65002, false, true);
+    assert_eq!(lab.rib.pending_count(to), 0);
+    lab.announce(from, &learned(&[65001], "198.18.1.1", None, &[]));
+    assert_eq!(lab.rib.pending_count(to), 1);
+    assert_eq!(
+        lab.rib.pending_count(from),
+        0,
+        "not back to where it came from"
+    );
+    assert!(lab.sent_to(to).is_some());
+    assert_eq!(lab.rib.pending_count(to), 0);
+    let withdrawal = Update {
+        withdrawn: vec![Nlri::new(prefix("10.244.1.0/24"))],
+        ..Update::default()
+    };
+    lab.announce(from, &withdrawal);
+    assert_eq!(lab.rib.pending_count(to), 1, "the withdrawal waits");
+    lab.rib.take_updates(to);
+    assert_eq!(lab.rib.pending_count(to), 0);
+}
+
 #[test]
 fn rfc8212_nothing_goes_to_an_external_neighbour_without_export_policy() {
     let mut lab = Lab::new();

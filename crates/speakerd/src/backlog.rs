@@ -11,6 +11,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use prometheus::IntGauge;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 /// The UPDATEs of one neighbour waiting in the RIB task's inbox, and its chunks read but not
@@ -18,21 +19,24 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 #[derive(Debug)]
 pub(crate) struct Backlog {
     queued: AtomicUsize,
+    /// `bgp_peer_updates_queued` of the neighbour: the same count, for a scrape.
+    gauge: IntGauge,
     drained: Notify,
     reads: Arc<Semaphore>,
 }
 
-impl Default for Backlog {
-    fn default() -> Self {
+impl Backlog {
+    /// An empty backlog that also counts its UPDATEs in `gauge`.
+    pub(crate) fn new(gauge: IntGauge) -> Self {
+        gauge.set(0);
         Self {
             queued: AtomicUsize::new(0),
+            gauge,
             drained: Notify::new(),
             reads: Arc::new(Semaphore::new(Self::READS_IN_FLIGHT)),
         }
     }
-}
 
-impl Backlog {
     /// Chunks read from the neighbour's connections and not yet decoded, at most.
     pub(crate) const READS_IN_FLIGHT: usize = 4;
 
@@ -44,6 +48,7 @@ impl Backlog {
     /// Counts one more UPDATE queued; the ticket uncounts it when dropped.
     pub(crate) fn ticket(self: &Arc<Self>) -> Ticket {
         self.queued.fetch_add(1, Ordering::Relaxed);
+        self.gauge.inc();
         Ticket(Arc::clone(self))
     }
 
@@ -93,9 +98,20 @@ pub(crate) struct Ticket(Arc<Backlog>);
 impl Drop for Ticket {
     fn drop(&mut self) {
         let before = self.0.queued.fetch_sub(1, Ordering::Relaxed);
+        self.0.gauge.dec();
         if before == Backlog::LOW_WATER + 1 {
             self.0.drained.notify_waiters();
         }
+    }
+}
+
+#[cfg(test)]
+impl Backlog {
+    /// A backlog whose gauge is in no registry (the unit tests of its users).
+    pub(crate) fn unregistered() -> Arc<Self> {
+        Arc::new(Self::new(
+            IntGauge::new("bgp_peer_updates_queued", "test").expect("a valid name"),
+        ))
     }
 }
 
@@ -106,7 +122,7 @@ mod tests {
 
     #[tokio::test]
     async fn reading_pauses_above_high_water_and_resumes_at_low_water() {
-        let backlog = Arc::new(Backlog::default());
+        let backlog = Backlog::unregistered();
         let mut tickets: Vec<Ticket> = (0..=Backlog::HIGH_WATER)
             .map(|_| backlog.ticket())
             .collect();
@@ -126,14 +142,16 @@ mod tests {
             .expect("woken at low water")
             .unwrap();
         assert_eq!(backlog.queued(), Backlog::LOW_WATER);
+        assert_eq!(backlog.gauge.get(), Backlog::LOW_WATER as i64);
         drop(tickets);
         assert_eq!(backlog.queued(), 0);
+        assert_eq!(backlog.gauge.get(), 0);
         backlog.room().await;
     }
 
     #[tokio::test]
     async fn reads_wait_for_earlier_chunks_to_be_decoded() {
-        let backlog = Arc::new(Backlog::default());
+        let backlog = Backlog::unregistered();
         let mut permits = Vec::new();
         for _ in 0..Backlog::READS_IN_FLIGHT {
             permits.push(backlog.read_permit().await);

@@ -918,8 +918,19 @@ impl Fib {
 
     async fn command(&mut self, command: FibCommand) {
         match command {
-            FibCommand::Apply(changes) if self.config.install => self.apply(changes).await,
-            FibCommand::Apply(_) => {}
+            FibCommand::Apply(changes, arrived) if self.config.install => {
+                let count = changes.len() as i64;
+                self.apply(changes).await;
+                // Every request of the batch has been acknowledged (or has failed) by now.
+                self.metrics.kernel_routes_pending.sub(count);
+                if let Some(arrived) = arrived {
+                    self.metrics
+                        .observe_kernel_install(arrived, std::time::Instant::now());
+                }
+            }
+            FibCommand::Apply(changes, _) => {
+                self.metrics.kernel_routes_pending.sub(changes.len() as i64);
+            }
             FibCommand::Synced => self.remove_leftovers().await,
         }
     }

@@ -100,6 +100,15 @@ enum Command {
         /// Whole BGP messages in hex (4-octet AS session context).
         hex: Vec<String>,
     },
+    /// A live view of the running daemon: sessions, rates, the RIB and the kernel; q quits.
+    Top {
+        /// The daemon's admin API.
+        #[arg(long, env = "SPEAKERD_ADMIN", default_value = "127.0.0.1:9179")]
+        admin: SocketAddr,
+        /// Seconds between refreshes.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+    },
     /// Print the CustomResourceDefinitions of bgp.speakerd.io (config/kubernetes/crds.yaml).
     Crds,
     /// Print the version.
@@ -272,6 +281,16 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("speakerd: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Top { admin, interval } => {
+            let interval = std::time::Duration::from_secs_f64(interval.clamp(0.1, 3600.0));
+            match speakerd::top::run(admin, interval) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("speakerd top: {e}");
                     ExitCode::FAILURE
                 }
             }

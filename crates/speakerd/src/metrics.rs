@@ -1,10 +1,18 @@
 //! Prometheus metrics (documented in `docs/metrics.md`). The collectors are atomic counters and
 //! gauges shared by the tasks that update them; nothing else is shared between tasks.
 
+use std::time::Instant;
+
 use prometheus::{
-    Encoder, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
+
+/// The bucket bounds (seconds) of the convergence histograms: 1 ms, where one UPDATE on an idle
+/// speaker lands, to 60 s, beyond which a full table load or a stuck neighbour is only `+Inf`.
+pub const CONVERGENCE_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0,
+];
 
 /// Every metric the daemon exports.
 #[derive(Clone)]
@@ -32,6 +40,12 @@ pub struct Metrics {
     pub prefixes_accepted: IntGaugeVec,
     /// `bgp_peer_prefixes_advertised`.
     pub prefixes_advertised: IntGaugeVec,
+    /// `bgp_peer_updates_queued`: UPDATEs read from the neighbour that the RIB has not applied
+    /// yet (its socket is not read above 4,096, ADR 0011).
+    pub updates_queued: IntGaugeVec,
+    /// `bgp_peer_routes_pending_out`: prefixes whose change waits in the Adj-RIB-Out for the
+    /// neighbour to take the UPDATEs before them.
+    pub routes_pending_out: IntGaugeVec,
     /// `bgp_peer_prefix_limit{afi_safi}`.
     pub prefix_limit: IntGaugeVec,
     /// `bgp_peer_established_seconds`: from daemon start to Established.
@@ -44,6 +58,9 @@ pub struct Metrics {
     pub rib_attribute_sets: IntGauge,
     /// `bgp_kernel_routes_installed`.
     pub kernel_routes_installed: IntGauge,
+    /// `bgp_kernel_routes_pending`: route changes the decision process made that the kernel
+    /// writer has not applied yet.
+    pub kernel_routes_pending: IntGauge,
     /// `bgp_kernel_install_errors_total`.
     pub kernel_install_errors: IntCounter,
     /// `bgp_kernel_drift_repairs_total`.
@@ -74,6 +91,15 @@ pub struct Metrics {
     pub bmp_collector_up: IntGaugeVec,
     /// `bgp_bmp_connections_total{collector}`: connections established to a collector.
     pub bmp_connections: IntCounterVec,
+    /// `bgp_update_to_kernel_seconds`: from the earliest arrival of the UPDATEs of a decision
+    /// run to the kernel's acknowledgement of the route changes it made; one per batch.
+    pub update_to_kernel_seconds: Histogram,
+    /// `bgp_update_to_advertisement_seconds`: from the earliest arrival of the UPDATEs behind a
+    /// neighbour's pending changes to the socket taking the UPDATEs that carry them.
+    pub update_to_advertisement_seconds: Histogram,
+    /// `bgp_end_of_rib_convergence_seconds{afi_safi}`: from Established to the neighbour's
+    /// End-of-RIB of a family, once per session and family.
+    pub end_of_rib_convergence_seconds: HistogramVec,
 }
 
 const PEER: &[&str] = &["peer", "peer_asn"];
@@ -120,12 +146,15 @@ impl Metrics {
             prefixes_received: icv("bgp_peer_prefixes_received", "Prefixes announced by the peer", PEER_FAMILY),
             prefixes_accepted: igv("bgp_peer_prefixes_accepted", "Prefixes accepted from the peer", PEER_FAMILY),
             prefixes_advertised: igv("bgp_peer_prefixes_advertised", "Prefixes advertised to the peer", PEER),
+            updates_queued: igv("bgp_peer_updates_queued", "UPDATEs read from the peer and not yet applied to the RIB", PEER),
+            routes_pending_out: igv("bgp_peer_routes_pending_out", "Prefixes whose change waits in the Adj-RIB-Out to be sent to the peer", PEER),
             prefix_limit: igv("bgp_peer_prefix_limit", "Configured prefix limit", PEER_FAMILY),
             established_seconds: gv("bgp_peer_established_seconds", "Seconds from daemon start to Established", PEER),
             end_of_rib_seconds: gv("bgp_peer_end_of_rib_seconds", "Seconds from daemon start to the peer's End-of-RIB", PEER_FAMILY),
             rib_routes: igv("bgp_rib_routes", "Prefixes in the Loc-RIB", &["afi_safi"]),
             rib_attribute_sets: reg(&registry, IntGauge::new("bgp_rib_attribute_sets", "Distinct attribute sets").expect("static metric")),
             kernel_routes_installed: reg(&registry, IntGauge::new("bgp_kernel_routes_installed", "Routes installed in the kernel").expect("static metric")),
+            kernel_routes_pending: reg(&registry, IntGauge::new("bgp_kernel_routes_pending", "Route changes the kernel writer has not applied yet").expect("static metric")),
             kernel_install_errors: reg(&registry, IntCounter::new("bgp_kernel_install_errors_total", "Kernel route installs that failed").expect("static metric")),
             kernel_drift_repairs: reg(&registry, IntCounter::new("bgp_kernel_drift_repairs_total", "Our kernel routes or nexthop objects deleted or changed by someone else, and repaired").expect("static metric")),
             kernel_nexthop_objects: reg(&registry, IntGauge::new("bgp_kernel_nexthop_objects", "1 when routes point at kernel nexthop objects, 0 when ECMP sets are multipath routes").expect("static metric")),
@@ -139,8 +168,25 @@ impl Metrics {
             bmp_messages_dropped: icv("bgp_bmp_messages_dropped_total", "BMP messages the collector never got, by reason (disconnected, queue_full)", &["collector", "reason"]),
             bmp_collector_up: igv("bgp_bmp_collector_up", "1 while connected to the BMP collector", &["collector"]),
             bmp_connections: icv("bgp_bmp_connections_total", "Connections established to the BMP collector", &["collector"]),
+            update_to_kernel_seconds: reg(&registry, Histogram::with_opts(convergence("bgp_update_to_kernel_seconds", "Seconds from an UPDATE's arrival to the kernel's acknowledgement of the route changes it caused (earliest arrival of each decision run's batch)")).expect("static metric")),
+            update_to_advertisement_seconds: reg(&registry, Histogram::with_opts(convergence("bgp_update_to_advertisement_seconds", "Seconds from an UPDATE's arrival to the neighbour's socket taking the UPDATEs that re-advertise the change (earliest arrival of each batch handed over)")).expect("static metric")),
+            end_of_rib_convergence_seconds: reg(&registry, HistogramVec::new(convergence("bgp_end_of_rib_convergence_seconds", "Seconds from Established to the neighbour's End-of-RIB, per family"), &["afi_safi"]).expect("static metric")),
             registry,
         }
+    }
+
+    /// Records that the kernel acknowledged, at `acked`, the changes of a batch whose earliest
+    /// UPDATE arrived at `arrived`.
+    pub fn observe_kernel_install(&self, arrived: Instant, acked: Instant) {
+        self.update_to_kernel_seconds
+            .observe(acked.saturating_duration_since(arrived).as_secs_f64());
+    }
+
+    /// Records that a neighbour's socket took, at `written`, UPDATEs re-advertising changes
+    /// whose earliest UPDATE arrived at `arrived`.
+    pub fn observe_advertisement(&self, arrived: Instant, written: Instant) {
+        self.update_to_advertisement_seconds
+            .observe(written.saturating_duration_since(arrived).as_secs_f64());
     }
 
     /// The Prometheus text format of every metric.
@@ -150,6 +196,10 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8_lossy(&out).into_owned()
     }
+}
+
+fn convergence(name: &str, help: &str) -> HistogramOpts {
+    HistogramOpts::new(name, help).buckets(CONVERGENCE_BUCKETS.to_vec())
 }
 
 impl Default for Metrics {

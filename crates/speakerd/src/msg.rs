@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bgp_fsm::{Down, DownReason, Negotiated, State, StopReason};
 use bgp_proto::{Family, FamilySet, Prefix, RouteRefresh, Update};
@@ -45,6 +46,8 @@ pub enum Input {
         peer: PeerId,
         /// The UPDATE, validated per RFC 7606.
         update: Box<Update>,
+        /// When the neighbour task read it (the start of the convergence histograms).
+        arrived: Instant,
     },
     /// The neighbour's End-of-RIB for a family (RFC 4724 §2).
     EndOfRib {
@@ -175,8 +178,10 @@ pub enum BfdCommand {
 /// Commands for a neighbour's task.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PeerCommand {
-    /// Send these encoded UPDATEs; answer with [`Input::SendBufferDrained`] once written.
-    Updates(Bytes),
+    /// Send these encoded UPDATEs; answer with [`Input::SendBufferDrained`] once written. The
+    /// time is the earliest arrival of the UPDATEs whose changes they carry, if any did: the
+    /// task observes `bgp_update_to_advertisement_seconds` when the socket has taken them.
+    Updates(Bytes, Option<Instant>),
     /// Send End-of-RIB for a family (RFC 4724 §2).
     EndOfRib(Family),
     /// Send this ROUTE-REFRESH: a request to re-send a family (RFC 2918), after an import
@@ -197,8 +202,10 @@ pub enum PeerCommand {
 /// Commands for the kernel writer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum FibCommand {
-    /// Install, change or remove these selections.
-    Apply(Vec<RouteChange>),
+    /// Install, change or remove these selections. The time is the earliest arrival of the
+    /// UPDATEs of the decision run that made them, if any: the writer observes
+    /// `bgp_update_to_kernel_seconds` when the kernel has acknowledged them.
+    Apply(Vec<RouteChange>, Option<Instant>),
     /// The first full table is in: our kernel routes of a previous run that the RIB does not
     /// want may go.
     Synced,

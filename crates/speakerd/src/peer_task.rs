@@ -91,6 +91,8 @@ struct PeerTask {
     shutting_down: bool,
     /// This neighbour's side of BMP export.
     bmp: Option<crate::bmp::PeerMonitor>,
+    /// The earliest arrival of the UPDATEs whose re-advertisement is being written.
+    advertised_arrival: Option<Instant>,
 }
 
 /// Runs a neighbour until it is shut down.
@@ -120,13 +122,18 @@ async fn run_inner(
         .clone()
         .map(|hub| crate::bmp::PeerMonitor::new(hub, id));
     let labels = [config.address.to_string(), config.remote_asn.to_string()];
+    let backlog = Arc::new(Backlog::new(
+        ctx.metrics
+            .updates_queued
+            .with_label_values(&[&labels[0], &labels[1]]),
+    ));
     let mut task = PeerTask {
         id,
         peer: Peer::new(session),
         config,
         ctx,
         events_tx,
-        backlog: Arc::default(),
+        backlog,
         outgoing: None,
         incoming: None,
         replaced: None,
@@ -136,6 +143,7 @@ async fn run_inner(
         labels,
         shutting_down: false,
         bmp,
+        advertised_arrival: None,
     };
     // Strict BFD: held until the control core says BFD is Up (PeerCommand::Resume).
     if !task.config.bfd.is_some_and(|b| b.strict) {
@@ -313,6 +321,10 @@ impl PeerTask {
                 self.peer
                     .handle(connection, Event::SendProgress { drained }, now);
                 if drained && self.peer.established() == Some(connection) {
+                    // The socket took the UPDATEs re-advertising changes that arrived then.
+                    if let Some(arrived) = self.advertised_arrival.take() {
+                        self.ctx.metrics.observe_advertisement(arrived, now);
+                    }
                     let input = Input::SendBufferDrained { peer: self.id };
                     let _ = self.ctx.to_control.send(ToControl::Input(input));
                 }
@@ -333,10 +345,13 @@ impl PeerTask {
         match command {
             ToPeer::Accept(stream) if !self.secure_incoming(&stream) => {}
             ToPeer::Accept(stream) => self.accept(stream, now),
-            ToPeer::Command(PeerCommand::Updates(bytes)) => {
+            ToPeer::Command(PeerCommand::Updates(bytes, arrived)) => {
                 if self.peer.send_updates(bytes, now).is_err() {
                     // The session went down meanwhile; the core learns it from the Down.
                     debug!("updates dropped: not established");
+                } else if let Some(arrived) = arrived {
+                    let earliest = self.advertised_arrival.map_or(arrived, |t| t.min(arrived));
+                    self.advertised_arrival = Some(earliest);
                 }
             }
             ToPeer::Command(PeerCommand::EndOfRib(family)) => {
@@ -395,6 +410,8 @@ impl PeerTask {
     }
 
     fn drain_actions(&mut self) {
+        // The arrival time of the UPDATEs among these actions (the convergence histograms).
+        let now = Instant::now();
         while let Some(pa) = self.peer.poll_action() {
             let (connection, generation) = (pa.connection, pa.generation);
             match pa.action {
@@ -482,6 +499,7 @@ impl PeerTask {
                         input: Input::Update {
                             peer: self.id,
                             update,
+                            arrived: now,
                         },
                         ticket: self.backlog.ticket(),
                     });

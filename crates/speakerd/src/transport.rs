@@ -423,7 +423,7 @@ mod tests {
             ConnectionId::Outgoing,
             1,
             events,
-            Arc::new(Backlog::default()),
+            Backlog::unregistered(),
         );
         // Queued one after the other with no await between: the writer has not run yet.
         conn.send(message(message_type::OPEN));
@@ -460,7 +460,7 @@ mod tests {
             ConnectionId::Outgoing,
             1,
             events,
-            Arc::new(Backlog::default()),
+            Backlog::unregistered(),
         );
         // Far more than both socket buffers hold; the server never reads.
         conn.send(Bytes::from(vec![0u8; 64 << 20]));

@@ -99,6 +99,7 @@ fn loaded(routes: u32) -> (Core, Metrics, Instant) {
             Input::Update {
                 peer,
                 update: Box::new(update),
+                arrived: now,
             },
             now,
         );

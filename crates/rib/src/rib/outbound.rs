@@ -214,6 +214,12 @@ impl Rib {
         self.peer(peer).map_or(0, |p| p.out.advertised())
     }
 
+    /// Number of prefixes whose change (announcement or withdrawal) waits in `peer`'s
+    /// Adj-RIB-Out for [`Rib::take_updates`].
+    pub fn pending_count(&self, peer: PeerId) -> usize {
+        self.peer(peer).map_or(0, |p| p.out.pending())
+    }
+
     /// The neighbour asked for `family` again (ROUTE-REFRESH, RFC 2918): everything we
     /// advertise to it in that family is queued anew.
     pub fn readvertise(&mut self, peer: PeerId, family: Family) {

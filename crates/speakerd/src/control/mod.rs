@@ -117,6 +117,9 @@ pub struct Core {
     defer_selection: bool,
     /// Inputs arrived since the decision process last ran.
     decision_due: bool,
+    /// The earliest arrival of the UPDATEs applied since the decision process last ran (also
+    /// across a selection deferral): what the kernel and export outputs of its run carry.
+    batch_arrival: Option<Instant>,
 }
 
 /// The Cease communication (RFC 9003) of a strict-BFD neighbour held down while BFD is not Up.
@@ -143,6 +146,7 @@ impl Core {
             },
             defer_selection: settings.restarting,
             decision_due: false,
+            batch_arrival: None,
         };
         core.set_prefixes(PrefixSource::Config, settings.prefixes);
         core
@@ -188,8 +192,11 @@ impl Core {
                     self.rib.set_local_address(peer, address);
                 }
                 self.rib.set_add_path(peer, negotiated.context.add_path_tx);
-                let long_lived: Vec<Family> =
-                    negotiated.peer_long_lived.iter().map(|f| f.family).collect();
+                let long_lived: Vec<Family> = negotiated
+                    .peer_long_lived
+                    .iter()
+                    .map(|f| f.family)
+                    .collect();
                 self.rib.set_long_lived(peer, FamilySet::of(&long_lived));
                 if let Some(n) = self.neighbors.get_mut(&peer) {
                     n.stale
@@ -240,11 +247,25 @@ impl Core {
                     self.rib.peer_down(peer, &[]);
                 }
             }
-            Input::Update { peer, update } => self.apply_update(peer, &update),
+            Input::Update {
+                peer,
+                update,
+                arrived,
+            } => {
+                self.batch_arrival = Some(self.batch_arrival.map_or(arrived, |t| t.min(arrived)));
+                self.apply_update(peer, &update);
+            }
             Input::EndOfRib { peer, family } => {
                 self.rib.end_of_rib(peer, family);
                 if let Some(n) = self.neighbors.get_mut(&peer) {
+                    let first = !n.eor_received.contains(&family);
                     n.end_of_rib(family);
+                    if let Some(since) = n.established_at.filter(|_| first) {
+                        self.metrics
+                            .end_of_rib_convergence_seconds
+                            .with_label_values(&[&family.to_string()])
+                            .observe(now.saturating_duration_since(since).as_secs_f64());
+                    }
                 }
             }
             Input::RouteRefresh { peer, refresh } => match refresh.subtype {
@@ -622,9 +643,20 @@ impl Core {
         let exchanged = self.initial_sync_done();
         let sync_now = !self.synced && startup_done && (exchanged || limit_passed);
         let changes = self.rib.run_decision();
+        let arrived = self.batch_arrival.take();
         if !changes.is_empty() {
+            // Uncounted by the kernel writer once it has applied them.
+            self.metrics.kernel_routes_pending.add(changes.len() as i64);
             self.outputs
-                .push_back(Output::Fib(FibCommand::Apply(changes)));
+                .push_back(Output::Fib(FibCommand::Apply(changes, arrived)));
+        }
+        if let Some(arrived) = arrived {
+            // The neighbours this run gave changes to export: their next UPDATEs carry them.
+            for id in self.rib.peers_with_pending() {
+                if let Some(n) = self.neighbors.get_mut(&id) {
+                    n.export_arrival.get_or_insert(arrived);
+                }
+            }
         }
         self.push_updates();
         if sync_now {
@@ -682,6 +714,7 @@ impl Core {
                 continue;
             };
             let ctx: SessionContext = negotiated.context;
+            let arrived = n.export_arrival.take();
             if !updates.is_empty() {
                 let mut out = BytesMut::new();
                 match encode_updates(&updates, ctx, &mut out) {
@@ -689,7 +722,7 @@ impl Core {
                         n.ready_to_send = false;
                         self.outputs.push_back(Output::Peer {
                             peer: id,
-                            command: PeerCommand::Updates(out.freeze()),
+                            command: PeerCommand::Updates(out.freeze(), arrived),
                         });
                     }
                     Err(e) => warn!(peer = %n.config.address, error = %e, "cannot encode updates"),

@@ -35,6 +35,8 @@ pub(super) struct Neighbor {
     pub(super) warned_no_next_hop: FamilySet,
     /// What BMP Statistics Reports count (RFC 7854 §4.8).
     pub(super) monitor: super::MonitorCounts,
+    /// The earliest arrival of the UPDATEs whose changes wait in its Adj-RIB-Out.
+    pub(super) export_arrival: Option<Instant>,
 }
 
 impl Neighbor {
@@ -52,6 +54,7 @@ impl Neighbor {
             refresh_ends_due: Vec::new(),
             warned_no_next_hop: FamilySet::EMPTY,
             monitor: super::MonitorCounts::default(),
+            export_arrival: None,
         }
     }
 
@@ -69,6 +72,7 @@ impl Neighbor {
         self.negotiated = None;
         self.established_at = None;
         self.ready_to_send = false;
+        self.export_arrival = None;
     }
 
     pub(super) fn end_of_rib(&mut self, family: Family) {

@@ -165,6 +165,10 @@ impl Core {
                 .prefixes_advertised
                 .with_label_values(&[&labels[0], &labels[1]])
                 .set(self.rib.advertised_count(*id) as i64);
+            self.metrics
+                .routes_pending_out
+                .with_label_values(&[&labels[0], &labels[1]])
+                .set(self.rib.pending_count(*id) as i64);
             let uptime = n
                 .established_at
                 .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());

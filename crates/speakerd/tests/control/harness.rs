@@ -49,14 +49,17 @@ pub struct Harness {
     pub core: Core,
     pub now: Instant,
     pub peers: Vec<PeerId>,
+    /// The core's metrics (shared counters: what a scrape would read).
+    pub metrics: Metrics,
 }
 
 impl Harness {
     pub fn new(config: &Config, restarting: bool) -> Self {
         let now = Instant::now();
+        let metrics = Metrics::new();
         let mut core = Core::new(
             CoreSettings::from_config(config, restarting),
-            Metrics::new(),
+            metrics.clone(),
             now,
         );
         let peers = config
@@ -64,7 +67,12 @@ impl Harness {
             .iter()
             .map(|n| core.add_neighbor(n.clone(), false, now))
             .collect();
-        Self { core, now, peers }
+        Self {
+            core,
+            now,
+            peers,
+            metrics,
+        }
     }
 
     pub fn handle(&mut self, input: Input) {
@@ -115,9 +123,11 @@ impl Harness {
             nlri: vec![Nlri::new(prefix.parse().unwrap())],
             ..Update::default()
         };
+        let arrived = self.now;
         self.handle(Input::Update {
             peer,
             update: Box::new(update),
+            arrived,
         });
     }
 }
@@ -165,7 +175,7 @@ pub fn updates_to(outputs: &[Output], peer: PeerId) -> Vec<Update> {
         .filter_map(|o| match o {
             Output::Peer {
                 peer: p,
-                command: PeerCommand::Updates(bytes),
+                command: PeerCommand::Updates(bytes, _),
             } if *p == peer => Some(decode_updates(bytes)),
             _ => None,
         })
@@ -198,7 +208,7 @@ pub fn kernel_changes(outputs: &[Output]) -> Vec<(Prefix, Vec<IpAddr>)> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Fib(FibCommand::Apply(changes)) => Some(changes),
+            Output::Fib(FibCommand::Apply(changes, _)) => Some(changes),
             _ => None,
         })
         .flatten()

@@ -6,6 +6,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod convergence;
 mod harness;
 mod restart;
 
@@ -323,9 +324,11 @@ fn node_validation_refuses_a_pod_cidr_from_another_node() {
         ],
         ..Update::default()
     };
+    let arrived = h.now;
     h.handle(Input::Update {
         peer,
         update: Box::new(update),
+        arrived,
     });
     let out = h.outputs();
     let learned: Vec<Prefix> = kernel_changes(&out)
@@ -405,7 +408,7 @@ fn enhanced_route_refresh_is_answered_between_begin_and_end_markers() {
     };
     assert_eq!(commands.len(), 3, "{commands:?}");
     assert_eq!(commands[0], marker(route_refresh::subtype::BEGIN));
-    assert!(matches!(commands[1], PeerCommand::Updates(_)));
+    assert!(matches!(commands[1], PeerCommand::Updates(..)));
     assert_eq!(commands[2], marker(route_refresh::subtype::END));
     assert_eq!(prefixes, vec![prefix("198.19.1.0/24")]);
 }
@@ -415,7 +418,7 @@ fn enhanced_route_refresh_is_answered_between_begin_and_end_markers() {
 fn plain_route_refresh_is_answered_with_the_routes_alone() {
     let (commands, prefixes) = answer_to_a_refresh(false);
     assert_eq!(commands.len(), 1, "{commands:?}");
-    assert!(matches!(commands[0], PeerCommand::Updates(_)));
+    assert!(matches!(commands[0], PeerCommand::Updates(..)));
     assert_eq!(prefixes, vec![prefix("198.19.1.0/24")]);
 }
 
