@@ -673,3 +673,134 @@ fn export_agrees_with_the_rib_and_with_tshark() {
     assert_eq!(lines.len(), m2.len());
     assert!(lines.iter().all(|l| l.get("error").is_none()), "{lines:?}");
 }
+
+/// The sum of a BMP metric of the collector (and `labels`) at speakerd in `sd`.
+fn collector_metric(lab: &Lab, sd: &str, name: &str, labels: &[&str]) -> f64 {
+    let collector = format!("collector=\"{COLLECTOR}:{PORT}\"");
+    let mut all = vec![collector.as_str()];
+    all.extend_from_slice(labels);
+    lab.metric(sd, name, &all).unwrap()
+}
+
+/// RFC 7854 §3.3 leaves a collector's pace to the router; ours never lets it slow BGP. No
+/// collector at first: the session comes up and what BMP would have said is counted as
+/// dropped (`disconnected`). Then a collector that accepts and never reads, while BIRD sends
+/// 3,003 routes in as many UPDATEs: speakerd takes them all, the session never flaps, and the
+/// collector, a whole queue behind, is disconnected (`queue_full`). A collector that reads
+/// again gets the whole state: Initiation, the Peer Up and every route, closed by End-of-RIB.
+#[test]
+fn a_dead_or_stalled_collector_never_holds_bgp_back() {
+    const EXTRA: usize = 3000;
+    let Net {
+        mut lab,
+        sd,
+        peer,
+        col,
+    } = net("bmp_stall");
+    // BIRD's routes wait in a disabled static protocol until the collector stalls.
+    let conf = bird_conf(EXTRA, false).replace(
+        "protocol static v4 {\n  ipv4;\n",
+        "protocol static v4 {\n  ipv4;\n  disabled;\n",
+    );
+    let bird = lab.bird("bird", &peer, &conf);
+    lab.speakerd(
+        "speakerd",
+        &sd,
+        &speakerd_conf(false, false, "queue = 100\nstatistics_interval = 0"),
+    );
+    wait_established(&lab, &bird, &sd, &[("sd4", "198.18.0.2")]);
+    wait_for(
+        "the Peer Up counted as dropped",
+        UP,
+        || match collector_metric(
+            &lab,
+            &sd,
+            "bgp_bmp_messages_dropped_total",
+            &["reason=\"disconnected\""],
+        ) {
+            n if n >= 1.0 => Ok(()),
+            n => Err(format!("{n}")),
+        },
+    );
+    assert_eq!(
+        collector_metric(&lab, &sd, "bgp_bmp_collector_up", &[]),
+        0.0
+    );
+
+    // The collector that never reads; speakerd's back-off reaches it within 30 s.
+    let stalled = collector(&mut lab, "stalled", &col, true);
+    wait_for(
+        "speakerd connected to the stalled collector",
+        UP * 2,
+        || match collector_metric(&lab, &sd, "bgp_bmp_connections_total", &[]) {
+            n if n >= 1.0 => Ok(()),
+            n => Err(format!("{n} connections")),
+        },
+    );
+    assert!(stalled.join("conn-1.bin").exists());
+    bird.birdc(&["enable", "v4"]);
+    let all = EXTRA + V4_ROUTES.len();
+    wait_for("every route of BIRD in speakerd's RIB", UP, || {
+        let accepted = lab
+            .metric(
+                &sd,
+                "bgp_peer_prefixes_accepted",
+                &["peer=\"198.18.0.2\"", "afi_safi=\"ipv4-unicast\""],
+            )
+            .unwrap();
+        if accepted as usize == all {
+            Ok(())
+        } else {
+            Err(format!("{accepted} of {all}"))
+        }
+    });
+    wait_for(
+        "the stalled collector disconnected as behind",
+        UP,
+        || match collector_metric(
+            &lab,
+            &sd,
+            "bgp_bmp_messages_dropped_total",
+            &["reason=\"queue_full\""],
+        ) {
+            n if n >= 1.0 => Ok(()),
+            n => Err(format!("{n}")),
+        },
+    );
+    let flaps = lab
+        .metric(&sd, "bgp_peer_established_total", &["peer=\"198.18.0.2\""])
+        .unwrap();
+    assert_eq!(flaps, 1.0, "the BGP session never went down");
+    bird.established("sd4")
+        .expect("BIRD's session up the whole time");
+
+    // A collector that reads: the whole state, then End-of-RIB.
+    lab.stop("stalled", "KILL");
+    let reader = collector(&mut lab, "reader", &col, false);
+    let v4: IpAddr = "198.18.0.2".parse().unwrap();
+    let rib = shown(&lab, &sd);
+    let messages = wait_for("the whole state at the reading collector", UP * 2, || {
+        // Its first connection may have been refused while the port was free.
+        let n = (1..=4)
+            .rev()
+            .find(|n| reader.join(format!("conn-{n}.bin")).exists())
+            .ok_or_else(|| "no connection yet".to_string())?;
+        let m = recorded(&reader, n);
+        let (held, eors) = monitored(&m, v4, true);
+        if eors == ["ipv4-unicast"] && held.len() == all {
+            Ok(m)
+        } else {
+            Err(format!("{} routes, End-of-RIB {eors:?}", held.len()))
+        }
+    });
+    assert!(
+        matches!(messages[0], BmpMessage::Initiation(_)),
+        "{:?}",
+        messages[0]
+    );
+    check_peer_up(&messages, "198.18.0.2", "198.18.0.1");
+    assert_eq!(
+        Some(&monitored(&messages, v4, true).0),
+        rib.get("198.18.0.2")
+    );
+}
