@@ -252,3 +252,187 @@ fn dump(ns: &str, args: &[&str]) -> String {
     assert!(out.status.success(), "speakerd dump rib {args:?}: {said}");
     said
 }
+
+/// `bgpdump -m` of a file of BGP4MP records: its lines split into fields.
+fn bgpdump_lines(file: &std::path::Path) -> Vec<Vec<String>> {
+    let out = run(BGPDUMP, &["-m", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "bgpdump -m {}: {out:?}",
+        file.display()
+    );
+    String::from_utf8(out.stdout)
+        .expect("bgpdump output is UTF-8")
+        .lines()
+        .map(|l| l.split('|').map(String::from).collect())
+        .collect()
+}
+
+/// A neighbour's message log (RFC 6396 §4.4): every message of its sessions, both ways, and
+/// every state change, in BGP4MP_ET records that bgpdump reads, rotated at `rotate_bytes`. BIRD
+/// sends 103 routes, in 103 UPDATEs, then closes the session and opens it again: the files,
+/// read in order, hold each route BIRD announced, our prefix as we sent it, both climbs to
+/// Established, BIRD's Cease; none is larger than the limit.
+#[test]
+fn the_message_log_is_read_by_bgpdump_across_rotations() {
+    require(BGPDUMP);
+    let mut lab = Lab::new("message_log");
+    let sd = lab.ns("sd");
+    let peer = lab.ns("peer");
+    lab.link(
+        &sd,
+        "eth0",
+        &["198.18.0.1/24", "2001:db8::1/64"],
+        &peer,
+        "eth0",
+        &["198.18.0.2/24", "2001:db8::2/64"],
+    );
+    let more: String = (0..100)
+        .map(|i| format!("  route 198.19.200.{i}/32 blackhole {{ bgp_med = {i}; }};\n"))
+        .collect();
+    let conf = format!(
+        "{}protocol static more {{\n  ipv4;\n{more}}}\n",
+        bird_conf()
+    );
+    let bird = lab.bird("bird", &peer, &conf);
+    let log = lab.dir().join("bird4.mrt");
+    let config = speakerd_conf().replace(
+        "soft_reconfiguration_inbound = true",
+        &format!(
+            "soft_reconfiguration_inbound = true\nmessage_log = {{ file = \"{}\", rotate_bytes = 4096, keep = 100 }}",
+            log.display()
+        ),
+    );
+    lab.speakerd("speakerd", &sd, &config);
+    let learned: BTreeSet<String> = V4_ROUTES
+        .iter()
+        .map(|r| r.to_string())
+        .chain((0..100).map(|i| format!("198.19.200.{i}/32")))
+        .collect();
+    let from_bird = |lab: &Lab| -> Result<BTreeSet<String>, String> {
+        Ok(lab
+            .show(&sd, &["routes"])?
+            .as_array()
+            .ok_or("not a list of routes")?
+            .iter()
+            .filter(|r| r["from"] == "198.18.0.2")
+            .map(|r| r["prefix"].as_str().unwrap_or_default().to_string())
+            .collect())
+    };
+    wait_for("BIRD's 103 routes in speakerd's RIB", UP, || {
+        let got = from_bird(&lab)?;
+        if got == learned {
+            Ok(())
+        } else {
+            Err(format!("{} of {}", got.len(), learned.len()))
+        }
+    });
+    bird.birdc(&["disable", "sd4"]);
+    wait_for("speakerd's session down", UP, || {
+        match lab.speakerd_established(&sd, "198.18.0.2") {
+            Ok(_) => Err("still Established".to_string()),
+            Err(_) => Ok(()),
+        }
+    });
+    bird.birdc(&["enable", "sd4"]);
+    wait_for("the session up again", UP, || {
+        lab.speakerd_established(&sd, "198.18.0.2")
+    });
+    wait_for("BIRD's routes back", UP, || {
+        if from_bird(&lab)? == learned {
+            Ok(())
+        } else {
+            Err("not yet".to_string())
+        }
+    });
+
+    // The log is flushed as it goes: read the rotated files, oldest first, then the current.
+    let dir = lab.dir().to_path_buf();
+    let lines = wait_for("both sessions' records in the log", UP, || {
+        let files = log_files(&dir, &log);
+        for f in &files {
+            let size = std::fs::metadata(f).unwrap().len();
+            assert!(size <= 4096, "{}: {size} octets", f.display());
+        }
+        let lines: Vec<Vec<String>> = files.iter().flat_map(|f| bgpdump_lines(f)).collect();
+        let established = lines
+            .iter()
+            .filter(|l| l[2] == "STATE" && l[3] == "198.18.0.2" && l[6] == "6")
+            .count();
+        if files.len() >= 3 && established == 2 {
+            Ok(lines)
+        } else {
+            Err(format!(
+                "{} files, {established} times Established: {lines:?}",
+                files.len()
+            ))
+        }
+    });
+    // bgpdump marks what we sent (BGP4MP_MESSAGE_AS4_LOCAL) BGP4MP_ET_LOCAL.
+    let announced_by = |kind: &str| -> BTreeSet<String> {
+        lines
+            .iter()
+            .filter(|l| l[0] == kind && l[2] == "A" && l[3] == "198.18.0.2")
+            .map(|l| l[5].clone())
+            .collect()
+    };
+    assert_eq!(
+        announced_by("BGP4MP_ET"),
+        learned,
+        "the routes BIRD announced, as logged"
+    );
+    assert_eq!(
+        announced_by("BGP4MP_ET_LOCAL"),
+        BTreeSet::from([OWN.to_string()]),
+        "what we announced to BIRD"
+    );
+    // speakerd's own reader shows what bgpdump -m leaves out: the OPENs both ways and
+    // BIRD's Cease (6/2, administrative shutdown) when it was disabled.
+    let files = log_files(&dir, &log);
+    let records: Vec<serde_json::Value> = files
+        .iter()
+        .flat_map(|f| {
+            let out = run(SPEAKERD, &["decode", "--mrt", f.to_str().unwrap()]);
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(records.iter().all(|r| r.get("error").is_none()));
+    let messages = |local: bool, kind: &str| {
+        records
+            .iter()
+            .filter(|r| r["local"] == local && r["message"]["type"] == kind)
+            .count()
+    };
+    assert_eq!((messages(false, "OPEN"), messages(true, "OPEN")), (2, 2));
+    let cease = records
+        .iter()
+        .find(|r| r["local"] == false && r["message"]["type"] == "NOTIFICATION")
+        .expect("BIRD's NOTIFICATION logged");
+    assert_eq!(
+        (&cease["message"]["code"], &cease["message"]["subcode"]),
+        (&serde_json::json!(6), &serde_json::json!(2))
+    );
+    assert!(messages(false, "KEEPALIVE") >= 2 && messages(true, "KEEPALIVE") >= 2);
+}
+
+/// The files of a message log, the rotated ones oldest first, then the current one.
+fn log_files(dir: &std::path::Path, log: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let name = format!("{}.", log.file_name().unwrap().to_str().unwrap());
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&name))
+        })
+        .collect();
+    files.sort();
+    files.push(log.to_path_buf());
+    files
+}

@@ -104,6 +104,10 @@ pub struct SessionConfig {
     /// Hand every received UPDATE's octets out as [`crate::Action::Received`] too, for BMP
     /// Route Monitoring (RFC 7854 §4.6). Off by default: it costs an action per UPDATE.
     pub monitor: bool,
+    /// Hand the octets of every message received, whatever its type and state and before it
+    /// is decoded, out as [`crate::Action::Recorded`], for a message log (MRT BGP4MP, RFC 6396
+    /// §4.4). Off by default. What is sent is in [`crate::Action::Send`] already.
+    pub record: bool,
 }
 
 impl SessionConfig {
@@ -132,6 +136,7 @@ impl SessionConfig {
             send_hold_time: None,
             jitter_seed: 0,
             monitor: false,
+            record: false,
         }
     }
 

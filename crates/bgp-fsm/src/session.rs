@@ -245,6 +245,10 @@ pub enum Action {
     /// Monitoring, RFC 7854 §4.6): only with [`SessionConfig::monitor`], just before the
     /// [`Action::Update`] or [`Action::EndOfRib`] it decoded to.
     Received(Bytes),
+    /// A received message as its octets, header included, before it is decoded (so also one
+    /// that does not decode): only with [`SessionConfig::record`], just before anything it
+    /// leads to.
+    Recorded(Bytes),
     /// The peer asked us to re-advertise a family, or marks the start or end of its own
     /// re-advertisement (RFC 7313 BoRR/EoRR, only when enhanced route refresh was negotiated).
     RouteRefresh(RouteRefresh),
@@ -662,6 +666,9 @@ impl Session {
                 }
             };
             let frame = self.rx.split_to(len).freeze();
+            if self.config.record {
+                self.actions.push_back(Action::Recorded(frame.clone()));
+            }
             let message_type = frame[18];
             self.counters.received[type_slot(message_type)] += 1;
             // Shared, not copied: BMP gets the octets as received (RFC 7854 §4.6, §4.10).

@@ -744,3 +744,53 @@ fn monitor_hands_out_the_octets_of_each_update_and_both_opens() {
         .iter()
         .any(|(_, a)| matches!(a, Action::Received(_))));
 }
+
+/// `record` (a message log, RFC 6396 §4.4): the octets of every message received, in order and
+/// from the first (the OPEN, then the KEEPALIVE of OpenConfirm), each before what it leads to;
+/// what the other side sent is exactly what was recorded.
+#[test]
+fn record_hands_out_every_received_message_before_it_is_handled() {
+    let mut a = config(65001, [198, 18, 0, 1], 65002);
+    a.record = true;
+    let b = config(65002, [198, 18, 0, 2], 65001);
+    let mut pair = Pair::new(a, b);
+    pair.start();
+    assert!(pair.run_until(MINUTE, Pair::both_established));
+    let eor = Message::Update(bgp_proto::Update::end_of_rib(Family::IPV4_UNICAST))
+        .to_bytes(&pair.b.session.negotiated().unwrap().context);
+    let now = pair.now;
+    pair.b.session.send_updates(eor.clone(), now).unwrap();
+    pair.run_for(Duration::from_secs(1));
+    let recorded: Vec<&bytes::Bytes> = pair
+        .a
+        .log
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Action::Recorded(raw) => Some(raw),
+            _ => None,
+        })
+        .collect();
+    let sent: Vec<bytes::Bytes> = pair
+        .b
+        .log
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Action::Send(raw) => Some(raw.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recorded.len(), sent.len(), "{recorded:?}");
+    assert!(recorded.iter().zip(&sent).all(|(r, s)| *r == s));
+    assert_eq!(recorded[0][18], 1, "the OPEN first");
+    assert_eq!(recorded[1][18], 4, "then the KEEPALIVE");
+    // The End-of-RIB is recorded just before it is handled.
+    let position = |f: &dyn Fn(&Action) -> bool| pair.a.log.iter().position(|(_, a)| f(a));
+    let recorded_eor = position(&|a| matches!(a, Action::Recorded(r) if *r == eor)).unwrap();
+    let handled_eor = position(&|a| matches!(a, Action::EndOfRib(_))).unwrap();
+    assert_eq!(recorded_eor + 1, handled_eor);
+    assert!(!pair
+        .b
+        .log
+        .iter()
+        .any(|(_, a)| matches!(a, Action::Recorded(_))));
+}

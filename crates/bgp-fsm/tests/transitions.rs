@@ -797,6 +797,7 @@ fn run_row(t0: Instant, setup: Setup, e: E, x: &Expect) {
             Action::RouteRefresh(_) => fx.push(Fx::RouteRefresh),
             Action::EndOfRib(_) => panic!("{what}: End-of-RIB"),
             Action::Received(_) => panic!("{what}: UPDATE octets without monitor"),
+            Action::Recorded(_) => panic!("{what}: message octets without record"),
         }
     }
     assert_eq!(state, next, "{what}: StateChanged chain");

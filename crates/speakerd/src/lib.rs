@@ -18,6 +18,7 @@ pub mod decode;
 mod fib;
 pub mod init;
 mod kubernetes;
+pub mod message_log;
 pub mod metrics;
 pub mod mrt_dump;
 pub mod msg;

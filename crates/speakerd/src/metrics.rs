@@ -91,6 +91,11 @@ pub struct Metrics {
     pub bmp_collector_up: IntGaugeVec,
     /// `bgp_bmp_connections_total{collector}`: connections established to a collector.
     pub bmp_connections: IntCounterVec,
+    /// `bgp_message_log_records_total`: records written to the neighbour's message log.
+    pub message_log_records: IntCounterVec,
+    /// `bgp_message_log_dropped_total`: records the message log lost (its queue was full, or
+    /// the file could not be written).
+    pub message_log_dropped: IntCounterVec,
     /// `bgp_update_to_kernel_seconds`: from the earliest arrival of the UPDATEs of a decision
     /// run to the kernel's acknowledgement of the route changes it made; one per batch.
     pub update_to_kernel_seconds: Histogram,
@@ -168,6 +173,8 @@ impl Metrics {
             bmp_messages_dropped: icv("bgp_bmp_messages_dropped_total", "BMP messages the collector never got, by reason (disconnected, queue_full)", &["collector", "reason"]),
             bmp_collector_up: igv("bgp_bmp_collector_up", "1 while connected to the BMP collector", &["collector"]),
             bmp_connections: icv("bgp_bmp_connections_total", "Connections established to the BMP collector", &["collector"]),
+            message_log_records: icv("bgp_message_log_records_total", "Records written to the neighbour's MRT message log", PEER),
+            message_log_dropped: icv("bgp_message_log_dropped_total", "Records the neighbour's MRT message log lost (queue full or write failed)", PEER),
             update_to_kernel_seconds: reg(&registry, Histogram::with_opts(convergence("bgp_update_to_kernel_seconds", "Seconds from an UPDATE's arrival to the kernel's acknowledgement of the route changes it caused (earliest arrival of each decision run's batch)")).expect("static metric")),
             update_to_advertisement_seconds: reg(&registry, Histogram::with_opts(convergence("bgp_update_to_advertisement_seconds", "Seconds from an UPDATE's arrival to the neighbour's socket taking the UPDATEs that re-advertise the change (earliest arrival of each batch handed over)")).expect("static metric")),
             end_of_rib_convergence_seconds: reg(&registry, HistogramVec::new(convergence("bgp_end_of_rib_convergence_seconds", "Seconds from Established to the neighbour's End-of-RIB, per family"), &["afi_safi"]).expect("static metric")),

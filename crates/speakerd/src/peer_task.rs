@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bgp_fsm::{Action, ConnectionId, Event, Peer, State, StopReason};
+use bgp_proto::mrt::{Bgp4mpMessageKind, Bgp4mpPeers};
+use bgp_proto::FamilySet;
+use bytes::Bytes;
 use rib::PeerId;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -18,6 +21,7 @@ use crate::backlog::Backlog;
 use crate::config::NeighborConfig;
 use crate::control::{neighbor_went_down, session_config, shutdown_without_notification};
 use crate::control_task::ToControl;
+use crate::message_log::{self, MessageLog};
 use crate::metrics::Metrics;
 use crate::msg::{Input, LocalAddresses, PeerCommand};
 use crate::transport::{apply_ttl, spawn_connect, ConnEvent, Connection, SocketOptions};
@@ -48,7 +52,9 @@ pub(crate) struct PeerContext {
     pub(crate) bmp: Option<crate::bmp::BmpHub>,
 }
 
-fn state_number(state: State) -> i64 {
+/// The RFC 4271 §8.2.2 number of a state (`bgp_peer_state`, MRT state changes, RFC 6396
+/// §4.4.1).
+fn state_number(state: State) -> u16 {
     match state {
         State::Idle => 1,
         State::Connect => 2,
@@ -93,6 +99,8 @@ struct PeerTask {
     bmp: Option<crate::bmp::PeerMonitor>,
     /// The earliest arrival of the UPDATEs whose re-advertisement is being written.
     advertised_arrival: Option<Instant>,
+    /// The neighbour's MRT message log, when configured.
+    message_log: Option<MessageLog>,
 }
 
 /// Runs a neighbour until it is shut down.
@@ -117,11 +125,17 @@ async fn run_inner(
     let mut session = session_config(&config, ctx.local_as, ctx.router_id, seed, ctx.restarting);
     // BMP Route Monitoring needs each UPDATE's octets as received (RFC 7854 §4.6).
     session.monitor = ctx.bmp.is_some();
+    // The message log needs every received message's octets, whatever it is.
+    session.record = config.message_log.is_some();
     let bmp = ctx
         .bmp
         .clone()
         .map(|hub| crate::bmp::PeerMonitor::new(hub, id));
     let labels = [config.address.to_string(), config.remote_asn.to_string()];
+    let message_log = config
+        .message_log
+        .as_ref()
+        .map(|c| MessageLog::start(c, [&labels[0], &labels[1]], &ctx.metrics));
     let backlog = Arc::new(Backlog::new(
         ctx.metrics
             .updates_queued
@@ -144,6 +158,7 @@ async fn run_inner(
         shutting_down: false,
         bmp,
         advertised_arrival: None,
+        message_log,
     };
     // Strict BFD: held until the control core says BFD is Up (PeerCommand::Resume).
     if !task.config.bfd.is_some_and(|b| b.strict) {
@@ -431,6 +446,7 @@ impl PeerTask {
                     ));
                 }
                 Action::Send(bytes) => {
+                    self.log_messages(connection, generation, true, &bytes);
                     if let Some(conn) = self.transport(connection, generation) {
                         conn.send(bytes);
                     }
@@ -448,6 +464,10 @@ impl PeerTask {
                 }
                 Action::StateChanged { from, to } => {
                     info!(%from, %to, "state changed");
+                    if let Some(log) = &self.message_log {
+                        let peers = self.log_peers(connection, generation);
+                        log.state_change(peers, state_number(from), state_number(to));
+                    }
                     self.publish_state();
                 }
                 Action::Established(negotiated) => {
@@ -520,6 +540,10 @@ impl PeerTask {
                         family,
                     };
                     let _ = self.ctx.to_control.send(ToControl::Input(input));
+                }
+                // Only with `record` on, which is for the message log.
+                Action::Recorded(message) => {
+                    self.log_messages(connection, generation, false, &message);
                 }
                 // Only with `monitor` on, which is for BMP.
                 Action::Received(update) => {
@@ -634,6 +658,44 @@ impl PeerTask {
         *before = now;
     }
 
+    /// The peer header of a message log record of this connection.
+    fn log_peers(&self, connection: ConnectionId, generation: u64) -> Bgp4mpPeers {
+        let conn = match connection {
+            ConnectionId::Outgoing => self.outgoing.as_ref(),
+            ConnectionId::Incoming => self.incoming.as_ref(),
+        }
+        .filter(|c| c.generation == generation);
+        message_log::peers(
+            self.config.remote_asn,
+            self.ctx.local_as,
+            conn.and_then(|c| c.remote).map(|a| a.ip()),
+            conn.and_then(|c| c.local).map(|a| a.ip()),
+            self.config.address,
+        )
+    }
+
+    /// Logs messages of this connection, `sent` or received, with the 4-octet AS and ADD-PATH
+    /// (RFC 8050: per direction, in any family) of its session once negotiated.
+    fn log_messages(&self, connection: ConnectionId, generation: u64, sent: bool, octets: &Bytes) {
+        let Some(log) = &self.message_log else {
+            return;
+        };
+        let negotiated = self
+            .peer
+            .session(connection)
+            .and_then(|s| s.negotiated())
+            .map(|n| n.context);
+        let kind = Bgp4mpMessageKind {
+            local: sent,
+            add_path: negotiated.is_some_and(|c| {
+                let families = if sent { c.add_path_tx } else { c.add_path_rx };
+                families != FamilySet::EMPTY
+            }),
+            four_octet_as: negotiated.is_none_or(|c| c.four_octet_as),
+        };
+        log.messages(self.log_peers(connection, generation), kind, octets);
+    }
+
     fn publish_state(&self) {
         let state = self.peer.state();
         let l = [self.labels[0].as_str(), self.labels[1].as_str()];
@@ -641,7 +703,7 @@ impl PeerTask {
             .metrics
             .peer_state
             .with_label_values(&l)
-            .set(state_number(state));
+            .set(i64::from(state_number(state)));
         self.ctx
             .metrics
             .peer_up

@@ -46,6 +46,9 @@ fn config(i: &mut Input<'_>) -> SessionConfig {
     if flags & 32 != 0 {
         c.peer_as = None;
     }
+    // The octets handed out for BMP and the message log.
+    c.monitor = flags & 64 != 0;
+    c.record = flags & 128 != 0;
     c.jitter_seed = u64::from(flags);
     c
 }

@@ -54,7 +54,8 @@ pub use table_dump_v2::{
     table_dump_v2_subtype, PeerEntry, PeerIndexTable, RibEntry, RibRecord, TableDumpV2,
 };
 pub use writer::{
-    encode_bgp4mp_message_as4, encode_bgp4mp_state_change_as4, MrtWriteError, TableDumpV2Writer,
+    encode_bgp4mp_message, encode_bgp4mp_state_change_as4, Bgp4mpMessageKind, MrtWriteError,
+    TableDumpV2Writer,
 };
 
 /// Length of the common header (RFC 6396 §2).

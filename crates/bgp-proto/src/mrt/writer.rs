@@ -257,28 +257,51 @@ fn encode_rib<'a>(
     finish_record(out, start)
 }
 
-/// Appends a BGP4MP_MESSAGE_AS4 record (RFC 6396 §4.4.3) or one of its LOCAL (§4.4.6) and
-/// ADDPATH (RFC 8050 §3) variants: `message` is the whole BGP message as sent or received,
-/// header included; `local` says the local end sent it, `add_path` that its NLRI carry path
-/// identifiers. `microseconds` makes it a BGP4MP_ET record (RFC 6396 §3). The message itself
-/// must use 4-octet AS numbers (the session negotiated them, RFC 6793), as readers decode it so.
-pub fn encode_bgp4mp_message_as4(
+/// What a BGP4MP message record says of its message, which picks the subtype (RFC 6396
+/// §4.4.2, §4.4.3, §4.4.6, RFC 8050 §3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bgp4mpMessageKind {
+    /// The local end sent it (the LOCAL subtypes).
+    pub local: bool,
+    /// Its NLRI carry path identifiers (the ADDPATH subtypes).
+    pub add_path: bool,
+    /// The session negotiated 4-octet AS numbers (RFC 6793): the AS4 subtypes, whose readers
+    /// decode the message's AS_PATH with 4-octet numbers; without, the peer header carries
+    /// 2-octet AS numbers (AS_TRANS for one that does not fit).
+    pub four_octet_as: bool,
+}
+
+/// Appends a BGP4MP message record (BGP4MP_MESSAGE, RFC 6396 §4.4.2, and the AS4, LOCAL and
+/// ADDPATH variants of §4.4.3, §4.4.6 and RFC 8050 §3, as `kind` says): `message` is the whole
+/// BGP message as sent or received, header included. `microseconds` makes it a BGP4MP_ET
+/// record (RFC 6396 §3).
+pub fn encode_bgp4mp_message(
     out: &mut BytesMut,
     timestamp: u32,
     microseconds: Option<u32>,
     peers: &Bgp4mpPeers,
-    local: bool,
-    add_path: bool,
+    kind: Bgp4mpMessageKind,
     message: &[u8],
 ) -> Result<(), MrtWriteError> {
     use bgp4mp_subtype::*;
-    let subtype = match (local, add_path) {
-        (false, false) => MESSAGE_AS4,
-        (true, false) => MESSAGE_AS4_LOCAL,
-        (false, true) => MESSAGE_AS4_ADDPATH,
-        (true, true) => MESSAGE_AS4_LOCAL_ADDPATH,
+    let subtype = match (kind.four_octet_as, kind.local, kind.add_path) {
+        (false, false, false) => MESSAGE,
+        (false, true, false) => MESSAGE_LOCAL,
+        (false, false, true) => MESSAGE_ADDPATH,
+        (false, true, true) => MESSAGE_LOCAL_ADDPATH,
+        (true, false, false) => MESSAGE_AS4,
+        (true, true, false) => MESSAGE_AS4_LOCAL,
+        (true, false, true) => MESSAGE_AS4_ADDPATH,
+        (true, true, true) => MESSAGE_AS4_LOCAL_ADDPATH,
     };
-    let start = begin_bgp4mp(out, timestamp, microseconds, subtype, peers)?;
+    let start = begin_bgp4mp(
+        out,
+        timestamp,
+        microseconds,
+        subtype,
+        peers,
+        kind.four_octet_as,
+    )?;
     out.put_slice(message);
     finish_record(out, start)
 }
@@ -299,20 +322,22 @@ pub fn encode_bgp4mp_state_change_as4(
         microseconds,
         bgp4mp_subtype::STATE_CHANGE_AS4,
         peers,
+        true,
     )?;
     out.put_u16(old_state);
     out.put_u16(new_state);
     finish_record(out, start)
 }
 
-/// The common header (BGP4MP_ET with `microseconds`) and the 4-octet-AS peer header
-/// (RFC 6396 §4.4.1).
+/// The common header (BGP4MP_ET with `microseconds`) and the peer header with 4-octet or
+/// 2-octet AS numbers (RFC 6396 §4.4.1, §4.4.2; AS_TRANS for a 2-octet field, RFC 6793 §9).
 fn begin_bgp4mp(
     out: &mut BytesMut,
     timestamp: u32,
     microseconds: Option<u32>,
     subtype: u16,
     peers: &Bgp4mpPeers,
+    four_octet_as: bool,
 ) -> Result<usize, MrtWriteError> {
     let afi = match (peers.peer_ip, peers.local_ip) {
         (IpAddr::V4(_), IpAddr::V4(_)) => Afi::IPV4,
@@ -328,8 +353,14 @@ fn begin_bgp4mp(
     if let Some(us) = microseconds {
         out.put_u32(us);
     }
-    out.put_u32(peers.peer_as);
-    out.put_u32(peers.local_as);
+    if four_octet_as {
+        out.put_u32(peers.peer_as);
+        out.put_u32(peers.local_as);
+    } else {
+        let two_octet = |asn: u32| u16::try_from(asn).unwrap_or(crate::open::AS_TRANS);
+        out.put_u16(two_octet(peers.peer_as));
+        out.put_u16(two_octet(peers.local_as));
+    }
     out.put_u16(peers.interface_index);
     out.put_u16(afi.0);
     put_ip(out, peers.peer_ip);
@@ -637,6 +668,56 @@ mod tests {
         Message::Update(update).to_bytes(&ctx)
     }
 
+    /// A session without 4-octet AS numbers: BGP4MP_MESSAGE and _LOCAL with 2-octet AS fields,
+    /// AS_TRANS for the one that does not fit (RFC 6396 §4.4.2, RFC 6793 §9), and readers
+    /// decode the message with 2-octet AS_PATHs.
+    #[test]
+    fn bgp4mp_message_of_a_two_octet_session() {
+        let peers = Bgp4mpPeers {
+            peer_as: 65001,
+            local_as: 4_200_000_001,
+            interface_index: 0,
+            peer_ip: "198.18.0.2".parse().expect("address"),
+            local_ip: "198.18.0.1".parse().expect("address"),
+        };
+        let update = Update {
+            attributes: PathAttributes {
+                origin: Some(Origin::Igp),
+                as_path: Some(AsPath::from_sequence([65001])),
+                next_hop: Some("198.18.0.2".parse().expect("address")),
+                ..PathAttributes::default()
+            },
+            nlri: vec![Nlri::new("198.19.0.0/24".parse().expect("prefix"))],
+            ..Update::default()
+        };
+        let two_octet = SessionContext {
+            four_octet_as: false,
+            ..SessionContext::modern_ebgp()
+        };
+        let raw = Message::Update(update).to_bytes(&two_octet);
+        let mut out = BytesMut::new();
+        for local in [false, true] {
+            let kind = Bgp4mpMessageKind {
+                local,
+                ..Bgp4mpMessageKind::default()
+            };
+            encode_bgp4mp_message(&mut out, 5, None, &peers, kind, &raw).expect("fits");
+        }
+        let records = read_all(&out);
+        use bgp4mp_subtype::*;
+        let subtypes: Vec<u16> = records.iter().map(|r| r.header.subtype).collect();
+        assert_eq!(subtypes, [MESSAGE, MESSAGE_LOCAL]);
+        let MrtBody::Bgp4mp(Bgp4mp::Message(msg)) = &records[0].body else {
+            panic!("not a message: {:?}", records[0].body);
+        };
+        assert_eq!((msg.peers.peer_as, msg.peers.local_as), (65001, 23456));
+        assert!(!msg.four_octet_as);
+        let Ok(Message::Update(u)) = &msg.message else {
+            panic!("message does not decode: {:?}", msg.message);
+        };
+        assert_eq!(u.attributes.as_path, Some(AsPath::from_sequence([65001])));
+    }
+
     #[test]
     fn bgp4mp_message_and_state_change_round_trip() {
         let peers = Bgp4mpPeers {
@@ -649,8 +730,12 @@ mod tests {
         let raw = update_message();
         let mut out = BytesMut::new();
         for (local, add_path) in [(false, true), (true, true), (false, false), (true, false)] {
-            encode_bgp4mp_message_as4(&mut out, 5, Some(123), &peers, local, add_path, &raw)
-                .expect("fits");
+            let kind = Bgp4mpMessageKind {
+                local,
+                add_path,
+                four_octet_as: true,
+            };
+            encode_bgp4mp_message(&mut out, 5, Some(123), &peers, kind, &raw).expect("fits");
         }
         encode_bgp4mp_state_change_as4(&mut out, 6, None, &peers, 5, 6).expect("fits");
         let records = read_all(&out);

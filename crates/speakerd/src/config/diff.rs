@@ -63,6 +63,8 @@ pub enum SessionKey {
     SoftReconfigurationInbound,
     /// `add_path_send`.
     AddPathSend,
+    /// `message_log`: the new log starts with the session's OPENs.
+    MessageLog,
 }
 
 impl SessionKey {
@@ -91,6 +93,7 @@ impl SessionKey {
             Self::AllowOwnAs => "allow_own_as",
             Self::SoftReconfigurationInbound => "soft_reconfiguration_inbound",
             Self::AddPathSend => "add_path_send",
+            Self::MessageLog => "message_log",
         }
     }
 }
@@ -126,6 +129,7 @@ pub fn session_keys_changed(old: &NeighborConfig, new: &NeighborConfig) -> Vec<S
         allow_own_as,
         soft_reconfiguration_inbound,
         add_path_send,
+        message_log,
     } = old;
     let checks = [
         (*remote_asn != new.remote_asn, SessionKey::RemoteAsn),
@@ -168,6 +172,7 @@ pub fn session_keys_changed(old: &NeighborConfig, new: &NeighborConfig) -> Vec<S
             SessionKey::SoftReconfigurationInbound,
         ),
         (*add_path_send != new.add_path_send, SessionKey::AddPathSend),
+        (*message_log != new.message_log, SessionKey::MessageLog),
     ];
     checks
         .into_iter()

@@ -117,6 +117,10 @@ pub enum ConfigErrorKind {
     /// or a kernel without TCP-AO. The neighbour is refused, never run unauthenticated.
     #[error("tcp_ao: {0}")]
     TcpAo(String),
+    /// A `message_log` that cannot be written: a relative path, no such directory, a rotation
+    /// size under one page, `keep = 0`.
+    #[error("message_log: {0}")]
+    MessageLog(String),
 }
 
 /// A configuration error at a place in a file.
@@ -240,6 +244,8 @@ pub struct NeighborConfig {
     /// ADD-PATH send (RFC 7911): the most paths per prefix offered ([`rib::ADD_PATH_ALL`] for
     /// every one), 0 for none (no capability).
     pub add_path_send: usize,
+    /// An MRT log of every message of the session (RFC 6396 §4.4).
+    pub message_log: Option<MessageLogConfig>,
 }
 
 /// A range of addresses from which neighbours may connect (for a ToR or route reflector
@@ -440,6 +446,8 @@ pub struct ShutdownDrain {
 
 mod bmp;
 pub mod diff;
+mod message_log;
+pub use message_log::MessageLogConfig;
 mod raw;
 pub use bmp::BmpConfig;
 mod tcp_ao;

@@ -198,6 +198,8 @@ pub(super) struct RawNeighbor {
     pub(super) add_path_send: Option<Spanned<RawPathCount>>,
     #[serde(default)]
     pub(super) bfd: Option<RawBfd>,
+    #[serde(default)]
+    pub(super) message_log: Option<super::message_log::RawMessageLog>,
 }
 
 /// `add_path_send`: a number of paths or "all".

@@ -45,3 +45,54 @@ fn out_of_range_values_are_refused_at_their_line() {
     }
     assert!(errors_of("[kernel]\nmtu = 9000\nadvmss = 8960\n").is_empty());
 }
+
+#[test]
+fn a_message_log_that_cannot_be_written_is_refused_at_its_line() {
+    let neighbor = "[[neighbor]]\naddress = \"198.18.0.2\"\nremote_asn = 65002\n";
+    let dir = std::env::temp_dir();
+    let tmp = dir.display();
+    let cases = [
+        (
+            "message_log = { file = \"peer.mrt\" }".to_string(),
+            "t.toml:8: message_log: peer.mrt: not an absolute path".to_string(),
+        ),
+        (
+            "message_log = { file = \"/nonexistent-speakerd/peer.mrt\" }".to_string(),
+            "t.toml:8: message_log: /nonexistent-speakerd/peer.mrt: no such directory to write it in"
+                .to_string(),
+        ),
+        (
+            format!("message_log = {{ file = \"{tmp}/peer.mrt\", rotate_bytes = 100 }}"),
+            "message_log: rotate_bytes 100 must be 0 (never) or at least 4096".to_string(),
+        ),
+        (
+            format!("message_log = {{ file = \"{tmp}/peer.mrt\", keep = 0 }}"),
+            "message_log: keep must be at least 1".to_string(),
+        ),
+    ];
+    for (line, expected) in cases {
+        let errors = errors_of(&format!("{neighbor}{line}\n"));
+        assert!(
+            errors.iter().any(|e| e.contains(&expected)),
+            "{line}: {errors:?}"
+        );
+    }
+    let config = Config::parse(
+        &format!(
+            "[global]\nasn = 65001\nrouter_id = \"198.18.0.1\"\n\n{neighbor}\
+             message_log = {{ file = \"{tmp}/peer.mrt\", rotate_seconds = 3600 }}\n"
+        ),
+        Path::new("t.toml"),
+        &|_| None,
+    )
+    .expect("valid");
+    assert_eq!(
+        config.neighbors[0].message_log,
+        Some(MessageLogConfig {
+            file: dir.join("peer.mrt"),
+            rotate_bytes: 64 << 20,
+            rotate_seconds: Some(std::time::Duration::from_secs(3600)),
+            keep: 10,
+        })
+    );
+}

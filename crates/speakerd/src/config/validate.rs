@@ -498,6 +498,10 @@ pub(super) fn build_neighbor(
         allow_own_as: s.allow_own_as,
         soft_reconfiguration_inbound: s.soft_reconfiguration_inbound,
         add_path_send,
+        message_log: s
+            .message_log
+            .as_ref()
+            .and_then(|m| super::message_log::build(m, l, errors)),
     })
 }
 
