@@ -48,17 +48,8 @@ struct Net {
 
 fn net(test: &str) -> Net {
     let mut lab = Lab::new(test);
-    let sd = lab.ns("sd");
-    let peer = lab.ns("peer");
+    let (sd, peer) = lab.pair();
     let col = lab.ns("col");
-    lab.link(
-        &sd,
-        "eth0",
-        &["198.18.0.1/24", "2001:db8::1/64"],
-        &peer,
-        "eth0",
-        &["198.18.0.2/24", "2001:db8::2/64"],
-    );
     lab.link(
         &sd,
         "eth1",

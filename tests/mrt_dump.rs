@@ -153,16 +153,7 @@ fn shown(lab: &Lab, sd: &str) -> BTreeSet<Entry> {
 fn dump_rib_agrees_with_show_routes_through_bgpdump() {
     require(BGPDUMP);
     let mut lab = Lab::new("mrt_dump");
-    let sd = lab.ns("sd");
-    let peer = lab.ns("peer");
-    lab.link(
-        &sd,
-        "eth0",
-        &["198.18.0.1/24", "2001:db8::1/64"],
-        &peer,
-        "eth0",
-        &["198.18.0.2/24", "2001:db8::2/64"],
-    );
+    let (sd, peer) = lab.pair();
     let bird = lab.bird("bird", &peer, &bird_conf());
     lab.speakerd("speakerd", &sd, &speakerd_conf());
     for proto in ["sd4", "sd6"] {
@@ -277,16 +268,7 @@ fn bgpdump_lines(file: &std::path::Path) -> Vec<Vec<String>> {
 fn the_message_log_is_read_by_bgpdump_across_rotations() {
     require(BGPDUMP);
     let mut lab = Lab::new("message_log");
-    let sd = lab.ns("sd");
-    let peer = lab.ns("peer");
-    lab.link(
-        &sd,
-        "eth0",
-        &["198.18.0.1/24", "2001:db8::1/64"],
-        &peer,
-        "eth0",
-        &["198.18.0.2/24", "2001:db8::2/64"],
-    );
+    let (sd, peer) = lab.pair();
     let more: String = (0..100)
         .map(|i| format!("  route 198.19.200.{i}/32 blackhole {{ bgp_med = {i}; }};\n"))
         .collect();

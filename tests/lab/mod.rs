@@ -465,6 +465,22 @@ impl Lab {
         ns
     }
 
+    /// Two namespaces `sd` and `peer` joined by one link (`eth0` on both): speakerd 198.18.0.1 /
+    /// 2001:db8::1, the peer .2 / ::2.
+    pub fn pair(&mut self) -> (String, String) {
+        let sd = self.ns("sd");
+        let peer = self.ns("peer");
+        self.link(
+            &sd,
+            "eth0",
+            &["198.18.0.1/24", "2001:db8::1/64"],
+            &peer,
+            "eth0",
+            &["198.18.0.2/24", "2001:db8::2/64"],
+        );
+        (sd, peer)
+    }
+
     /// A veth pair between two namespaces: `a_if` in `a` with `a_addrs`, `b_if` in `b` with
     /// `b_addrs` (CIDR notation), both up.
     pub fn link(

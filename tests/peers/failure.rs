@@ -10,23 +10,9 @@ use super::*;
 #[test]
 fn hold_timer_expiry() {
     let mut lab = Lab::new("hold_timer");
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     let routes = ["198.19.100.0/24"];
-    let bird = lab.bird(
-        "bird",
-        &peer,
-        &bird_conf("198.18.0.2", "198.18.0.2", "198.18.0.1", &routes, ""),
-    );
-    lab.speakerd(
-        "speakerd",
-        &sd,
-        &speakerd_conf(
-            "198.18.0.1",
-            &sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", ""),
-        ),
-    );
-    wait_established(&lab, &sd, &bird, "198.18.0.2");
-    wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
+    let bird = bird_and_speakerd(&mut lab, (&sd, &peer), &routes, false);
 
     lab.signal("bird", "STOP");
     let frozen = std::time::Instant::now();
@@ -64,7 +50,7 @@ fn hold_timer_expiry() {
 #[test]
 fn bfd_takes_the_session_down_when_bird_freezes() {
     let mut lab = Lab::new("bfd_freeze");
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     let routes = ["198.19.100.0/24"];
     let bird = lab.bird(
         "bird",
@@ -152,7 +138,7 @@ fn bfd_takes_the_session_down_when_bird_freezes() {
 #[test]
 fn strict_bfd_waits_for_bfd_before_bgp() {
     let mut lab = Lab::new("bfd_strict");
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     let routes = ["198.19.100.0/24"];
     let plain = bird_conf("198.18.0.2", "198.18.0.2", "198.18.0.1", &routes, "");
     let bird = lab.bird("bird", &peer, &plain);
@@ -209,7 +195,7 @@ fn bfd_up(lab: &Lab, ns: &str, peer: &str) -> Result<(), String> {
 #[test]
 fn bfd_with_frr() {
     let mut lab = Lab::new("bfd_frr");
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     let dir = lab.dir().display().to_string();
     let frr = lab.frr_bfd_bgpd(
         "bgpd",

@@ -9,7 +9,7 @@ use super::*;
 #[test]
 fn bird_both_families_on_one_ipv4_session() {
     let mut lab = Lab::new("bird_dual_stack");
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     let bird = lab.bird(
         "bird",
         &peer,
@@ -55,7 +55,7 @@ fn bird_both_families_on_one_ipv4_session() {
 #[test]
 fn gobgp_ipv4_only_gets_no_ipv6_routes() {
     let mut lab = Lab::new("gobgp_families");
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     let gobgp = lab.gobgpd(
         "gobgpd",
         &peer,

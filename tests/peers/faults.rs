@@ -33,7 +33,7 @@ pub(super) struct PodPath {
 
 /// Builds the path of this module's doc comment.
 pub(super) fn pod_path(lab: &mut Lab) -> PodPath {
-    let (sd, peer) = pair(lab);
+    let (sd, peer) = lab.pair();
     let pod_a = pod(lab, "poda", &sd, "198.19.1");
     let pod_b = pod(lab, "podb", &peer, "198.19.100");
     PodPath {

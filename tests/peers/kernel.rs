@@ -9,7 +9,7 @@ use super::*;
 fn routes_are_installed_with_the_configured_mtu_and_advmss() {
     for objects in [true, false] {
         let mut lab = Lab::new(&format!("route_mtu_{objects}"));
-        let (sd, peer) = pair(&mut lab);
+        let (sd, peer) = lab.pair();
         let pod = "198.19.100.0/24";
         let bird = lab.bird(
             "bird",

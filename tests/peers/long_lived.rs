@@ -123,7 +123,7 @@ fn long_lived_graceful_restart_of_bird() {
 #[test]
 fn long_lived_graceful_restart_of_speakerd_at_bird() {
     let mut lab = Lab::new("llgr_sd_bird");
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     let pod = "198.19.100.0/24";
     let bird = lab.bird(
         "bird",
@@ -190,7 +190,7 @@ fn long_lived_graceful_restart_of_speakerd_at_bird() {
 #[test]
 fn long_lived_graceful_restart_with_frr() {
     let mut lab = Lab::new("llgr_frr");
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     let pod = "198.19.100.0/24";
     let dir = lab.dir().display().to_string();
     let frr = lab.frr_bgpd(

@@ -123,20 +123,31 @@ fn wait_route(lab: &Lab, ns: &str, prefix: &str, next_hops: &[&str]) -> Value {
     route
 }
 
-/// Two namespaces `sd` and `peer` with one link: speakerd 198.18.0.1 / 2001:db8::1, the peer
-/// .2 / ::2.
-fn pair(lab: &mut Lab) -> (String, String) {
-    let sd = lab.ns("sd");
-    let peer = lab.ns("peer");
-    lab.link(
-        &sd,
-        "eth0",
-        &["198.18.0.1/24", "2001:db8::1/64"],
-        &peer,
-        "eth0",
-        &["198.18.0.2/24", "2001:db8::2/64"],
+/// BIRD in `peer` announcing `routes` over IPv4 to speakerd in `sd` (with our prefix when
+/// `own_prefix`), the most common start: both Established, every route in speakerd's RIB.
+fn bird_and_speakerd(
+    lab: &mut Lab,
+    (sd, peer): (&str, &str),
+    routes: &[&str],
+    own_prefix: bool,
+) -> Bird {
+    let bird = lab.bird(
+        "bird",
+        peer,
+        &bird_conf("198.18.0.2", "198.18.0.2", "198.18.0.1", routes, ""),
     );
-    (sd, peer)
+    let neighbor = sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", "");
+    let own = if own_prefix { SD_PREFIX_V4 } else { "" };
+    lab.speakerd(
+        "speakerd",
+        sd,
+        &speakerd_conf("198.18.0.1", &format!("{own}{neighbor}")),
+    );
+    wait_established(lab, sd, &bird, "198.18.0.2");
+    for r in routes {
+        wait_route(lab, sd, r, &["198.18.0.2"]);
+    }
+    bird
 }
 
 /// A GoBGP configuration with one eBGP neighbour (speakerd).

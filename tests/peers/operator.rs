@@ -21,28 +21,9 @@ fn tmux(socket: &str, args: &[&str]) -> Result<String, String> {
 fn top_shows_sessions_and_prefixes_in_a_terminal_and_quits_on_q() {
     lab::require(TMUX);
     let mut lab = Lab::new("top");
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     let routes = ["198.19.100.0/24", "198.19.101.0/24", "198.19.102.0/24"];
-    let bird = lab.bird(
-        "bird",
-        &peer,
-        &bird_conf("198.18.0.2", "198.18.0.2", "198.18.0.1", &routes, ""),
-    );
-    lab.speakerd(
-        "speakerd",
-        &sd,
-        &speakerd_conf(
-            "198.18.0.1",
-            &format!(
-                "{SD_PREFIX_V4}{}",
-                sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", "")
-            ),
-        ),
-    );
-    wait_established(&lab, &sd, &bird, "198.18.0.2");
-    for r in routes {
-        wait_route(&lab, &sd, r, &["198.18.0.2"]);
-    }
+    let _bird = bird_and_speakerd(&mut lab, (&sd, &peer), &routes, true);
 
     let socket = format!("speakerd-top-{}", std::process::id());
     let command = format!(

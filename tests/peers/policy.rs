@@ -28,24 +28,8 @@ fn bird_since(bird: &Bird) -> String {
 #[test]
 fn route_refresh_from_bird() {
     let mut lab = Lab::new("route_refresh");
-    let (sd, peer) = pair(&mut lab);
-    let bird = lab.bird(
-        "bird",
-        &peer,
-        &bird_conf("198.18.0.2", "198.18.0.2", "198.18.0.1", &[], ""),
-    );
-    lab.speakerd(
-        "speakerd",
-        &sd,
-        &speakerd_conf(
-            "198.18.0.1",
-            &format!(
-                "{SD_PREFIX_V4}{}",
-                sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", "")
-            ),
-        ),
-    );
-    wait_established(&lab, &sd, &bird, "198.18.0.2");
+    let (sd, peer) = lab.pair();
+    let bird = bird_and_speakerd(&mut lab, (&sd, &peer), &[], true);
     wait_for("198.19.1.0/24 in BIRD's RIB", SOON, || {
         bird.route("198.19.1.0/24")
     });
@@ -106,7 +90,7 @@ fn soft_reconfiguration_conf(rejected: &str) -> String {
 #[test]
 fn soft_reconfiguration_inbound_without_route_refresh() {
     let mut lab = Lab::new("soft_reconfig");
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     let (first, second) = ("198.19.100.0/24", "198.19.101.0/24");
     let bird = lab.bird(
         "bird",

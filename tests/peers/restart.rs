@@ -9,7 +9,7 @@ use super::*;
 #[test]
 fn graceful_restart_of_bird() {
     let mut lab = Lab::new("graceful_restart");
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     let routes = ["198.19.100.0/24", "198.19.101.0/24"];
     let gr = "  graceful restart on;";
     let conf = |routes: &[&str]| {
@@ -99,26 +99,9 @@ fn graceful_restart_of_bird() {
 #[test]
 fn shutdown_on_sigterm() {
     let mut lab = Lab::new("shutdown");
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     let routes = ["198.19.100.0/24"];
-    let bird = lab.bird(
-        "bird",
-        &peer,
-        &bird_conf("198.18.0.2", "198.18.0.2", "198.18.0.1", &routes, ""),
-    );
-    lab.speakerd(
-        "speakerd",
-        &sd,
-        &speakerd_conf(
-            "198.18.0.1",
-            &format!(
-                "{SD_PREFIX_V4}{}",
-                sd_neighbor("198.18.0.2", "198.18.0.1", "ipv4-unicast", "")
-            ),
-        ),
-    );
-    wait_established(&lab, &sd, &bird, "198.18.0.2");
-    wait_route(&lab, &sd, routes[0], &["198.18.0.2"]);
+    let bird = bird_and_speakerd(&mut lab, (&sd, &peer), &routes, true);
 
     let status = lab.stop("speakerd", "TERM");
     assert!(status.success(), "speakerd exited with {status}");
@@ -167,7 +150,7 @@ fn graceful_restart_of_speakerd_with_a_helper_only_bird() {
 
 fn speakerd_restart(test: &str, bird_graceful_restart: &str) {
     let mut lab = Lab::new(test);
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     let routes = ["198.19.100.0/24"];
     let bird = lab.bird(
         "bird",
@@ -344,7 +327,7 @@ fn restarted_speakerd_defers_route_selection_until_every_neighbour_sent_its_tabl
 #[test]
 fn shutdown_drain_on_sigterm() {
     let mut lab = Lab::new("shutdown_drain");
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     let bird = lab.bird(
         "bird",
         &peer,

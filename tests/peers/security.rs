@@ -181,7 +181,7 @@ fn gtsm() {
 #[test]
 fn connections_from_unknown_addresses_are_refused() {
     let mut lab = Lab::new("unknown_connections");
-    let (sd, peer) = pair(&mut lab);
+    let (sd, peer) = lab.pair();
     lab.exec(
         &peer,
         lab::IP,

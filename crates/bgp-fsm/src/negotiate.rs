@@ -4,8 +4,7 @@
 use std::net::Ipv4Addr;
 
 use bgp_proto::capability::{
-    AddPathFamily, ExtendedNextHopFamily, GracefulRestart, GracefulRestartFamily,
-    LongLivedGracefulRestartFamily,
+    ExtendedNextHopFamily, GracefulRestart, GracefulRestartFamily, LongLivedGracefulRestartFamily,
 };
 use bgp_proto::open::AS_TRANS;
 use bgp_proto::{Capability, Family, FamilySet, Open, OpenError, SessionContext};
@@ -188,35 +187,19 @@ pub(crate) fn negotiate(
         });
     let enhanced_route_refresh = has(ours, &|c| matches!(c, Capability::EnhancedRouteRefresh))
         && has(&theirs, &|c| matches!(c, Capability::EnhancedRouteRefresh));
-    let extended_message = has(ours, &|c| matches!(c, Capability::ExtendedMessage))
-        && has(&theirs, &|c| matches!(c, Capability::ExtendedMessage));
+    let extended_message = ours.extended_message() && theirs.extended_message();
     let four_octet_as = theirs.four_octet_as();
 
-    let add_path_of = |open: &Open| -> Vec<AddPathFamily> {
-        open.capabilities
-            .iter()
-            .filter_map(|c| match c {
-                Capability::AddPath(v) => Some(v.clone()),
-                _ => None,
-            })
-            .flatten()
-            .collect()
-    };
-    let (our_ap, their_ap) = (add_path_of(ours), add_path_of(&theirs));
-    let mut add_path_rx = FamilySet::EMPTY;
-    let mut add_path_tx = FamilySet::EMPTY;
-    for f in &families {
-        let mine = our_ap.iter().find(|a| a.family == *f);
-        let peer = their_ap.iter().find(|a| a.family == *f);
-        if let (Some(mine), Some(peer)) = (mine, peer) {
-            if mine.receive && peer.send {
-                add_path_rx.insert(*f);
-            }
-            if mine.send && peer.receive {
-                add_path_tx.insert(*f);
-            }
+    // RFC 7911 §4, in the negotiated families only.
+    let in_families = |set: FamilySet| {
+        let mut kept = FamilySet::EMPTY;
+        for f in families.iter().filter(|f| set.contains(**f)) {
+            kept.insert(*f);
         }
-    }
+        kept
+    };
+    let add_path_rx = in_families(SessionContext::of_opens(&theirs, ours).add_path_rx);
+    let add_path_tx = in_families(SessionContext::of_opens(ours, &theirs).add_path_rx);
 
     let ext_nh_of = |open: &Open| -> Vec<ExtendedNextHopFamily> {
         open.capabilities

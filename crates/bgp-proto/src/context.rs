@@ -2,6 +2,7 @@
 //! encode call, never held in globals.
 
 use crate::family::{Family, FamilySet};
+use crate::open::Open;
 
 /// The largest message without RFC 8654 extended messages (RFC 4271 §4.1).
 pub const MAX_MESSAGE_LEN: usize = 4096;
@@ -27,6 +28,27 @@ pub struct SessionContext {
 }
 
 impl SessionContext {
+    /// The context in which `receiver` decodes the messages `sender` sends it, from the two
+    /// OPENs: 4-octet AS numbers when both advertise them (RFC 6793 §4), extended messages when
+    /// both do (RFC 8654 §3), and in `add_path_rx` the families whose NLRI carry path
+    /// identifiers, where the sender can send them and the receiver receive them (RFC 7911 §4).
+    pub fn of_opens(sender: &Open, receiver: &Open) -> Self {
+        let receives = receiver.add_path_families();
+        let mut add_path_rx = FamilySet::EMPTY;
+        for s in sender.add_path_families().iter().filter(|f| f.send) {
+            if receives.iter().any(|r| r.family == s.family && r.receive) {
+                add_path_rx.insert(s.family);
+            }
+        }
+        Self {
+            four_octet_as: sender.four_octet_as() && receiver.four_octet_as(),
+            extended_message: sender.extended_message() && receiver.extended_message(),
+            ibgp: sender.asn() == receiver.asn(),
+            add_path_rx,
+            add_path_tx: FamilySet::EMPTY,
+        }
+    }
+
     /// The context of a session between two modern speakers: 4-octet AS, no extended messages,
     /// no ADD-PATH, eBGP.
     pub const fn modern_ebgp() -> Self {

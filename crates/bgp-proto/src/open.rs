@@ -23,7 +23,7 @@ use std::net::Ipv4Addr;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::capability::Capability;
+use crate::capability::{AddPathFamily, Capability};
 use crate::error::OpenError;
 use crate::family::Family;
 use crate::reader::Reader;
@@ -96,6 +96,25 @@ impl Open {
         self.capabilities
             .iter()
             .any(|c| matches!(c, Capability::FourOctetAs(_)))
+    }
+
+    /// The ADD-PATH families and directions advertised (RFC 7911 §4).
+    pub fn add_path_families(&self) -> Vec<AddPathFamily> {
+        self.capabilities
+            .iter()
+            .filter_map(|c| match c {
+                Capability::AddPath(families) => Some(families.iter().cloned()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// Whether the Extended Message capability is advertised (RFC 8654 §3).
+    pub fn extended_message(&self) -> bool {
+        self.capabilities
+            .iter()
+            .any(|c| matches!(c, Capability::ExtendedMessage))
     }
 
     /// The multiprotocol families advertised; RFC 4760 §8: a speaker that advertises none

@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use bgp_proto::capability::AddPathFamily;
-use bgp_proto::{Capability, FamilySet, Message, Open, SessionContext};
+use bgp_proto::{Message, Open, SessionContext};
 use bytes::Bytes;
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -60,42 +59,14 @@ fn parse(path: &Path) -> Vec<Line> {
     out
 }
 
-fn add_path_families(open: &Open) -> Vec<AddPathFamily> {
-    open.capabilities
-        .iter()
-        .filter_map(|c| match c {
-            Capability::AddPath(f) => Some(f.clone()),
-            _ => None,
-        })
-        .flatten()
-        .collect()
-}
-
-fn has_extended_message(open: &Open) -> bool {
-    open.capabilities
-        .iter()
-        .any(|c| matches!(c, Capability::ExtendedMessage))
-}
-
 /// The context in which `receiver` decodes what `sender` sends, derived from both OPENs the way
 /// a session does (RFC 6793, RFC 8654, RFC 7911 §4). The same set is used to re-encode, so the
 /// encoder writes path identifiers exactly where the sender did.
 fn context(sender: &Open, receiver: &Open) -> SessionContext {
-    let mut add_path = FamilySet::EMPTY;
-    for s in add_path_families(sender).iter().filter(|f| f.send) {
-        if add_path_families(receiver)
-            .iter()
-            .any(|r| r.family == s.family && r.receive)
-        {
-            add_path.insert(s.family);
-        }
-    }
+    let ctx = SessionContext::of_opens(sender, receiver);
     SessionContext {
-        four_octet_as: sender.four_octet_as() && receiver.four_octet_as(),
-        extended_message: has_extended_message(sender) && has_extended_message(receiver),
-        ibgp: sender.asn() == receiver.asn(),
-        add_path_rx: add_path,
-        add_path_tx: add_path,
+        add_path_tx: ctx.add_path_rx,
+        ..ctx
     }
 }
 

@@ -7,7 +7,7 @@ use bgp_proto::bmp::{
     frame_len, BmpMessage, BmpReader, InfoTlv, PeerDownReason, PeerHeader, StatValue,
 };
 use bgp_proto::mrt::{Bgp4mp, MrtBody, MrtReader, TableDumpV2};
-use bgp_proto::{Capability, Message, NextHop, Open, PathAttributes, SessionContext};
+use bgp_proto::{Message, NextHop, PathAttributes, SessionContext};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use thiserror::Error;
@@ -189,41 +189,6 @@ pub fn bmp(path: &str) -> Result<(), DecodeInputError> {
 /// Where a peer's session context is kept: its distinguisher and address (RFC 7854 §4.2).
 type PeerKey = (u64, std::net::IpAddr);
 
-/// The context of the UPDATEs a monitored peer sends, from the OPENs of its Peer Up: what it
-/// sent (`received`) and what the monitored router sent it (`sent`).
-fn negotiated_context(sent: &Open, received: &Open) -> SessionContext {
-    let add_path = |o: &Open| -> Vec<bgp_proto::capability::AddPathFamily> {
-        o.capabilities
-            .iter()
-            .filter_map(|c| match c {
-                Capability::AddPath(f) => Some(f.clone()),
-                _ => None,
-            })
-            .flatten()
-            .collect()
-    };
-    let extended = |o: &Open| {
-        o.capabilities
-            .iter()
-            .any(|c| matches!(c, Capability::ExtendedMessage))
-    };
-    let mut ctx = SessionContext {
-        four_octet_as: sent.four_octet_as() && received.four_octet_as(),
-        extended_message: extended(sent) && extended(received),
-        ibgp: sent.asn() == received.asn(),
-        ..SessionContext::modern_ebgp()
-    };
-    // RFC 7911 §4: the peer's UPDATEs carry path ids for the families it can send and the
-    // monitored router can receive.
-    let theirs = add_path(received);
-    for ours in add_path(sent).iter().filter(|f| f.receive) {
-        if theirs.iter().any(|t| t.family == ours.family && t.send) {
-            ctx.add_path_rx.insert(ours.family);
-        }
-    }
-    ctx
-}
-
 fn embedded_json(bytes: &Bytes, ctx: &SessionContext) -> Value {
     match Message::decode(bytes.clone(), ctx) {
         Ok(m) => message_json(&m),
@@ -301,7 +266,8 @@ fn bmp_json(m: &BmpMessage, contexts: &mut BTreeMap<PeerKey, SessionContext>) ->
             let sent = Message::decode(up.sent_open.clone(), &open_ctx);
             let received = Message::decode(up.received_open.clone(), &open_ctx);
             if let (Ok(Message::Open(s)), Ok(Message::Open(r))) = (&sent, &received) {
-                let mut ctx = negotiated_context(s, r);
+                // The peer (its OPEN received) sends the monitored router (its OPEN sent).
+                let mut ctx = SessionContext::of_opens(r, s);
                 ctx.four_octet_as &= !peer.two_octet_as();
                 contexts.insert((peer.distinguisher, peer.address), ctx);
             }

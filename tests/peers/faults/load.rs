@@ -76,7 +76,7 @@ fn change_meds(lab: &Lab, ns: &str, bird: &Bird, med: u32) {
 /// buffer) reaches Established, keeps sending KEEPALIVEs (so its hold timer never expires) but
 /// never reads again, while speakerd has BIRD's 30,000 routes, each with its own MED, to send
 /// it, and BIRD changes all of them three times over. speakerd's writes stop making progress,
-/// the send hold timer (`send_hold_time = 20`) closes the session with NOTIFICATION 8, and
+/// the send hold timer (`send_hold_time = 30`) closes the session with NOTIFICATION 8, and
 /// speakerd's RSS stays bounded: the changes for the blocked neighbour are merged per prefix,
 /// not queued per UPDATE. BIRD's session is not disturbed.
 #[test]
@@ -95,7 +95,7 @@ fn slow_reader_is_closed_by_the_send_hold_timer_with_memory_bounded() {
     let bird = lab.bird("bird", &p.peer, &med_table(1));
     let reader =
         "[[neighbor]]\naddress = \"198.18.2.2\"\nremote_asn = 4200000003\npassive = true\n\
-                  hold_time = 9\nsend_hold_time = 20\nfamilies = [\"ipv4-unicast\"]\n\
+                  hold_time = 9\nsend_hold_time = 30\nfamilies = [\"ipv4-unicast\"]\n\
                   import = [\"reject-all\"]\nexport = [\"accept-all\"]\n";
     lab.speakerd("speakerd", &p.sd, &format!("{}{reader}", path_speakerd("")));
     wait_established(&lab, &p.sd, &bird, PEER);
@@ -145,6 +145,8 @@ fn slow_reader_is_closed_by_the_send_hold_timer_with_memory_bounded() {
         rounds.push(lab.rss_kib("speakerd"));
     }
     let churned = lab.rss_kib("speakerd");
+    // 30 s leave the three rounds of churn room on a loaded machine (with 20 s the test failed
+    // once beside other lab tests and a fuzzer).
     assert!(
         lab.speakerd_established(&p.sd, "198.18.2.2").is_ok(),
         "the churn outlasted the send hold time ({:?}): the RSS was not measured while blocked",
@@ -178,8 +180,8 @@ fn slow_reader_is_closed_by_the_send_hold_timer_with_memory_bounded() {
         closed_after.as_secs_f64()
     );
     assert!(
-        closed_after >= Duration::from_secs(15),
-        "closed {closed_after:?} after the reader stopped: before the 20 s send hold time"
+        closed_after >= Duration::from_secs(25),
+        "closed {closed_after:?} after the reader stopped: before the 30 s send hold time"
     );
     // Queued per UPDATE, three rounds of 30,000 single-prefix UPDATEs (about 60 octets each on
     // the wire, far more as heap objects) would add at least 3 x 30,000 x 60 = 5.4 MB while
