@@ -79,6 +79,9 @@ pub struct Session {
     remote_min_rx: Duration,
     remote_desired_tx: Duration,
     remote_detect_mult: u8,
+    /// The remote's Desired Min TX before it lowered it, until its first periodic packet (no
+    /// P, no F) after the change; zero otherwise.
+    remote_tx_before_change: Duration,
     /// bfd.RemoteDemandMode.
     remote_demand: bool,
     /// A Poll Sequence is in progress (§6.5).
@@ -117,6 +120,7 @@ impl Session {
             remote_min_rx: Duration::from_micros(1),
             remote_desired_tx: Duration::ZERO,
             remote_detect_mult: 0,
+            remote_tx_before_change: Duration::ZERO,
             remote_demand: false,
             poll: false,
             final_owed: false,
@@ -218,6 +222,7 @@ impl Session {
             });
         }
         let rate_before = self.transmit_interval();
+        let previous_remote_tx = self.remote_desired_tx;
         self.remote_discriminator = packet.my_discriminator;
         self.remote_state = packet.state;
         self.remote_demand = packet.demand;
@@ -253,7 +258,20 @@ impl Session {
         if packet.poll {
             self.final_owed = true;
         }
+        // A remote system that lowers its Desired Min TX (coming Up, §6.8.3) may send its next
+        // periodic packet when the timer it set at the old rate runs out (BIRD and FRR do), after
+        // the packets of the Poll Sequence (P, and F answers, sent at once): until a periodic
+        // packet comes, detection allows the old interval.
+        if packet.desired_min_tx < previous_remote_tx {
+            self.remote_tx_before_change = self.remote_tx_before_change.max(previous_remote_tx);
+        } else if !packet.poll && !packet.final_ {
+            // A periodic packet at the remote's current rate: its timer runs at that rate now.
+            self.remote_tx_before_change = Duration::ZERO;
+        }
+        let remote_tx = self.remote_desired_tx;
+        self.remote_desired_tx = remote_tx.max(self.remote_tx_before_change);
         self.detection_deadline = self.detection_time().map(|d| now + d);
+        self.remote_desired_tx = remote_tx;
         self.reschedule(rate_before, now);
         Ok(())
     }

@@ -489,3 +489,61 @@ fn malformed_packets_are_discarded() {
         Err(PacketError::Authentication)
     );
 }
+
+/// A packet from the remote system (discriminator 9) to side 1.
+fn remote(state: State, poll: bool, desired_tx_ms: u32) -> ControlPacket {
+    ControlPacket {
+        diagnostic: Diagnostic::None,
+        state,
+        poll,
+        final_: false,
+        control_plane_independent: false,
+        demand: false,
+        detect_mult: 3,
+        my_discriminator: 9,
+        your_discriminator: 1,
+        desired_min_tx: desired_tx_ms * MS,
+        required_min_rx: 300 * MS,
+        required_min_echo_rx: Duration::ZERO,
+    }
+}
+
+/// §6.8.3, §6.8.4 as BIRD 2 and FRR's bfdd do it: the remote system comes Up and announces its
+/// faster rate (1 s to 300 ms) with a Poll, but its next packet leaves when the timer it set at
+/// the old rate runs out, about 1 s later. The Poll Sequence's packets (its F answer to our Poll
+/// and its own P) still arm the Detection Time at the old rate; from its first periodic packet
+/// on, the new one counts. Before, the session went Down 900 ms after the Poll, with BIRD's next
+/// packet 100 ms away.
+#[test]
+fn a_faster_remote_rate_shortens_detection_only_after_the_next_packet() {
+    let t0 = Instant::now();
+    let mut s = Session::new(config(1, 300, 300, 3), t0);
+    s.handle_packet(&remote(State::Init, false, 1000), t0)
+        .unwrap();
+    assert_eq!(s.state(), State::Up);
+    // Its answer to our Poll (F) and its own Poll, back to back, both at the new rate.
+    let poll_at = t0 + MS;
+    let answer = ControlPacket {
+        final_: true,
+        ..remote(State::Up, false, 300)
+    };
+    s.handle_packet(&answer, poll_at).unwrap();
+    s.handle_packet(&remote(State::Up, true, 300), poll_at)
+        .unwrap();
+    // The remote's next packet, 950 ms after its Poll: the session is still Up.
+    let next = poll_at + 950 * MS;
+    s.handle_timeout(next);
+    assert_eq!(
+        s.state(),
+        State::Up,
+        "timed out before the remote's old interval"
+    );
+    s.handle_packet(&remote(State::Up, false, 300), next)
+        .unwrap();
+    // From this packet on, 3 x 300 ms.
+    s.handle_timeout(next + 899 * MS);
+    assert_eq!(s.state(), State::Up);
+    s.handle_timeout(next + 900 * MS);
+    assert_eq!(s.state(), State::Down);
+    assert_eq!(s.diagnostic(), Diagnostic::ControlDetectionTimeExpired);
+}

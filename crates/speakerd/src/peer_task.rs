@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bgp_fsm::{Action, ConnectionId, Event, Peer, State, StopReason};
-use bgp_proto::mrt::{Bgp4mpMessageKind, Bgp4mpPeers};
-use bgp_proto::FamilySet;
+use bgp_proto::mrt::Bgp4mpPeers;
+use bgp_proto::SessionContext;
 use bytes::Bytes;
 use rib::PeerId;
 use tokio::net::TcpStream;
@@ -68,6 +68,18 @@ fn state_number(state: State) -> u16 {
 /// How long a neighbour stopped for exceeding its prefix limit stays down.
 const MAX_PREFIX_RESTART: Duration = Duration::from_secs(300);
 
+/// How long a neighbour whose session we stopped with `reason` is held down (its connections
+/// refused, none opened): one over its prefix limit for [`MAX_PREFIX_RESTART`] (RFC 4486 §4:
+/// it may come back after a while); one whose BFD session went down (RFC 9384) not at all, so
+/// that the session comes back as soon as the neighbour does (held for 5 minutes as well, a
+/// neighbour whose BFD session only flapped lost its BGP session for that long).
+fn hold_down(reason: &StopReason) -> Duration {
+    match reason {
+        StopReason::MaxPrefixes { .. } => MAX_PREFIX_RESTART,
+        _ => Duration::ZERO,
+    }
+}
+
 const TYPE_NAMES: [&str; 6] = [
     "unknown",
     "open",
@@ -101,6 +113,9 @@ struct PeerTask {
     advertised_arrival: Option<Instant>,
     /// The neighbour's MRT message log, when configured.
     message_log: Option<MessageLog>,
+    /// The context the last session negotiated, for the log's records: kept past the session's
+    /// end, so that what arrived with the NOTIFICATION that ended it is recorded as it was sent.
+    log_context: Option<(ConnectionId, u64, SessionContext)>,
 }
 
 /// Runs a neighbour until it is shut down.
@@ -159,6 +174,7 @@ async fn run_inner(
         bmp,
         advertised_arrival: None,
         message_log,
+        log_context: None,
     };
     // Strict BFD: held until the control core says BFD is Up (PeerCommand::Resume).
     if !task.config.bfd.is_some_and(|b| b.strict) {
@@ -382,8 +398,8 @@ impl PeerTask {
             ToPeer::Command(PeerCommand::Stop(message)) => self.peer.stop(Some(message), now),
             ToPeer::Command(PeerCommand::Resume) => self.peer.start(now),
             ToPeer::Command(PeerCommand::Cease(reason)) => {
-                // RFC 4486: a neighbour over its prefix limit may come back after a while.
-                self.peer.cease(reason, MAX_PREFIX_RESTART, now);
+                let hold = hold_down(&reason);
+                self.peer.cease(reason, hold, now);
             }
         }
     }
@@ -471,6 +487,8 @@ impl PeerTask {
                     self.publish_state();
                 }
                 Action::Established(negotiated) => {
+                    self.advertised_arrival = None;
+                    self.log_context = Some((connection, generation, negotiated.context));
                     let m = &self.ctx.metrics;
                     let l = [self.labels[0].as_str(), self.labels[1].as_str()];
                     m.peer_established_total.with_label_values(&l).inc();
@@ -568,6 +586,8 @@ impl PeerTask {
                         self.count_messages(connection);
                         continue;
                     }
+                    // What was being written for the session is not timed into the next one.
+                    self.advertised_arrival = None;
                     if down.was_established {
                         if let Some(bmp) = &mut self.bmp {
                             bmp.down(&down.reason);
@@ -674,26 +694,24 @@ impl PeerTask {
         )
     }
 
-    /// Logs messages of this connection, `sent` or received, with the 4-octet AS and ADD-PATH
-    /// (RFC 8050: per direction, in any family) of its session once negotiated.
+    /// Logs messages of this connection, `sent` or received, in the context its session
+    /// negotiated (4-octet AS; ADD-PATH per UPDATE family and direction, RFC 8050 §3), or, before
+    /// it negotiated anything, as 4-octet AS without path identifiers.
     fn log_messages(&self, connection: ConnectionId, generation: u64, sent: bool, octets: &Bytes) {
         let Some(log) = &self.message_log else {
             return;
         };
-        let negotiated = self
+        let context = self
             .peer
             .session(connection)
             .and_then(|s| s.negotiated())
-            .map(|n| n.context);
-        let kind = Bgp4mpMessageKind {
-            local: sent,
-            add_path: negotiated.is_some_and(|c| {
-                let families = if sent { c.add_path_tx } else { c.add_path_rx };
-                families != FamilySet::EMPTY
-            }),
-            four_octet_as: negotiated.is_none_or(|c| c.four_octet_as),
-        };
-        log.messages(self.log_peers(connection, generation), kind, octets);
+            .map(|n| n.context)
+            .or(match self.log_context {
+                Some((c, g, ctx)) if c == connection && g == generation => Some(ctx),
+                _ => None,
+            });
+        let peers = self.log_peers(connection, generation);
+        log.messages(peers, context, sent, octets);
     }
 
     fn publish_state(&self) {
@@ -714,5 +732,21 @@ impl PeerTask {
             state,
         };
         let _ = self.ctx.to_control.send(ToControl::Input(input));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A BFD Down is no prefix limit: the neighbour is not held down for 5 minutes.
+    #[test]
+    fn only_a_prefix_limit_holds_the_neighbour_down() {
+        let prefix = StopReason::MaxPrefixes {
+            family: bgp_proto::Family::IPV4_UNICAST,
+            limit: 10,
+        };
+        assert_eq!(hold_down(&prefix), MAX_PREFIX_RESTART);
+        assert_eq!(hold_down(&StopReason::BfdDown), Duration::ZERO);
     }
 }
