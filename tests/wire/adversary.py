@@ -18,8 +18,14 @@ with a "before" UPDATE sends it (a valid announcement) once the session is Estab
 --go FILE is given, waits until FILE exists before sending the crafted bytes (so that the caller
 can first see the announcement arrive).
 
+With --seeds DIR it connects nowhere and writes each case's bytes (the crafted OPEN, or the
+"before" UPDATE followed by the crafted bytes) as a seed of the decode_message fuzz target
+(crates/bgp-proto/fuzz/fuzz_targets/decode_message.rs: a context octet, 4-octet AS, eBGP; an
+ADD-PATH octet, none; then the messages) named DIR/adversarial-CASE.
+
 Usage: adversary.py SPEAKER LOCAL CASE [--asn N] [--go FILE] [--wait SECONDS]
        adversary.py --list
+       adversary.py --seeds DIR
 """
 import argparse
 import os
@@ -463,6 +469,21 @@ def run(ctx):
             return
 
 
+def write_seeds(directory):
+    """Every case's bytes as a decode_message seed (see the module's documentation)."""
+    os.makedirs(directory, exist_ok=True)
+    ctx = argparse.Namespace(asn=DEFAULT_ASN, local="198.18.2.10", speaker=SPEAKER_ID)
+    for name, case in CASES.items():
+        if "open" in case:
+            octets = case["open"](ctx)
+        else:
+            before = case["before"](ctx) if "before" in case else b""
+            octets = before + case["crafted"](ctx)
+        with open(os.path.join(directory, f"adversarial-{name}"), "wb") as f:
+            f.write(bytes([0b001, 0]) + octets)
+    print(f"{len(CASES)} seeds in {directory}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("speaker", nargs="?")
@@ -472,9 +493,13 @@ def main():
     parser.add_argument("--go", help="wait for this file before sending the crafted bytes")
     parser.add_argument("--wait", type=float, default=3.0)
     parser.add_argument("--list", action="store_true", help="list the cases")
+    parser.add_argument("--seeds", help="write every case as a fuzz seed into this directory")
     ctx = parser.parse_args()
     if ctx.list:
         print("\n".join(CASES))
+        return
+    if ctx.seeds:
+        write_seeds(ctx.seeds)
         return
     if not (ctx.speaker and ctx.local and ctx.case):
         parser.error("SPEAKER, LOCAL and CASE are required")

@@ -26,9 +26,9 @@ pub(crate) struct Backlog {
 }
 
 impl Backlog {
-    /// An empty backlog that also counts its UPDATEs in `gauge`.
+    /// An empty backlog that also counts its UPDATEs in `gauge`. The gauge is only moved up and
+    /// down, never set: a previous task of the same neighbour may still hold tickets on it.
     pub(crate) fn new(gauge: IntGauge) -> Self {
-        gauge.set(0);
         Self {
             queued: AtomicUsize::new(0),
             gauge,

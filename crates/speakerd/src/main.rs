@@ -105,8 +105,8 @@ enum Command {
         /// The daemon's admin API.
         #[arg(long, env = "SPEAKERD_ADMIN", default_value = "127.0.0.1:9179")]
         admin: SocketAddr,
-        /// Seconds between refreshes.
-        #[arg(long, default_value_t = 1.0)]
+        /// Seconds between refreshes (0.1 to 3600).
+        #[arg(long, default_value_t = 1.0, value_parser = refresh_interval)]
         interval: f64,
     },
     /// Print the CustomResourceDefinitions of bgp.speakerd.io (config/kubernetes/crds.yaml).
@@ -147,6 +147,16 @@ enum Dump {
         #[arg(long)]
         loc_rib: bool,
     },
+}
+
+/// `--interval` of `speakerd top`: a number of seconds from 0.1 to 3600.
+fn refresh_interval(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if (0.1..=3600.0).contains(&s) => Ok(s),
+        _ => Err(format!(
+            "'{text}' is not a number of seconds from 0.1 to 3600"
+        )),
+    }
 }
 
 fn main() -> ExitCode {
@@ -286,7 +296,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Top { admin, interval } => {
-            let interval = std::time::Duration::from_secs_f64(interval.clamp(0.1, 3600.0));
+            let interval = std::time::Duration::from_secs_f64(interval);
             match speakerd::top::run(admin, interval) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -11,9 +11,11 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bgp_proto::message::{message_type, HEADER_LEN};
 use bgp_proto::mrt::{
     encode_bgp4mp_message, encode_bgp4mp_state_change_as4, Bgp4mpMessageKind, Bgp4mpPeers,
 };
+use bgp_proto::{Afi, Family, Safi, SessionContext};
 use bytes::{Bytes, BytesMut};
 use prometheus::IntCounter;
 use tokio::sync::mpsc;
@@ -50,8 +52,10 @@ struct Entry {
 /// The neighbour task's side of its message log.
 #[derive(Debug)]
 pub struct MessageLog {
-    tx: mpsc::Sender<Entry>,
+    /// `None` once dropped: the writer then drains the queue, flushes and ends.
+    tx: Option<mpsc::Sender<Entry>>,
     dropped: IntCounter,
+    writer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl MessageLog {
@@ -61,35 +65,54 @@ impl MessageLog {
         let (tx, rx) = mpsc::channel(QUEUE);
         let dropped = metrics.message_log_dropped.with_label_values(&labels);
         let written = metrics.message_log_records.with_label_values(&labels);
-        let writer = Writer {
-            config: config.clone(),
-            file: None,
-            size: 0,
-            opened: Instant::now(),
-            failed_at: None,
-            dropped: dropped.clone(),
-            written,
-        };
+        let writer = Writer::new(config.clone(), dropped.clone(), written);
         let name = format!("message-log {}", labels[0]);
-        if let Err(e) = std::thread::Builder::new()
+        let writer = match std::thread::Builder::new()
             .name(name)
             .spawn(move || writer.run(rx))
         {
-            warn!(file = %config.file.display(), error = %e, "cannot start the message log writer");
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                warn!(file = %config.file.display(), error = %e, "cannot start the message log writer");
+                None
+            }
+        };
+        Self {
+            tx: Some(tx),
+            dropped,
+            writer,
         }
-        Self { tx, dropped }
     }
 
-    /// Logs a message (one or more whole messages in `octets`, as a send hands them over).
-    pub fn messages(&self, peers: Bgp4mpPeers, kind: Bgp4mpMessageKind, octets: &Bytes) {
+    /// Logs whole messages (one or more in `octets`, as a send hands them over), `sent` or
+    /// received, in the session's `context` (`None` before it negotiated one: 4-octet AS, no
+    /// path identifiers). An UPDATE is marked ADDPATH when its family carries path identifiers
+    /// in that direction (RFC 8050 §3): readers apply them to the whole record.
+    pub fn messages(
+        &self,
+        peers: Bgp4mpPeers,
+        context: Option<SessionContext>,
+        sent: bool,
+        octets: &Bytes,
+    ) {
         let at = SystemTime::now();
         let mut rest = octets.clone();
-        while rest.len() >= bgp_proto::message::HEADER_LEN {
+        while rest.len() >= HEADER_LEN {
             let len = usize::from(u16::from_be_bytes([rest[16], rest[17]]));
-            if len < bgp_proto::message::HEADER_LEN || len > rest.len() {
+            if len < HEADER_LEN || len > rest.len() {
                 break;
             }
             let message = rest.split_to(len);
+            let add_path = context.is_some_and(|c| {
+                let families = if sent { c.add_path_tx } else { c.add_path_rx };
+                message[18] == message_type::UPDATE
+                    && update_family(&message).is_some_and(|f| families.contains(f))
+            });
+            let kind = Bgp4mpMessageKind {
+                local: sent,
+                add_path,
+                four_octet_as: context.is_none_or(|c| c.four_octet_as),
+            };
             self.push(Entry {
                 at,
                 peers,
@@ -111,27 +134,94 @@ impl MessageLog {
     }
 
     fn push(&self, entry: Entry) {
-        if self.tx.try_send(entry).is_err() {
+        let queued = self
+            .tx
+            .as_ref()
+            .is_some_and(|tx| tx.try_send(entry).is_ok());
+        if !queued {
             self.dropped.inc();
         }
     }
+}
+
+impl Drop for MessageLog {
+    /// Closes the queue and waits for the writer to put what is in it on disk, so that the last
+    /// records of a session (its NOTIFICATION, the state changes) are not lost at shutdown.
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// The family of an UPDATE (header included): the AFI/SAFI of its MP_REACH_NLRI or
+/// MP_UNREACH_NLRI (RFC 4760 §3, §4), else IPv4 unicast (RFC 4271 §4.3); `None` when its
+/// lengths do not hold together.
+fn update_family(message: &[u8]) -> Option<Family> {
+    let body = message.get(HEADER_LEN..)?;
+    let withdrawn = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    let at = 2 + withdrawn;
+    let attrs_len = usize::from(u16::from_be_bytes([*body.get(at)?, *body.get(at + 1)?]));
+    let mut attrs = body.get(at + 2..at + 2 + attrs_len)?;
+    while attrs.len() >= 3 {
+        let (flags, kind) = (attrs[0], attrs[1]);
+        let (len, value_at) = if flags & 0x10 != 0 {
+            (
+                usize::from(u16::from_be_bytes([attrs[2], *attrs.get(3)?])),
+                4,
+            )
+        } else {
+            (usize::from(attrs[2]), 3)
+        };
+        let value = attrs.get(value_at..value_at + len)?;
+        // MP_REACH_NLRI (14) and MP_UNREACH_NLRI (15) begin with AFI and SAFI.
+        if matches!(kind, 14 | 15) && value.len() >= 3 {
+            let afi = u16::from_be_bytes([value[0], value[1]]);
+            return Some(Family::new(Afi(afi), Safi(value[2])));
+        }
+        attrs = &attrs[value_at + len..];
+    }
+    Some(Family::IPV4_UNICAST)
 }
 
 /// The writer thread's state.
 struct Writer {
     config: MessageLogConfig,
     file: Option<BufWriter<File>>,
-    /// Octets in the current file.
+    /// Octets in the current file, its buffer included.
     size: u64,
+    /// Octets of the current file known to be on disk: where it is cut back to when a write
+    /// fails, so that no record is left half written.
+    flushed: u64,
+    /// Records in the buffer, counted as written once flushed.
+    buffered: u64,
     /// When the current file was started (for `rotate_seconds`).
     opened: Instant,
     /// The last failure to open or write, so that a broken disk is retried, not hammered.
     failed_at: Option<Instant>,
+    /// The last rotation that failed (the rename): the file grows on until it is retried.
+    rotation_failed_at: Option<Instant>,
     dropped: IntCounter,
     written: IntCounter,
 }
 
 impl Writer {
+    fn new(config: MessageLogConfig, dropped: IntCounter, written: IntCounter) -> Self {
+        Self {
+            config,
+            file: None,
+            size: 0,
+            flushed: 0,
+            buffered: 0,
+            opened: Instant::now(),
+            failed_at: None,
+            rotation_failed_at: None,
+            dropped,
+            written,
+        }
+    }
+
     fn run(mut self, mut rx: mpsc::Receiver<Entry>) {
         let mut out = BytesMut::new();
         while let Some(entry) = rx.blocking_recv() {
@@ -140,15 +230,9 @@ impl Writer {
             while let Ok(entry) = rx.try_recv() {
                 self.write(&entry, &mut out);
             }
-            if let Some(file) = &mut self.file {
-                if let Err(e) = file.flush() {
-                    self.fail(&e);
-                }
-            }
+            self.flush();
         }
-        if let Some(mut file) = self.file.take() {
-            let _ = file.flush();
-        }
+        self.flush();
     }
 
     fn write(&mut self, entry: &Entry, out: &mut BytesMut) {
@@ -176,7 +260,7 @@ impl Writer {
         match file.write_all(out) {
             Ok(()) => {
                 self.size += out.len() as u64;
-                self.written.inc();
+                self.buffered += 1;
             }
             Err(e) => {
                 self.dropped.inc();
@@ -185,22 +269,24 @@ impl Writer {
         }
     }
 
+    /// Puts the buffer on disk and counts its records as written.
+    fn flush(&mut self) {
+        let Some(file) = &mut self.file else {
+            return;
+        };
+        match file.flush() {
+            Ok(()) => {
+                self.flushed = self.size;
+                self.written.inc_by(self.buffered);
+                self.buffered = 0;
+            }
+            Err(e) => self.fail(&e),
+        }
+    }
+
     /// The file to append `len` more octets to: the current one, or a new one after a
     /// rotation; `None` while the file cannot be opened.
     fn file_for(&mut self, len: u64) -> Option<&mut BufWriter<File>> {
-        let c = &self.config;
-        let full = c.rotate_bytes > 0 && self.size > 0 && self.size + len > c.rotate_bytes;
-        let old = c
-            .rotate_seconds
-            .is_some_and(|age| self.opened.elapsed() >= age);
-        if self.file.is_some() && (full || old) {
-            if let Some(mut file) = self.file.take() {
-                let _ = file.flush();
-            }
-            if let Err(e) = rotate(&c.file, c.keep, SystemTime::now()) {
-                warn!(file = %c.file.display(), error = %e, "cannot rotate the message log");
-            }
-        }
         if self.file.is_none() {
             if self.failed_at.is_some_and(|t| t.elapsed() < RETRY) {
                 return None;
@@ -212,6 +298,7 @@ impl Writer {
             {
                 Ok(file) => {
                     self.size = file.metadata().map_or(0, |m| m.len());
+                    self.flushed = self.size;
                     self.opened = Instant::now();
                     self.failed_at = None;
                     self.file = Some(BufWriter::with_capacity(64 * 1024, file));
@@ -222,24 +309,57 @@ impl Writer {
                 }
             }
         }
+        let c = &self.config;
+        let full = c.rotate_bytes > 0 && self.size > 0 && self.size + len > c.rotate_bytes;
+        let old = c
+            .rotate_seconds
+            .is_some_and(|age| self.opened.elapsed() >= age);
+        let may = self.rotation_failed_at.is_none_or(|t| t.elapsed() >= RETRY);
+        if (full || old) && may {
+            self.flush();
+            let rotated = self.file.is_some()
+                && {
+                    self.file = None;
+                    match rotate(&self.config.file, self.config.keep, SystemTime::now()) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            warn!(file = %self.config.file.display(), error = %e, "cannot rotate the message log; retrying in 10 s");
+                            false
+                        }
+                    }
+                };
+            self.rotation_failed_at = (!rotated).then(Instant::now);
+            // The new file, or the old one again when the rename failed.
+            return self.file_for(len);
+        }
         self.file.as_mut()
     }
 
+    /// A write or flush failed: what the buffer held is lost (counted as dropped), the file is
+    /// cut back to its last whole record, and it is opened again after [`RETRY`].
     fn fail(&mut self, error: &io::Error) {
         warn!(file = %self.config.file.display(), %error, "message log write failed; retrying in 10 s");
-        self.file = None;
+        if let Some(file) = self.file.take() {
+            // Not flushed again: its buffer is dropped as it is.
+            let (file, _unwritten) = file.into_parts();
+            let _ = file.set_len(self.flushed);
+        }
+        self.dropped.inc_by(self.buffered);
+        self.buffered = 0;
+        self.size = self.flushed;
         self.failed_at = Some(Instant::now());
     }
 }
 
-/// Renames `file` to `FILE.YYYYMMDDTHHMMSSZ` (the UTC time `now`; `-N` added when that name is
-/// taken) and removes the oldest rotated files beyond `keep`.
+/// Renames `file` to `FILE.YYYYMMDDTHHMMSSZ` (the UTC time `now`; `-NNN` added when that name
+/// is taken, so that the names sort in order) and removes the oldest rotated files beyond
+/// `keep`.
 pub fn rotate(file: &Path, keep: usize, now: SystemTime) -> io::Result<()> {
     let stamp = utc_stamp(now);
     let mut target = suffixed(file, &stamp);
     let mut n = 1;
     while target.exists() {
-        target = suffixed(file, &format!("{stamp}-{n}"));
+        target = suffixed(file, &format!("{stamp}-{n:03}"));
         n += 1;
     }
     std::fs::rename(file, &target)?;
@@ -253,8 +373,8 @@ pub fn rotate(file: &Path, keep: usize, now: SystemTime) -> io::Result<()> {
     Ok(())
 }
 
-/// The rotated files of `file` (`FILE.` followed by a time stamp), with their modification
-/// times.
+/// The rotated files of `file` (`FILE.` followed by a time stamp and perhaps `-NNN`, nothing
+/// else: an operator's `FILE.…Z.gz` is not one), with their modification times.
 pub fn rotated_files(file: &Path) -> io::Result<Vec<(SystemTime, PathBuf)>> {
     let dir = file.parent().unwrap_or(Path::new("."));
     let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
@@ -268,12 +388,20 @@ pub fn rotated_files(file: &Path) -> io::Result<Vec<(SystemTime, PathBuf)>> {
             .file_name()
             .to_str()
             .and_then(|n| n.strip_prefix(&prefix))
-            .is_some_and(|stamp| stamp.len() >= 16 && stamp.as_bytes()[8] == b'T');
+            .is_some_and(is_rotation_stamp);
         if rotated {
             found.push((entry.metadata()?.modified()?, entry.path()));
         }
     }
     Ok(found)
+}
+
+/// `YYYYMMDDTHHMMSSZ`, perhaps followed by `-NNN`.
+fn is_rotation_stamp(stamp: &str) -> bool {
+    let b = stamp.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let stamped = b.len() >= 16 && digits(0..8) && b[8] == b'T' && digits(9..15) && b[15] == b'Z';
+    stamped && (b.len() == 16 || (b.len() == 20 && b[16] == b'-' && digits(17..20)))
 }
 
 fn suffixed(file: &Path, suffix: &str) -> PathBuf {
@@ -360,6 +488,85 @@ mod tests {
         assert_eq!(at(4_107_542_400), "21000301T000000Z");
     }
 
+    /// A writer of `config` whose counters are in no registry.
+    fn writer(config: MessageLogConfig) -> Writer {
+        let counter = |name| IntCounter::new(name, "test").expect("a valid name");
+        Writer::new(config, counter("dropped"), counter("written"))
+    }
+
+    fn keepalive_entry() -> Entry {
+        let peer: IpAddr = "198.18.0.2".parse().unwrap();
+        Entry {
+            at: SystemTime::now(),
+            peers: peers(65002, 65001, Some(peer), None, peer),
+            body: Body::Message {
+                kind: Bgp4mpMessageKind {
+                    four_octet_as: true,
+                    ..Bgp4mpMessageKind::default()
+                },
+                octets: bgp_proto::Message::Keepalive
+                    .to_bytes(&bgp_proto::SessionContext::modern_ebgp()),
+            },
+        }
+    }
+
+    /// `rotate_seconds`: the first record after the file's age passed it starts a new file;
+    /// `rotate_bytes`: a record that would take the file past it does, and a file is never
+    /// left empty by it.
+    #[test]
+    fn the_writer_rotates_by_age_and_by_size() {
+        let dir = std::env::temp_dir().join(format!("speakerd-writer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("peer.mrt");
+        let mut out = BytesMut::new();
+        let mut by_age = writer(MessageLogConfig {
+            file: file.clone(),
+            rotate_bytes: 0,
+            rotate_seconds: Some(Duration::from_millis(200)),
+            keep: 5,
+        });
+        by_age.write(&keepalive_entry(), &mut out);
+        by_age.write(&keepalive_entry(), &mut out);
+        assert_eq!(
+            rotated_files(&file).unwrap().len(),
+            0,
+            "younger than 200 ms"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+        by_age.write(&keepalive_entry(), &mut out);
+        by_age.flush();
+        let rotated = rotated_files(&file).unwrap();
+        assert_eq!(rotated.len(), 1);
+        // A record is 12 (MRT header) + 4 (microseconds) + 20 (the AS4 peer header with IPv4
+        // addresses) + 19 (KEEPALIVE) octets.
+        assert_eq!(std::fs::metadata(&rotated[0].1).unwrap().len(), 2 * 55);
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), 55);
+        assert_eq!(by_age.written.get(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+
+        let mut by_size = writer(MessageLogConfig {
+            file: file.clone(),
+            rotate_bytes: 120,
+            rotate_seconds: None,
+            keep: 5,
+        });
+        for _ in 0..5 {
+            by_size.write(&keepalive_entry(), &mut out);
+        }
+        by_size.flush();
+        let mut sizes: Vec<u64> = rotated_files(&file)
+            .unwrap()
+            .iter()
+            .map(|(_, p)| std::fs::metadata(p).unwrap().len())
+            .collect();
+        sizes.push(std::fs::metadata(&file).unwrap().len());
+        // Two records fit in 120 octets, a third does not.
+        assert_eq!(sizes, [110, 110, 55]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn rotation_renames_and_keeps_the_newest() {
         let dir = std::env::temp_dir().join(format!("speakerd-rotate-{}", std::process::id()));
@@ -384,9 +591,9 @@ mod tests {
         assert_eq!(
             names,
             [
-                "peer.mrt.20261204T191500Z-1",
+                "peer.mrt.20261204T191500Z-001",
                 "peer.mrt.20261204T191501Z",
-                "peer.mrt.20261204T191501Z-1"
+                "peer.mrt.20261204T191501Z-001"
             ]
         );
         let kept: Vec<String> = names

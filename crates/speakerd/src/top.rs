@@ -207,7 +207,9 @@ impl RawTerminal {
                 return Self { saved: None };
             }
             let saved = t;
-            t.c_lflag &= !(libc::ICANON | libc::ECHO);
+            // No ISIG either: Ctrl-C arrives as a key and quits through `Drop`, which gives the
+            // terminal back; a SIGINT would leave it without echo.
+            t.c_lflag &= !(libc::ICANON | libc::ECHO | libc::ISIG);
             t.c_cc[libc::VMIN] = 0;
             t.c_cc[libc::VTIME] = 0;
             libc::tcsetattr(0, libc::TCSANOW, &t);
@@ -231,28 +233,44 @@ impl Drop for RawTerminal {
     }
 }
 
-/// Waits up to `timeout` for a key on stdin; true when it was `q`.
+/// Waits out `timeout`, reading keys from stdin meanwhile; true as soon as one was `q` or
+/// Ctrl-C. Other keys do not shorten the wait, and a stdin that is closed or fails is simply
+/// waited out.
 fn quit_pressed(timeout: Duration) -> bool {
-    let mut fds = libc::pollfd {
-        fd: 0,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-    // SAFETY: one pollfd we own.
-    let ready = unsafe { libc::poll(&mut fds, 1, ms) };
-    if ready <= 0 {
-        return false;
-    }
-    let mut key = [0u8; 16];
-    match std::io::stdin().read(&mut key) {
-        Ok(0) => {
-            // End of input: nothing more will come; wait out the interval.
-            std::thread::sleep(timeout);
-            false
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
         }
-        Ok(n) => key[..n].contains(&b'q'),
-        Err(_) => false,
+        let mut fds = libc::pollfd {
+            fd: 0,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: one pollfd we own.
+        let ready = unsafe { libc::poll(&mut fds, 1, ms) };
+        if ready <= 0 {
+            continue;
+        }
+        if fds.revents & (libc::POLLNVAL | libc::POLLERR | libc::POLLHUP) != 0 {
+            std::thread::sleep(left);
+            return false;
+        }
+        let mut key = [0u8; 16];
+        match std::io::stdin().read(&mut key) {
+            Ok(n) if n > 0 => {
+                if key[..n].iter().any(|k| matches!(k, b'q' | 0x03)) {
+                    return true;
+                }
+            }
+            // End of input or an error: nothing more will come.
+            _ => {
+                std::thread::sleep(left);
+                return false;
+            }
+        }
     }
 }
 

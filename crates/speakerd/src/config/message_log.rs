@@ -8,7 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::validate::Locator;
-use super::{ConfigError, ConfigErrorKind};
+use super::{ConfigError, ConfigErrorKind, NeighborConfig};
 
 /// The default size at which the log is rotated: 64 MiB.
 pub const DEFAULT_ROTATE_BYTES: u64 = 64 << 20;
@@ -103,4 +103,31 @@ pub(super) fn build(
             .map(Duration::from_secs),
         keep,
     })
+}
+
+/// The error for a neighbour (`table`) whose log file is another neighbour's already: two
+/// writers on one file would interleave and rotate it under each other.
+pub(super) fn shared<T>(
+    config: &NeighborConfig,
+    others: &[NeighborConfig],
+    table: &Spanned<T>,
+    l: &Locator<'_>,
+) -> Option<ConfigError> {
+    let file = &config.message_log.as_ref()?.file;
+    let other = others
+        .iter()
+        .find(|o| o.message_log.as_ref().is_some_and(|m| &m.file == file))?;
+    let why = format!(
+        "{} is the message log of neighbor {} already",
+        file.display(),
+        other.address
+    );
+    Some(l.error(table, ConfigErrorKind::MessageLog(why)))
+}
+
+/// The error for a `message_log` in a `[[dynamic_neighbor]]`: every neighbour of the range
+/// would write the one file.
+pub(super) fn in_dynamic<T>(table: &Spanned<T>, l: &Locator<'_>) -> ConfigError {
+    let why = "not for a [[dynamic_neighbor]]: its neighbours would share one file".to_string();
+    l.error(table, ConfigErrorKind::MessageLog(why))
 }

@@ -69,6 +69,13 @@ fn a_message_log_that_cannot_be_written_is_refused_at_its_line() {
             format!("message_log = {{ file = \"{tmp}/peer.mrt\", keep = 0 }}"),
             "message_log: keep must be at least 1".to_string(),
         ),
+        (
+            format!(
+                "message_log = {{ file = \"{tmp}/peer.mrt\" }}\n\n[[neighbor]]\naddress = \"198.18.0.3\"\n\
+                 remote_asn = 65003\nmessage_log = {{ file = \"{tmp}/peer.mrt\" }}"
+            ),
+            format!("t.toml:10: message_log: {tmp}/peer.mrt is the message log of neighbor 198.18.0.2 already"),
+        ),
     ];
     for (line, expected) in cases {
         let errors = errors_of(&format!("{neighbor}{line}\n"));
@@ -77,6 +84,17 @@ fn a_message_log_that_cannot_be_written_is_refused_at_its_line() {
             "{line}: {errors:?}"
         );
     }
+    let dynamic = format!(
+        "[[dynamic_neighbor]]\nrange = \"198.18.8.0/24\"\nremote_asn = 65008\n\
+         message_log = {{ file = \"{tmp}/range.mrt\" }}\n"
+    );
+    assert!(
+        errors_of(&dynamic).iter().any(|e| e.contains(
+            "t.toml:5: message_log: not for a [[dynamic_neighbor]]: its neighbours would share one file"
+        )),
+        "{:?}",
+        errors_of(&dynamic)
+    );
     let config = Config::parse(
         &format!(
             "[global]\nasn = 65001\nrouter_id = \"198.18.0.1\"\n\n{neighbor}\

@@ -236,6 +236,10 @@ pub(super) fn validate(
             continue;
         }
         if let Some(config) = build_neighbor(address, remote_asn, n, &policies, l, errors) {
+            if let Some(error) = super::message_log::shared(&config, &neighbors, table, l) {
+                errors.push(error);
+                continue;
+            }
             neighbors.push(config);
         }
     }
@@ -254,6 +258,10 @@ pub(super) fn validate(
         let Some(range) = collect(errors, l.parse::<Prefix>(given, ConfigErrorKind::Prefix)) else {
             continue;
         };
+        if d.message_log.is_some() {
+            errors.push(super::message_log::in_dynamic(table, l));
+            continue;
+        }
         if let Some(template) = build_neighbor(range.addr(), remote_asn, d, &policies, l, errors) {
             dynamic_neighbors.push(DynamicNeighborConfig { range, template });
         }
