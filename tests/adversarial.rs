@@ -388,6 +388,20 @@ const CASES: &[Case] = &[
         before: true,
         expect: up(&[BEFORE, ALSO]),
     },
+    // RFC 7606 §7.4: a MULTI_EXIT_DISC whose length is not 4 is treat-as-withdraw.
+    Case {
+        name: "med-3",
+        group: Group::Update,
+        before: true,
+        expect: up(&[BEFORE, ALSO]),
+    },
+    // RFC 9234 §5: an ONLY_TO_CUSTOMER whose length is not 4 is treat-as-withdraw.
+    Case {
+        name: "otc-3",
+        group: Group::Update,
+        before: true,
+        expect: up(&[BEFORE, ALSO]),
+    },
     // RFC 7606 §7.14: Extended Communities whose length is not a non-zero multiple of 8 is
     // treat-as-withdraw.
     Case {

@@ -273,6 +273,16 @@ CASES = {
         "before": before_update,
         "crafted": lambda c: update(valid_attrs(c) + attr(0xC0, 32, bytes(13)), [BEFORE, ALSO]),
     },
+    # MULTI_EXIT_DISC of 3 octets.
+    "med-3": {
+        "before": before_update,
+        "crafted": lambda c: update(valid_attrs(c) + attr(0x80, 4, bytes(3)), [BEFORE, ALSO]),
+    },
+    # ONLY_TO_CUSTOMER of 3 octets.
+    "otc-3": {
+        "before": before_update,
+        "crafted": lambda c: update(valid_attrs(c) + attr(0xC0, 35, bytes(3)), [BEFORE, ALSO]),
+    },
     # EXTENDED COMMUNITIES of 9 octets.
     "extended-communities-9": {
         "before": before_update,
