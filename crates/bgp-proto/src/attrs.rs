@@ -717,7 +717,7 @@ pub(crate) fn decode_attributes(
 }
 
 /// Splits the first attribute off `buf`: flags, type code, value and the rest.
-fn split_attribute(buf: &[u8]) -> Option<(u8, u8, &[u8], &[u8])> {
+pub(crate) fn split_attribute(buf: &[u8]) -> Option<(u8, u8, &[u8], &[u8])> {
     let (&[flags, code], rest) = buf.split_first_chunk::<2>()?;
     let (len, rest) = if flags & flag::EXTENDED_LENGTH != 0 {
         let (len, rest) = rest.split_first_chunk::<2>()?;

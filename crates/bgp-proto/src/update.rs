@@ -20,12 +20,12 @@ use std::net::IpAddr;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::attrs::{
-    decode_attributes, encode_mp_reach, encode_mp_unreach, type_code, MpReach, MpUnreach, NextHop,
-    PathAttributes,
+    decode_attributes, encode_mp_reach, encode_mp_unreach, split_attribute, type_code, MpReach,
+    MpUnreach, NextHop, PathAttributes,
 };
 use crate::context::SessionContext;
 use crate::error::{Rfc7606Action, UpdateError, UpdateErrorKind};
-use crate::family::{Afi, Family};
+use crate::family::{Afi, Family, Safi};
 use crate::prefix::{decode_nlri, Nlri};
 
 /// An UPDATE message.
@@ -62,6 +62,26 @@ impl Update {
                 ..Self::default()
             }
         }
+    }
+
+    /// The family of an encoded UPDATE's `body` (after the header), without decoding it: the
+    /// AFI/SAFI of its first MP_REACH_NLRI or MP_UNREACH_NLRI (RFC 4760 §3, §4), else IPv4
+    /// unicast (RFC 4271 §4.3); `None` when its lengths do not hold together.
+    pub fn family_of_body(body: &[u8]) -> Option<Family> {
+        let (_, rest) = split_u16_prefixed(body)?;
+        let (mut attrs, _) = split_u16_prefixed(rest)?;
+        while !attrs.is_empty() {
+            let (_, code, value, rest) = split_attribute(attrs)?;
+            if matches!(code, type_code::MP_REACH_NLRI | type_code::MP_UNREACH_NLRI) {
+                let (afi, rest) = value.split_first_chunk::<2>()?;
+                return Some(Family::new(
+                    Afi(u16::from_be_bytes(*afi)),
+                    Safi(*rest.first()?),
+                ));
+            }
+            attrs = rest;
+        }
+        Some(Family::IPV4_UNICAST)
     }
 
     /// The family this UPDATE marks End-of-RIB for, if it is such a marker.

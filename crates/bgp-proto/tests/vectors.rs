@@ -1236,3 +1236,28 @@ fn prefix_trailing_bits_are_ignored() {
         Err(bgp_proto::prefix::PrefixError::LengthTooLong { len: 129, max: 128 })
     );
 }
+
+/// `Update::family_of_body` reads the family off an encoded UPDATE without decoding it: IPv4
+/// unicast for the NLRI field, the AFI/SAFI of MP_REACH_NLRI or MP_UNREACH_NLRI (here an IPv6
+/// End-of-RIB, RFC 4724 §2), `None` for lengths that do not hold together.
+#[test]
+fn the_family_of_an_encoded_update() {
+    let body = |u: Update| {
+        let m = Message::Update(u).to_bytes(&ctx());
+        m.slice(bgp_proto::message::HEADER_LEN..)
+    };
+    let v4 = Update {
+        withdrawn: vec![bgp_proto::Nlri::new("198.19.0.0/24".parse().unwrap())],
+        ..Update::default()
+    };
+    assert_eq!(
+        Update::family_of_body(&body(v4)),
+        Some(Family::IPV4_UNICAST)
+    );
+    let v6 = body(Update::end_of_rib(Family::IPV6_UNICAST));
+    assert_eq!(Update::family_of_body(&v6), Some(Family::IPV6_UNICAST));
+    // The Total Path Attribute Length runs past the body.
+    let mut cut = v6.to_vec();
+    cut.truncate(cut.len() - 1);
+    assert_eq!(Update::family_of_body(&cut), None);
+}

@@ -11,11 +11,12 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bgp_proto::context::MAX_EXTENDED_MESSAGE_LEN;
 use bgp_proto::message::{message_type, HEADER_LEN};
 use bgp_proto::mrt::{
     encode_bgp4mp_message, encode_bgp4mp_state_change_as4, Bgp4mpMessageKind, Bgp4mpPeers,
 };
-use bgp_proto::{Afi, Family, Safi, SessionContext};
+use bgp_proto::{frame_len, Frame, SessionContext, Update};
 use bytes::{Bytes, BytesMut};
 use prometheus::IntCounter;
 use tokio::sync::mpsc;
@@ -97,16 +98,13 @@ impl MessageLog {
     ) {
         let at = SystemTime::now();
         let mut rest = octets.clone();
-        while rest.len() >= HEADER_LEN {
-            let len = usize::from(u16::from_be_bytes([rest[16], rest[17]]));
-            if len < HEADER_LEN || len > rest.len() {
-                break;
-            }
+        while let Ok(Frame::Complete(len)) = frame_len(&rest, MAX_EXTENDED_MESSAGE_LEN) {
             let message = rest.split_to(len);
             let add_path = context.is_some_and(|c| {
                 let families = if sent { c.add_path_tx } else { c.add_path_rx };
                 message[18] == message_type::UPDATE
-                    && update_family(&message).is_some_and(|f| families.contains(f))
+                    && Update::family_of_body(&message[HEADER_LEN..])
+                        .is_some_and(|f| families.contains(f))
             });
             let kind = Bgp4mpMessageKind {
                 local: sent,
@@ -153,36 +151,6 @@ impl Drop for MessageLog {
             let _ = writer.join();
         }
     }
-}
-
-/// The family of an UPDATE (header included): the AFI/SAFI of its MP_REACH_NLRI or
-/// MP_UNREACH_NLRI (RFC 4760 §3, §4), else IPv4 unicast (RFC 4271 §4.3); `None` when its
-/// lengths do not hold together.
-fn update_family(message: &[u8]) -> Option<Family> {
-    let body = message.get(HEADER_LEN..)?;
-    let withdrawn = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
-    let at = 2 + withdrawn;
-    let attrs_len = usize::from(u16::from_be_bytes([*body.get(at)?, *body.get(at + 1)?]));
-    let mut attrs = body.get(at + 2..at + 2 + attrs_len)?;
-    while attrs.len() >= 3 {
-        let (flags, kind) = (attrs[0], attrs[1]);
-        let (len, value_at) = if flags & 0x10 != 0 {
-            (
-                usize::from(u16::from_be_bytes([attrs[2], *attrs.get(3)?])),
-                4,
-            )
-        } else {
-            (usize::from(attrs[2]), 3)
-        };
-        let value = attrs.get(value_at..value_at + len)?;
-        // MP_REACH_NLRI (14) and MP_UNREACH_NLRI (15) begin with AFI and SAFI.
-        if matches!(kind, 14 | 15) && value.len() >= 3 {
-            let afi = u16::from_be_bytes([value[0], value[1]]);
-            return Some(Family::new(Afi(afi), Safi(value[2])));
-        }
-        attrs = &attrs[value_at + len..];
-    }
-    Some(Family::IPV4_UNICAST)
 }
 
 /// The writer thread's state.

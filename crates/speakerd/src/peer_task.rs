@@ -680,11 +680,7 @@ impl PeerTask {
 
     /// The peer header of a message log record of this connection.
     fn log_peers(&self, connection: ConnectionId, generation: u64) -> Bgp4mpPeers {
-        let conn = match connection {
-            ConnectionId::Outgoing => self.outgoing.as_ref(),
-            ConnectionId::Incoming => self.incoming.as_ref(),
-        }
-        .filter(|c| c.generation == generation);
+        let conn = self.transport(connection, generation);
         message_log::peers(
             self.config.remote_asn,
             self.ctx.local_as,

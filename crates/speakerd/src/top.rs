@@ -45,9 +45,11 @@ pub fn parse_metrics(text: &str) -> Samples {
 
 /// The sum of `name` over the series whose labels contain every one of `labels`.
 fn sum(samples: &Samples, name: &str, labels: &[&str]) -> f64 {
+    // Only the series of `name`: the samples sort by name first.
     samples
-        .iter()
-        .filter(|((n, l), _)| n == name && labels.iter().all(|want| l.contains(want)))
+        .range((name.to_string(), String::new())..)
+        .take_while(|((n, _), _)| n == name)
+        .filter(|((_, l), _)| labels.iter().all(|want| l.contains(want)))
         .map(|(_, v)| v)
         .sum()
 }
